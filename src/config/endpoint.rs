@@ -1,0 +1,196 @@
+//! Where requests go: the endpoint URL, and path-style or virtual-hosted addressing.
+
+use crate::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// A parsed `--endpoint` URL (or the AWS default for a region).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub scheme: Scheme,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    pub port: u16,
+    /// True when `host` is an IPv4 or IPv6 literal.
+    pub ip_literal: bool,
+}
+
+impl Endpoint {
+    /// The default AWS endpoint of a region: `https://s3.REGION.amazonaws.com`.
+    pub fn aws(region: &str) -> Endpoint {
+        Endpoint {
+            scheme: Scheme::Https,
+            host: format!("s3.{region}.amazonaws.com"),
+            port: 443,
+            ip_literal: false,
+        }
+    }
+
+    /// Parses `http[s]://host[:port][/]`, with `[v6]` literals. Paths, queries and user
+    /// info are refused, since S3 keys and credentials have their own places.
+    pub fn parse(url: &str) -> Result<Endpoint, Error> {
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "bad endpoint URL '{url}': {why}; write it as http://HOST:PORT or https://HOST"
+            ))
+        };
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else {
+            return Err(bad("it must start with http:// or https://"));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains(['/', '?', '#']) {
+            return Err(bad("it must not have a path or query"));
+        }
+        if authority.contains('@') {
+            return Err(bad(
+                "it must not carry user info; credentials come from the environment or a profile",
+            ));
+        }
+        let default_port = match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        };
+        let (host, port, ip_literal) = if let Some(v6) = authority.strip_prefix('[') {
+            let (addr, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad("not an IPv6 address inside [ ]"));
+            }
+            let port = match after {
+                "" => default_port,
+                p => parse_port(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?)
+                    .ok_or_else(|| bad("bad port"))?,
+            };
+            (addr.to_string(), port, true)
+        } else {
+            let (host, port) = match authority.rsplit_once(':') {
+                Some((h, p)) => (h, parse_port(p).ok_or_else(|| bad("bad port"))?),
+                None => (authority, default_port),
+            };
+            if host.is_empty() {
+                return Err(bad("no host"));
+            }
+            if !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            {
+                return Err(bad("the host has characters a host name cannot have"));
+            }
+            let ip = host.parse::<std::net::Ipv4Addr>().is_ok();
+            (host.to_ascii_lowercase(), port, ip)
+        };
+        Ok(Endpoint {
+            scheme,
+            host,
+            port,
+            ip_literal,
+        })
+    }
+
+    /// `host[:port]` as the Host header wants it (port left out when it is the default).
+    pub fn authority(&self, host: &str) -> String {
+        let host = if self.ip_literal && host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        match (self.scheme, self.port) {
+            (Scheme::Http, 80) | (Scheme::Https, 443) => host,
+            (_, port) => format!("{host}:{port}"),
+        }
+    }
+
+    /// Path-style is needed where the bucket cannot be a host name label: IP literals,
+    /// localhost, names that are not DNS-compatible, and names with dots over TLS
+    /// (`a.b.s3.amazonaws.com` does not match the `*.s3.amazonaws.com` certificate).
+    pub fn needs_path_style(&self, bucket: &str) -> bool {
+        self.ip_literal
+            || self.host == "localhost"
+            || !dns_compatible(bucket)
+            || (self.scheme == Scheme::Https && bucket.contains('.'))
+    }
+}
+
+/// A bucket name usable as a DNS label set: 3..=63 of lowercase letters, digits, '-' and
+/// '.', starting and ending with a letter or digit (S3 bucket naming rules).
+pub fn dns_compatible(bucket: &str) -> bool {
+    let b = bucket.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !bucket.contains("..")
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&p| p != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts_ports_and_literals() {
+        let e = Endpoint::parse("http://127.0.0.1:9000").unwrap();
+        assert_eq!(
+            (e.scheme, e.host.as_str(), e.port, e.ip_literal),
+            (Scheme::Http, "127.0.0.1", 9000, true)
+        );
+        let e = Endpoint::parse("https://[::1]:8443/").unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.ip_literal), ("::1", 8443, true));
+        assert_eq!(e.authority("::1"), "[::1]:8443");
+        let e = Endpoint::parse("https://Minio.Example").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("minio.example", 443));
+        assert_eq!(e.authority("b.minio.example"), "b.minio.example");
+        assert_eq!(Endpoint::parse("https://[::1]").unwrap().port, 443);
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_endpoint() {
+        for url in [
+            "ftp://x",
+            "x:9000",
+            "http://",
+            "http://h:0",
+            "http://h:99999",
+            "http://h:x",
+            "http://h/path",
+            "http://u:p@h",
+            "http://[::1",
+            "http://[zz]:1",
+            "http://h h",
+        ] {
+            let err = Endpoint::parse(url).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{url}");
+        }
+    }
+
+    #[test]
+    fn addressing_style() {
+        let aws = Endpoint::aws("eu-west-1");
+        assert!(!aws.needs_path_style("my-bucket"));
+        assert!(aws.needs_path_style("my.bucket"));
+        assert!(aws.needs_path_style("My_Bucket"));
+        assert!(Endpoint::parse("http://localhost:9000")
+            .unwrap()
+            .needs_path_style("b12"));
+        assert!(Endpoint::parse("http://10.0.0.1")
+            .unwrap()
+            .needs_path_style("b12"));
+        assert!(!Endpoint::parse("http://minio.lan")
+            .unwrap()
+            .needs_path_style("my.bucket"));
+    }
+}

@@ -1,0 +1,8 @@
+//! `s3push`: parse the arguments, run the upload, turn the outcome into an exit code.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    s3push::main_with_args(std::env::args_os().skip(1).collect())
+}

@@ -1,0 +1,5 @@
+//! Request signing: pure functions, time passed in, so published vectors reproduce.
+pub mod time;
+pub mod uri;
+pub mod v2;
+pub mod v4;

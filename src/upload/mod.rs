@@ -1,0 +1,104 @@
+//! Uploads: drive the requests and the body copy, and judge the store's answers.
+
+pub mod request;
+pub mod single;
+
+use crate::config::Plan;
+use crate::error::Refusal;
+use crate::http::xml::parse_s3_error;
+use crate::transport::Response;
+use crate::Error;
+use std::time::Duration;
+
+/// A stored object, as the store confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `s3://bucket/key`.
+    pub url: String,
+    pub bytes: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub elapsed: Duration,
+}
+
+/// Uploads the plan's source.
+pub fn run(plan: &Plan) -> Result<Outcome, Error> {
+    single::put_file(plan)
+}
+
+/// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,
+/// with what the user can do about it.
+pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
+    let head = &response.head;
+    let s3 = parse_s3_error(&response.body);
+    if (200..300).contains(&head.status) && s3.is_none() {
+        return Ok(());
+    }
+    let code = s3.as_ref().map(|e| e.code.clone());
+    let region = head
+        .header("x-amz-bucket-region")
+        .map(str::to_string)
+        .or_else(|| s3.as_ref().and_then(|e| e.region.clone()));
+    let hint = hint(head.status, code.as_deref(), region.as_deref(), plan);
+    Err(Error::Refused(Box::new(Refusal {
+        status_line: head.status_line(),
+        status: head.status,
+        code,
+        message: s3.as_ref().and_then(|e| e.message.clone()),
+        request_id: s3
+            .as_ref()
+            .and_then(|e| e.request_id.clone())
+            .or_else(|| head.header("x-amz-request-id").map(str::to_string)),
+        hint,
+    })))
+}
+
+/// What to do about a refusal, by S3 error code (S3 API reference, "Error codes").
+fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> Option<String> {
+    let text = match (status, code) {
+        (_, Some("SignatureDoesNotMatch")) => format!(
+            "the secret key does not match access key {} (credentials from {}), or this host's clock is off: check both",
+            plan.credentials.access_key_id, plan.credentials.source
+        ),
+        (_, Some("InvalidAccessKeyId")) => format!(
+            "the store does not know access key {} (from {}): check the credentials and --endpoint",
+            plan.credentials.access_key_id, plan.credentials.source
+        ),
+        (_, Some("RequestTimeTooSkewed")) => {
+            "this host's clock is more than 15 minutes off: set it right (NTP)".to_string()
+        }
+        (_, Some("ExpiredToken" | "InvalidToken" | "TokenRefreshRequired")) => {
+            "the session token is expired or invalid: get fresh credentials".to_string()
+        }
+        (_, Some("AccessDenied" | "AllAccessDisabled")) => format!(
+            "these credentials may not write s3://{}/{}: check the bucket policy and the user's permissions{}",
+            plan.bucket,
+            plan.key,
+            if plan.object.acl.is_some() { " (and that the bucket allows ACLs)" } else { "" }
+        ),
+        (_, Some("NoSuchBucket")) => format!(
+            "bucket '{}' does not exist at this endpoint: create it, or check its name, --endpoint and --region",
+            plan.bucket
+        ),
+        (_, Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException"))
+        | (301 | 307, _) => match region {
+            Some(r) => format!("the bucket is in region {r}: pass --region {r}"),
+            None => "the bucket is in another region or at another endpoint: pass its --region".to_string(),
+        },
+        (_, Some("EntityTooLarge")) => "the object is over the store's size limit for one PUT".to_string(),
+        (_, Some("InvalidStorageClass")) => "the store does not offer that --storage-class".to_string(),
+        (_, Some("AccessControlListNotSupported")) => {
+            "the bucket has ACLs disabled: leave out --acl".to_string()
+        }
+        (_, Some("NotImplemented")) | (501, _) => {
+            "the store does not implement something this request uses: try --signature v2 or --payload unsigned/signed"
+                .to_string()
+        }
+        (_, Some("SlowDown" | "ServiceUnavailable" | "InternalError")) | (500..=599, _) => {
+            "the store failed or is overloaded: try again later".to_string()
+        }
+        (200..=299, _) => "the store reported an error inside a success answer: the object may not be stored".to_string(),
+        _ => return None,
+    };
+    Some(text)
+}

@@ -1,0 +1,274 @@
+//! One S3 request, addressed and signed: the request target and every header, ready for
+//! the head writer. Pure: the time is passed in.
+
+use crate::config::{Plan, SignatureVersion};
+use crate::sign::time::Timestamp;
+use crate::sign::{uri, v2, v4};
+
+/// A request ready to go on the wire (the body is sent separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub method: &'static str,
+    /// Origin-form target: `/KEY` or `/BUCKET/KEY`, plus `?query`.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// What varies between the S3 calls this tool makes.
+#[derive(Debug, Clone)]
+pub struct RequestSpec<'a> {
+    pub method: &'static str,
+    /// Decoded query pairs (`uploadId`, `partNumber`...).
+    pub query: Vec<(String, String)>,
+    /// Headers that describe the call (content type, metadata...), names lowercase.
+    pub headers: Vec<(String, String)>,
+    pub content_length: u64,
+    /// SigV4 `x-amz-content-sha256`: a hex digest or `UNSIGNED-PAYLOAD`.
+    pub payload_hash: &'a str,
+}
+
+/// Addresses and signs `spec` for `plan`'s bucket and key at `time`.
+pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedRequest {
+    let path = if plan.path_style {
+        format!("/{}/{}", plan.bucket, plan.key)
+    } else {
+        format!("/{}", plan.key)
+    };
+    let encoded_path = uri::encode_path(&path);
+    let mut query = spec.query;
+    query.sort();
+    let query_string = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", uri::encode_component(k), uri::encode_component(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let target = if query_string.is_empty() {
+        encoded_path.clone()
+    } else {
+        format!("{encoded_path}?{query_string}")
+    };
+
+    let mut headers = vec![
+        ("host".to_string(), plan.endpoint.authority(&plan.host())),
+        (
+            "content-length".to_string(),
+            spec.content_length.to_string(),
+        ),
+    ];
+    headers.extend(spec.headers);
+    if let Some(token) = &plan.credentials.session_token {
+        headers.push(("x-amz-security-token".into(), token.expose().to_string()));
+    }
+    let creds = &plan.credentials;
+    let authorization = match plan.signature {
+        SignatureVersion::V4 => {
+            headers.push(("x-amz-content-sha256".into(), spec.payload_hash.to_string()));
+            headers.push(("x-amz-date".into(), time.amz_date()));
+            let request = v4::V4Request {
+                method: spec.method,
+                canonical_uri: &encoded_path,
+                query: &query,
+                headers: &headers,
+                payload_hash: spec.payload_hash,
+            };
+            v4::sign(
+                &request,
+                &creds.access_key_id,
+                creds.secret_access_key.expose(),
+                &plan.region,
+                "s3",
+                time,
+            )
+            .authorization
+        }
+        SignatureVersion::V2 => {
+            let date = time.http_date();
+            headers.push(("date".into(), date.clone()));
+            let find = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            // The resource is always /bucket/key, also for virtual-hosted requests
+            // (S3 developer guide, "Constructing the CanonicalizedResource Element").
+            let mut resource = uri::encode_path(&format!("/{}/{}", plan.bucket, plan.key));
+            if !query_string.is_empty() {
+                resource = format!("{resource}?{query_string}");
+            }
+            let request = v2::V2Request {
+                method: spec.method,
+                content_md5: find("content-md5"),
+                content_type: find("content-type"),
+                date: &date,
+                headers: &headers,
+                resource: &resource,
+            };
+            let to_sign = v2::string_to_sign(&request);
+            v2::authorization(
+                &creds.access_key_id,
+                &v2::signature(creds.secret_access_key.expose(), &to_sign),
+            )
+        }
+    };
+    headers.push(("authorization".into(), authorization));
+    // Not signed: proxies and agents may rewrite it.
+    headers.push((
+        "user-agent".into(),
+        concat!("s3push/", env!("CARGO_PKG_VERSION")).into(),
+    ));
+    SignedRequest {
+        method: spec.method,
+        target,
+        headers,
+    }
+}
+
+/// The headers of a PutObject / CreateMultipartUpload that describe the object.
+pub fn object_headers(plan: &Plan) -> Vec<(String, String)> {
+    let o = &plan.object;
+    let mut headers = Vec::new();
+    let mut add = |name: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            headers.push((name.to_string(), v.clone()));
+        }
+    };
+    add("content-type", &o.content_type);
+    add("cache-control", &o.cache_control);
+    add("content-disposition", &o.content_disposition);
+    add("content-encoding", &o.content_encoding);
+    add("x-amz-acl", &o.acl);
+    add("x-amz-storage-class", &o.storage_class);
+    for (name, value) in &o.meta {
+        headers.push((format!("x-amz-meta-{name}"), value.clone()));
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Env, Options};
+
+    fn plan(extra: &[(&str, &str)], options: Options) -> Plan {
+        let mut pairs = vec![
+            (
+                "AWS_ACCESS_KEY_ID".to_string(),
+                "AKIAIOSFODNN7EXAMPLE".to_string(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_string(),
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".to_string(),
+            ),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        config::resolve(options, &Env::from_pairs(pairs)).unwrap()
+    }
+
+    #[test]
+    fn s3_guide_put_object_example_signs_as_published() {
+        // S3 developer guide, sig-v4-header-based-auth, "Example: PUT Object".
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://examplebucket/test$file.text".into(),
+            ..Default::default()
+        };
+        let p = plan(&[], options);
+        let time = Timestamp::from_unix(1_369_353_600); // 20130524T000000Z
+        let spec = RequestSpec {
+            method: "PUT",
+            query: vec![],
+            headers: vec![
+                ("date".into(), "Fri, 24 May 2013 00:00:00 GMT".into()),
+                ("x-amz-storage-class".into(), "REDUCED_REDUNDANCY".into()),
+            ],
+            content_length: 21,
+            payload_hash: "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
+        };
+        let mut p = p;
+        p.endpoint = crate::config::Endpoint::parse("https://s3.amazonaws.com").unwrap();
+        let signed = sign(&p, spec, time);
+        assert_eq!(signed.target, "/test%24file.text");
+        let auth = &signed
+            .headers
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .unwrap()
+            .1;
+        // The guide signs without content-length; ours includes it, so compare the
+        // parts that must match and check the signature with the guide's header set
+        // in sign::v4's own tests.
+        assert!(auth.starts_with(
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
+             SignedHeaders=content-length;date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, Signature="
+        ));
+        let host = &signed.headers.iter().find(|(n, _)| n == "host").unwrap().1;
+        assert_eq!(host, "examplebucket.s3.amazonaws.com");
+    }
+
+    #[test]
+    fn path_style_target_encodes_each_byte_once() {
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://b/a b/+%=&~/ü//x".into(),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        let p = plan(&[], options);
+        let spec = RequestSpec {
+            method: "PUT",
+            query: vec![
+                ("uploadId".into(), "a/b".into()),
+                ("partNumber".into(), "2".into()),
+            ],
+            headers: vec![],
+            content_length: 0,
+            payload_hash: v4::UNSIGNED_PAYLOAD,
+        };
+        let signed = sign(&p, spec, Timestamp::from_unix(0));
+        assert_eq!(
+            signed.target,
+            "/b/a%20b/%2B%25%3D%26~/%C3%BC//x?partNumber=2&uploadId=a%2Fb"
+        );
+        let host = &signed.headers.iter().find(|(n, _)| n == "host").unwrap().1;
+        assert_eq!(host, "127.0.0.1:9000");
+    }
+
+    #[test]
+    fn v2_signs_date_and_amz_headers_like_the_2010_script() {
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://bucket/photo.jpg".into(),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            signature: Some(SignatureVersion::V2),
+            ..Default::default()
+        };
+        let p = plan(&[("AWS_SESSION_TOKEN", "tok")], options);
+        let spec = RequestSpec {
+            method: "PUT",
+            query: vec![],
+            headers: vec![
+                ("content-type".into(), "image/jpeg".into()),
+                ("x-amz-acl".into(), "public-read".into()),
+            ],
+            content_length: 5,
+            payload_hash: "",
+        };
+        let signed = sign(&p, spec, Timestamp::from_unix(1_174_950_202));
+        let get = |name: &str| {
+            signed
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(get("date").unwrap(), "Mon, 26 Mar 2007 23:03:22 GMT");
+        assert!(get("x-amz-date").is_none());
+        let to_sign = "PUT\n\nimage/jpeg\nMon, 26 Mar 2007 23:03:22 GMT\nx-amz-acl:public-read\nx-amz-security-token:tok\n/bucket/photo.jpg";
+        let expected = v2::authorization(
+            "AKIAIOSFODNN7EXAMPLE",
+            &v2::signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", to_sign),
+        );
+        assert_eq!(get("authorization").unwrap(), expected);
+    }
+}

@@ -1,0 +1,168 @@
+//! One PutObject: open the file, hash it when the payload is signed, send the head and
+//! the body, and hold the last bytes back until the file is known not to have changed.
+
+use super::request::{self, RequestSpec};
+use super::{check_response, Outcome};
+use crate::config::{PayloadMode, Plan, Scheme, SignatureVersion};
+use crate::http::request::write_request_head;
+use crate::sign::time::Timestamp;
+use crate::sign::v4;
+use crate::transport::{self, changed_during_upload, Connection, COPY_BUFFER};
+use crate::Error;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+/// S3's largest single PUT (PutObject limits).
+pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Uploads the plan's file with one PUT.
+pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let (file, size, stamp) = open_source(&plan.source)?;
+    let payload_hash = match (plan.signature, plan.payload) {
+        (SignatureVersion::V2, _) => String::new(),
+        (SignatureVersion::V4, PayloadMode::Unsigned) => v4::UNSIGNED_PAYLOAD.to_string(),
+        (SignatureVersion::V4, PayloadMode::Signed) => hash_file(&file, size, &plan.source)?,
+    };
+    let tls = match plan.endpoint.scheme {
+        Scheme::Https => Some(transport::tls_config(plan.ca_bundle.as_deref())?),
+        Scheme::Http => None,
+    };
+    let spec = RequestSpec {
+        method: "PUT",
+        query: Vec::new(),
+        headers: request::object_headers(plan),
+        content_length: size,
+        payload_hash: &payload_hash,
+    };
+    let signed = request::sign(plan, spec, Timestamp::now());
+    let mut head = Vec::with_capacity(1024);
+    write_request_head(signed.method, &signed.target, &signed.headers, &mut head).map_err(|e| {
+        Error::Usage(format!(
+            "a header cannot be sent ({e}): check the values given to s3push"
+        ))
+    })?;
+
+    let mut conn = Connection::open(
+        &plan.host(),
+        plan.endpoint.port,
+        tls.as_ref(),
+        plan.timeouts.connect,
+        plan.timeouts.io,
+    )?;
+    conn.send(&head)?;
+    if let Err(e) = send_body(&mut conn, &file, size, stamp, &plan.source) {
+        // A server that refuses early (bad signature, no bucket) answers before the body
+        // is all there; its answer says more than the broken pipe does.
+        if matches!(e, Error::Network(_)) {
+            if let Some(response) = conn.early_response("PUT") {
+                check_response(&response, plan)?;
+            }
+        }
+        return Err(e);
+    }
+    let response = conn.read_response("PUT")?;
+    check_response(&response, plan)?;
+    Ok(Outcome {
+        url: plan.url(),
+        bytes: size,
+        etag: response.head.header("etag").map(str::to_string),
+        version_id: response.head.header("x-amz-version-id").map(str::to_string),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// What identifies one state of the file: length and modification time.
+type FileStamp = (u64, Option<SystemTime>);
+
+fn open_source(path: &Path) -> Result<(File, u64, FileStamp), Error> {
+    let shown = path.display();
+    let file = File::open(path).map_err(|e| {
+        Error::LocalFile(match e.kind() {
+            std::io::ErrorKind::NotFound => format!("{shown}: no such file; check the path"),
+            std::io::ErrorKind::PermissionDenied => {
+                format!("{shown}: permission denied; run as a user who can read it")
+            }
+            _ => format!("cannot open {shown}: {e}"),
+        })
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::LocalFile(format!("cannot stat {shown}: {e}")))?;
+    if meta.is_dir() {
+        return Err(Error::LocalFile(format!(
+            "{shown} is a directory: give a file (upload each file of a directory on its own)"
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::LocalFile(format!(
+            "{shown} is not a regular file (a pipe or a device), and a single PUT needs the size up front: \
+             save it to a file first"
+        )));
+    }
+    let size = meta.len();
+    if size > MAX_SINGLE_PUT {
+        return Err(Error::LocalFile(format!(
+            "{shown} is {size} bytes, over the 5 GiB limit of a single S3 PUT"
+        )));
+    }
+    Ok((file, size, (size, meta.modified().ok())))
+}
+
+fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::LocalFile(format!("cannot stat {}: {e}", path.display())))?;
+    Ok((meta.len(), meta.modified().ok()))
+}
+
+/// SHA-256 of the file's first `size` bytes, read through one fixed buffer, leaving the
+/// file positioned at its start again.
+fn hash_file(file: &File, size: u64, path: &Path) -> Result<String, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut hasher = v4::PayloadHasher::new();
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut reader = file.take(size);
+    let mut read = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::LocalFile(format!(
+                    "reading {}: {e}; check the disk and retry",
+                    path.display()
+                )))
+            }
+        };
+        hasher.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read != size {
+        return Err(changed_during_upload(path));
+    }
+    let mut f = file;
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::LocalFile(format!("rewinding {}: {e}", path.display())))?;
+    Ok(hasher.finish())
+}
+
+/// Sends the body but its last block, checks that the file is as it was when the upload
+/// started, then sends the last block: a file that changed never becomes a whole object.
+fn send_body(
+    conn: &mut Connection,
+    file: &File,
+    size: u64,
+    stamp: FileStamp,
+    path: &Path,
+) -> Result<(), Error> {
+    let tail = size.min(COPY_BUFFER as u64);
+    conn.send_file(file, size - tail, path)?;
+    if stamp_of(file, path)? != stamp {
+        return Err(changed_during_upload(path));
+    }
+    conn.send_file(file, tail, path)
+}
