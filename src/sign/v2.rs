@@ -85,6 +85,7 @@ mod tests {
     /// The S3 developer guide's REST authentication examples ("Signing and
     /// Authenticating REST Requests", Examples), key AKIAIOSFODNN7EXAMPLE.
     #[test]
+    #[allow(clippy::type_complexity)] // a table of the guide's examples, read row by row
     fn s3_developer_guide_examples() {
         let upload_headers = headers(&[
             ("x-amz-acl", "public-read"),

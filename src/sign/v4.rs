@@ -179,6 +179,7 @@ mod tests {
     /// Object", "PUT Object", "GET Bucket Lifecycle", "Get Bucket (List Objects)"),
     /// bucket examplebucket, 20130524T000000Z, AKIAIOSFODNN7EXAMPLE.
     #[test]
+    #[allow(clippy::type_complexity)] // a table of the guide's examples, read row by row
     fn s3_developer_guide_examples() {
         let host = (
             "host".to_string(),

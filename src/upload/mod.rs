@@ -85,6 +85,10 @@ fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> O
             Some(r) => format!("the bucket is in region {r}: pass --region {r}"),
             None => "the bucket is in another region or at another endpoint: pass its --region".to_string(),
         },
+        (_, Some("InvalidBucketName")) => format!(
+            "'{}' is not a bucket name this store accepts (S3: 3 to 63 lowercase letters, digits, '-' and '.')",
+            plan.bucket
+        ),
         (_, Some("EntityTooLarge")) => "the object is over the store's size limit for one PUT".to_string(),
         (_, Some("InvalidStorageClass")) => "the store does not offer that --storage-class".to_string(),
         (_, Some("AccessControlListNotSupported")) => {

@@ -166,3 +166,76 @@ fn send_body(
     }
     conn.send_file(file, tail, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    /// A file that grows while its body is on the wire is stopped before its last block:
+    /// the receiver never gets the whole Content-Length, so no store would keep it.
+    #[test]
+    fn a_file_that_changes_mid_upload_is_stopped_before_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.bin");
+        let size: u64 = 32 * 1024 * 1024; // far more than loopback socket buffers hold
+        std::fs::write(&path, vec![7u8; size as usize]).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let grow = path.clone();
+        let receiver = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0u64;
+            let mut grown = false;
+            loop {
+                match sock.read(&mut buf) {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => got += n as u64,
+                }
+                if !grown && got >= 1024 * 1024 {
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&grow)
+                        .unwrap();
+                    f.write_all(b"appended while uploading").unwrap();
+                    grown = true;
+                }
+            }
+        });
+        let (file, len, stamp) = open_source(&path).unwrap();
+        let timeout = Duration::from_secs(30);
+        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout).unwrap();
+        let err = send_body(&mut conn, &file, len, stamp, &path).unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert!(
+            err.to_string()
+                .contains("changed while it was being uploaded"),
+            "{err}"
+        );
+        drop(conn);
+        let received = receiver.join().unwrap();
+        assert!(received < size, "the whole body went out: {received}");
+        assert_eq!(received, size - COPY_BUFFER as u64);
+    }
+
+    #[test]
+    fn sources_that_are_not_regular_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(open_source(dir.path()).unwrap_err().exit_code(), 3);
+        assert_eq!(
+            open_source(&dir.path().join("absent"))
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        assert!(open_source(Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
+    }
+}
