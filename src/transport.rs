@@ -154,7 +154,7 @@ impl Connection {
         let mut source = file.take(len);
         let sent = match &mut self.stream {
             Stream::Plain(s) => io::copy(&mut source, s),
-            Stream::Tls(s) => copy_with_buffer(&mut source, s.as_mut()),
+            Stream::Tls(s) => copy_into_tls(&mut source, &mut s.conn, &mut s.sock),
         };
         let sent = sent.map_err(|e| match classify(&e) {
             Side::Network => self.io_error(e, "sending the body"),
@@ -415,19 +415,42 @@ fn tls_error(e: &rustls::Error, peer: &str) -> Error {
     Error::Tls(text)
 }
 
-fn copy_with_buffer(source: &mut impl Read, sink: &mut impl Write) -> io::Result<u64> {
+/// Copies through one fixed 8 KiB buffer into rustls, which seals it into records; the
+/// records go to the socket when rustls' bounded buffer (TLS_BUFFER_LIMIT) is full: one
+/// writev per ~32 KiB instead of one per 8 KiB record, for the same memory.
+fn copy_into_tls(
+    source: &mut impl Read,
+    conn: &mut ClientConnection,
+    sock: &mut TcpStream,
+) -> io::Result<u64> {
     let mut buf = [0u8; COPY_BUFFER];
     let mut sent = 0u64;
     loop {
         let n = match source.read(&mut buf) {
-            Ok(0) => return Ok(sent),
+            Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io::Error::other(LocalRead(e))),
         };
-        sink.write_all(&buf[..n])?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let taken = conn.writer().write(rest)?;
+            rest = &rest[taken..];
+            if taken == 0 {
+                flush_tls(conn, sock)?;
+            }
+        }
         sent += n as u64;
     }
+    flush_tls(conn, sock)?;
+    Ok(sent)
+}
+
+fn flush_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<()> {
+    while conn.wants_write() {
+        conn.write_tls(sock)?;
+    }
+    Ok(())
 }
 
 /// Marks an error that came from reading the local file in the TLS copy loop.
