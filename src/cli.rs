@@ -34,6 +34,11 @@ HOW:
                           (default over http; SHA-256 of the file, read once more first)
   --connect-timeout SECS  give up connecting after SECS (default 10)
   --timeout SECS          give up when one read or write waits SECS (default 60)
+  --retries N             retry what may succeed next time (resets, timeouts, 500, 503
+                          SlowDown, 408, 429, RequestTimeout) up to N times (default 4)
+  --retry-max-wait SECS   cap of the exponential backoff with jitter (default 20)
+  --no-expect             do not send Expect: 100-continue (sent for bodies over 1 MiB, so
+                          a refusal costs no upload; some old stores break on it)
 
 OBJECT:
   --content-type TYPE     default: guessed from the key's extension
@@ -168,6 +173,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
             .map_err(usage)?,
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
+        retry_max_wait: seconds(&mut p, "--retry-max-wait")?,
+        retries: match text(&mut p, "--retries")? {
+            None => None,
+            Some(n) => Some(n.parse::<u32>().ok().filter(|&n| n <= 100).ok_or_else(|| {
+                Error::Usage(format!("--retries {n}: give a whole number from 0 to 100"))
+            })?),
+        },
+        no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
         ..Default::default()
     };

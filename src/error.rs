@@ -52,6 +52,10 @@ pub struct Refusal {
     pub request_id: Option<String>,
     /// What the user can do about it.
     pub hint: Option<String>,
+    /// The server's `Date` header, for clock-skew correction.
+    pub server_date: Option<String>,
+    /// The bucket's region when the answer names it (x-amz-bucket-region, `<Region>`).
+    pub region: Option<String>,
 }
 
 impl Error {
@@ -132,6 +136,8 @@ mod tests {
             message: Some("The specified bucket does not exist".into()),
             request_id: Some("R1".into()),
             hint: Some("create the bucket or check its name".into()),
+            server_date: None,
+            region: None,
         }));
         let text = e.to_string();
         assert!(!text.contains('\n'));

@@ -21,6 +21,13 @@ pub fn failure(error: &Error) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// `s3push: warning: <message>` on stderr: something the user should fix, that did not
+/// stop the upload.
+pub fn warning(message: &str) {
+    let line = format!("s3push: warning: {}\n", one_line(message));
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// Writes to stdout, ignoring a closed pipe (`s3push ... | head -0` still succeeds).
 pub fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();

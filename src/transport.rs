@@ -68,6 +68,15 @@ enum Stream {
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
+/// What a server said to `Expect: 100-continue`.
+#[derive(Debug)]
+pub enum Continue {
+    /// Send the body (100 Continue, or no answer within the wait).
+    Proceed,
+    /// A final answer before the body: it must not be sent.
+    Final(Response),
+}
+
 /// A response with its body (kept up to a bound; S3 bodies here are small XML).
 #[derive(Debug)]
 pub struct Response {
@@ -182,34 +191,51 @@ impl Connection {
                 break head;
             }
         };
-        let framing = BodyFraming::for_response(method, &head).map_err(|e| {
-            Error::Protocol(format!(
-                "{} sent a response whose body length cannot be known ({e}) after {}",
-                self.peer,
-                head.status_line()
-            ))
-        })?;
+        let framing = self.framing(method, &head)?;
         let body = self.read_body(framing, &head)?;
         Ok(Response { head, body })
     }
 
     /// After a failed send, a server that refused early may have answered; wait briefly.
     pub fn early_response(&mut self, method: &str) -> Option<Response> {
-        if let Stream::Plain(s) = &self.stream {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        }
-        if let Stream::Tls(s) = &self.stream {
-            let _ = s.sock.set_read_timeout(Some(Duration::from_secs(2)));
-        }
+        self.set_read_timeout(Duration::from_secs(2));
         self.read_response(method).ok()
     }
 
+    /// After a head sent with `Expect: 100-continue`: waits up to `wait` for `100
+    /// Continue` (send the body) or a final answer (do not send it). Silence means send:
+    /// stores that ignore the expectation wait for the body (RFC 9110 section 10.1.1).
+    pub fn await_continue(&mut self, wait: Duration, method: &str) -> Result<Continue, Error> {
+        self.set_read_timeout(wait);
+        let head = self.next_head(true);
+        self.set_read_timeout(self.io_timeout);
+        match head? {
+            None => Ok(Continue::Proceed),
+            Some(head) if head.status == 100 => Ok(Continue::Proceed),
+            Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
+                // Another interim answer: the final one follows; it decides.
+                self.read_response(method).map(Continue::Final)
+            }
+            Some(head) => {
+                let framing = self.framing(method, &head)?;
+                let body = self.read_body(framing, &head)?;
+                Ok(Continue::Final(Response { head, body }))
+            }
+        }
+    }
+
     fn read_head(&mut self) -> Result<ResponseHead, Error> {
+        self.next_head(false)?
+            .ok_or_else(|| Error::Network(format!("{} sent no answer in time", self.peer)))
+    }
+
+    /// The next response head; None when `silence_ok` and a read timed out first.
+    fn next_head(&mut self, silence_ok: bool) -> Result<Option<ResponseHead>, Error> {
         loop {
             match ResponseHead::parse(&self.pending) {
                 Ok(Status::Complete(used, head)) => {
                     self.pending.drain(..used);
-                    return Ok(head);
+                    return Ok(Some(head));
                 }
                 Ok(Status::Partial) => {}
                 Err(e) => {
@@ -220,7 +246,11 @@ impl Connection {
                     )))
                 }
             }
-            if self.fill()? == 0 {
+            let n = match self.raw_fill() {
+                Err(e) if silence_ok && is_timeout(&e) => return Ok(None),
+                other => other.map_err(|e| self.io_error(e, "reading the response"))?,
+            };
+            if n == 0 {
                 return Err(Error::Protocol(if self.pending.is_empty() {
                     format!(
                         "{} closed the connection without answering: check that --endpoint is an S3 store and its scheme (http/https) is right",
@@ -235,6 +265,24 @@ impl Connection {
                 }));
             }
         }
+    }
+
+    fn framing(&self, method: &str, head: &ResponseHead) -> Result<BodyFraming, Error> {
+        BodyFraming::for_response(method, head).map_err(|e| {
+            Error::Protocol(format!(
+                "{} sent a response whose body length cannot be known ({e}) after {}",
+                self.peer,
+                head.status_line()
+            ))
+        })
+    }
+
+    fn set_read_timeout(&self, timeout: Duration) {
+        // Failing to set a timeout leaves the previous one, which is also bounded.
+        let _ = match &self.stream {
+            Stream::Plain(s) => s.set_read_timeout(Some(timeout)),
+            Stream::Tls(s) => s.sock.set_read_timeout(Some(timeout)),
+        };
     }
 
     fn read_body(&mut self, framing: BodyFraming, head: &ResponseHead) -> Result<Vec<u8>, Error> {
@@ -304,17 +352,21 @@ impl Connection {
 
     /// Reads once into `pending`; Ok(0) at end of stream.
     fn fill(&mut self) -> Result<usize, Error> {
+        self.raw_fill()
+            .map_err(|e| self.io_error(e, "reading the response"))
+    }
+
+    fn raw_fill(&mut self) -> io::Result<usize> {
         let mut buf = [0u8; COPY_BUFFER];
-        let read = match &mut self.stream {
-            Stream::Plain(s) => s.read(&mut buf),
+        let n = match &mut self.stream {
+            Stream::Plain(s) => s.read(&mut buf)?,
             Stream::Tls(s) => match s.read(&mut buf) {
                 // A peer that closes without close_notify: treat as end of stream; the
-                // framing above decides whether that truncated anything.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                other => other,
+                // framing decides whether that truncated anything.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                other => other?,
             },
         };
-        let n = read.map_err(|e| self.io_error(e, "reading the response"))?;
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n)
     }
@@ -487,6 +539,13 @@ fn classify(e: &io::Error) -> Side {
         | io::ErrorKind::InvalidData => Side::Network,
         _ => Side::Local,
     }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 fn first_line(bytes: &[u8]) -> String {

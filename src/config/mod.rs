@@ -96,6 +96,9 @@ pub struct Options {
     pub ca_bundle: Option<PathBuf>,
     pub connect_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub retry_max_wait: Option<Duration>,
+    pub no_expect: bool,
     pub quiet: bool,
 }
 
@@ -119,14 +122,25 @@ pub struct Timeouts {
     pub io: Duration,
 }
 
+/// How failed attempts are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Cap of the exponential backoff.
+    pub max_wait: Duration,
+}
+
 /// Everything an upload needs, checked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub source: PathBuf,
     pub bucket: String,
     pub key: String,
     pub region: String,
     pub endpoint: Endpoint,
+    /// True when the endpoint is AWS's default for the region (so it follows the region).
+    pub endpoint_from_region: bool,
     pub path_style: bool,
     pub signature: SignatureVersion,
     pub payload: PayloadMode,
@@ -135,6 +149,9 @@ pub struct Plan {
     pub credentials: Credentials,
     pub ca_bundle: Option<PathBuf>,
     pub timeouts: Timeouts,
+    pub retry: RetryPolicy,
+    /// Send `Expect: 100-continue` before large bodies.
+    pub expect: bool,
     pub quiet: bool,
 }
 
@@ -146,6 +163,17 @@ impl Plan {
         } else {
             format!("{}.{}", self.bucket, self.endpoint.host)
         }
+    }
+
+    /// The same plan signed for another region (and, for AWS's default endpoint, sent
+    /// to that region's endpoint).
+    pub fn in_region(&self, region: &str) -> Plan {
+        let mut plan = self.clone();
+        plan.region = region.to_string();
+        if plan.endpoint_from_region {
+            plan.endpoint = Endpoint::aws(region);
+        }
+        plan
     }
 
     /// `s3://bucket/key`, for messages.
@@ -188,6 +216,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             "bad region '{region}': a region is letters, digits and '-', like us-east-1"
         )));
     }
+    let mut endpoint_from_region = false;
     let endpoint = match options
         .endpoint
         .or_else(|| env.get("AWS_ENDPOINT_URL_S3").map(str::to_string))
@@ -195,7 +224,10 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         .or_else(|| setting("endpoint_url"))
     {
         Some(url) => Endpoint::parse(&url)?,
-        None => Endpoint::aws(&region),
+        None => {
+            endpoint_from_region = true;
+            Endpoint::aws(&region)
+        }
     };
     let path_style = options.path_style
         || setting("s3.addressing_style").as_deref() == Some("path")
@@ -222,6 +254,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         key,
         region,
         endpoint,
+        endpoint_from_region,
         path_style,
         signature,
         payload,
@@ -232,6 +265,11 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
             io: options.timeout.unwrap_or(Duration::from_secs(60)),
         },
+        retry: RetryPolicy {
+            retries: options.retries.unwrap_or(4),
+            max_wait: options.retry_max_wait.unwrap_or(Duration::from_secs(20)),
+        },
+        expect: !options.no_expect,
         quiet: options.quiet,
     })
 }

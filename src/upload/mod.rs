@@ -1,6 +1,7 @@
 //! Uploads: drive the requests and the body copy, and judge the store's answers.
 
 pub mod request;
+pub mod retry;
 pub mod single;
 
 use crate::config::Plan;
@@ -40,6 +41,7 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
         .map(str::to_string)
         .or_else(|| s3.as_ref().and_then(|e| e.region.clone()));
     let hint = hint(head.status, code.as_deref(), region.as_deref(), plan);
+    let region = region.filter(|r| !r.is_empty());
     Err(Error::Refused(Box::new(Refusal {
         status_line: head.status_line(),
         status: head.status,
@@ -50,6 +52,8 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
             .and_then(|e| e.request_id.clone())
             .or_else(|| head.header("x-amz-request-id").map(str::to_string)),
         hint,
+        server_date: head.header("date").map(str::to_string),
+        region,
     })))
 }
 

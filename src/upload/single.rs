@@ -2,22 +2,30 @@
 //! the body, and hold the last bytes back until the file is known not to have changed.
 
 use super::request::{self, RequestSpec};
+use super::retry::{self, Attempt};
 use super::{check_response, Outcome};
 use crate::config::{PayloadMode, Plan, Scheme, SignatureVersion};
 use crate::http::request::write_request_head;
-use crate::sign::time::Timestamp;
 use crate::sign::v4;
-use crate::transport::{self, changed_during_upload, Connection, COPY_BUFFER};
+use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
 use crate::Error;
+use rustls::ClientConfig;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// S3's largest single PUT (PutObject limits).
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
-/// Uploads the plan's file with one PUT.
+/// Bodies above this size are sent after `Expect: 100-continue` (curl's threshold): a
+/// refusal then costs no upload.
+pub const EXPECT_MIN_BODY: u64 = 1024 * 1024;
+/// How long to wait for `100 Continue` before sending the body anyway.
+pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// Uploads the plan's file with one PUT, retried as the plan's policy allows.
 pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
     let started = Instant::now();
     let (file, size, stamp) = open_source(&plan.source)?;
@@ -30,14 +38,60 @@ pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
         Scheme::Https => Some(transport::tls_config(plan.ca_bundle.as_deref())?),
         Scheme::Http => None,
     };
+    let body = Body {
+        file: &file,
+        size,
+        stamp,
+        payload_hash: &payload_hash,
+    };
+    let response = retry::run(plan, |plan, attempt| {
+        put_once(plan, attempt, &body, tls.as_ref())
+    })?;
+    Ok(Outcome {
+        url: plan.url(),
+        bytes: size,
+        etag: response.head.header("etag").map(str::to_string),
+        version_id: response.head.header("x-amz-version-id").map(str::to_string),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The file being sent and what was learnt of it before the first attempt.
+struct Body<'a> {
+    file: &'a File,
+    size: u64,
+    stamp: FileStamp,
+    payload_hash: &'a str,
+}
+
+/// One PUT: sign at the attempt's time, send the head, the body from the file's start,
+/// and judge the answer.
+fn put_once(
+    plan: &Plan,
+    attempt: Attempt,
+    body: &Body<'_>,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Result<Response, Error> {
+    let path = &plan.source;
+    let mut rewind = body.file;
+    rewind
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Error::LocalFile(format!("rewinding {}: {e}", path.display())))?;
     let spec = RequestSpec {
         method: "PUT",
         query: Vec::new(),
         headers: request::object_headers(plan),
-        content_length: size,
-        payload_hash: &payload_hash,
+        content_length: body.size,
+        payload_hash: body.payload_hash,
     };
-    let signed = request::sign(plan, spec, Timestamp::now());
+    let mut signed = request::sign(plan, spec, attempt.time);
+    let expect = attempt.expect && body.size > EXPECT_MIN_BODY;
+    if expect {
+        // Not signed: a proxy may consume it.
+        signed
+            .headers
+            .push(("expect".into(), "100-continue".into()));
+    }
     let mut head = Vec::with_capacity(1024);
     write_request_head(signed.method, &signed.target, &signed.headers, &mut head).map_err(|e| {
         Error::Usage(format!(
@@ -48,12 +102,21 @@ pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
     let mut conn = Connection::open(
         &plan.host(),
         plan.endpoint.port,
-        tls.as_ref(),
+        tls,
         plan.timeouts.connect,
         plan.timeouts.io,
     )?;
     conn.send(&head)?;
-    if let Err(e) = send_body(&mut conn, &file, size, stamp, &plan.source) {
+    if expect {
+        if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, "PUT")? {
+            check_response(&response, plan)?;
+            return Err(Error::Protocol(format!(
+                "the store answered {} before receiving the body: nothing was stored",
+                response.head.status_line()
+            )));
+        }
+    }
+    if let Err(e) = send_body(&mut conn, body.file, body.size, body.stamp, path) {
         // A server that refuses early (bad signature, no bucket) answers before the body
         // is all there; its answer says more than the broken pipe does.
         if matches!(e, Error::Network(_)) {
@@ -65,13 +128,7 @@ pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
     }
     let response = conn.read_response("PUT")?;
     check_response(&response, plan)?;
-    Ok(Outcome {
-        url: plan.url(),
-        bytes: size,
-        etag: response.head.header("etag").map(str::to_string),
-        version_id: response.head.header("x-amz-version-id").map(str::to_string),
-        elapsed: started.elapsed(),
-    })
+    Ok(response)
 }
 
 /// What identifies one state of the file: length and modification time.
@@ -118,10 +175,9 @@ fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
     Ok((meta.len(), meta.modified().ok()))
 }
 
-/// SHA-256 of the file's first `size` bytes, read through one fixed buffer, leaving the
-/// file positioned at its start again.
+/// SHA-256 of the file's first `size` bytes, read through one fixed buffer (each attempt
+/// rewinds the file before sending).
 fn hash_file(file: &File, size: u64, path: &Path) -> Result<String, Error> {
-    use std::io::{Seek, SeekFrom};
     let mut hasher = v4::PayloadHasher::new();
     let mut buf = [0u8; COPY_BUFFER];
     let mut reader = file.take(size);
@@ -144,9 +200,6 @@ fn hash_file(file: &File, size: u64, path: &Path) -> Result<String, Error> {
     if read != size {
         return Err(changed_during_upload(path));
     }
-    let mut f = file;
-    f.seek(SeekFrom::Start(0))
-        .map_err(|e| Error::LocalFile(format!("rewinding {}: {e}", path.display())))?;
     Ok(hasher.finish())
 }
 
