@@ -1,4 +1,5 @@
 //! Request signing: pure functions, time passed in, so published vectors reproduce.
+pub mod chunked;
 pub mod time;
 pub mod uri;
 pub mod v2;
