@@ -29,9 +29,10 @@ WHERE:
 
 HOW:
   --signature v4|v2       v4 (default), or legacy v2 for old stores
-  --payload unsigned|signed
-                          v4 body hash: unsigned (default over https; one pass), or signed
-                          (default over http; SHA-256 of the file, read once more first)
+  --payload unsigned|signed|streaming
+                          v4 body hash: unsigned (default over https; one pass), signed
+                          (default over http; SHA-256 of the file, read once more first),
+                          or streaming (aws-chunked: each 8 KiB chunk signed, one pass)
   --connect-timeout SECS  give up connecting after SECS (default 10)
   --timeout SECS          give up when one read or write waits SECS (default 60)
   --retries N             retry what may succeed next time (resets, timeouts, 500, 503
@@ -129,9 +130,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         None => None,
         Some("unsigned") => Some(PayloadMode::Unsigned),
         Some("signed") => Some(PayloadMode::Signed),
+        Some("streaming") => Some(PayloadMode::Streaming),
         Some(other) => {
             return Err(Error::Usage(format!(
-                "--payload {other}: use unsigned or signed"
+                "--payload {other}: use unsigned, signed or streaming"
             )))
         }
     };

@@ -14,6 +14,7 @@ const BUCKET: &str = "test-bucket";
 
 const V4_UNSIGNED: &[&str] = &["--signature", "v4", "--payload", "unsigned"];
 const V4_SIGNED: &[&str] = &["--signature", "v4", "--payload", "signed"];
+const V4_STREAMING: &[&str] = &["--signature", "v4", "--payload", "streaming"];
 const V2: &[&str] = &["--signature", "v2"];
 
 /// Around the 8 KiB copy buffer and the aws-chunked minimum chunk, and one odd MiB.
@@ -30,6 +31,16 @@ fn sizes_over_http_v4_unsigned_payload() {
 #[test]
 fn sizes_over_http_v4_signed_payload() {
     sizes_round_trip(&Stage::http(), V4_SIGNED);
+}
+
+#[test]
+fn sizes_over_http_v4_streaming_payload() {
+    sizes_round_trip(&Stage::http(), V4_STREAMING);
+}
+
+#[test]
+fn sizes_over_tls_v4_streaming_payload() {
+    sizes_round_trip(&Stage::tls(), V4_STREAMING);
 }
 
 #[test]

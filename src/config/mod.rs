@@ -79,6 +79,8 @@ pub enum PayloadMode {
     Unsigned,
     /// The body's SHA-256 in the signature: a first pass over the file to hash it.
     Signed,
+    /// aws-chunked: every 8 KiB chunk signed with the one before, in one pass.
+    Streaming,
 }
 
 /// What the command line said, before resolution.
@@ -239,6 +241,11 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         Scheme::Https => PayloadMode::Unsigned,
         Scheme::Http => PayloadMode::Signed,
     });
+    if signature == SignatureVersion::V2 && options.payload.is_some() {
+        return Err(Error::Usage(
+            "--payload applies to SigV4; leave it out with --signature v2".into(),
+        ));
+    }
     if let Some(ca) = &options.ca_bundle {
         if !ca.is_file() {
             return Err(Error::Usage(format!(

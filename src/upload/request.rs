@@ -12,6 +12,8 @@ pub struct SignedRequest {
     /// Origin-form target: `/KEY` or `/BUCKET/KEY`, plus `?query`.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The SigV4 signature (hex), the seed of aws-chunked signatures; empty for SigV2.
+    pub signature: String,
 }
 
 /// What varies between the S3 calls this tool makes.
@@ -60,6 +62,7 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
         headers.push(("x-amz-security-token".into(), token.expose().to_string()));
     }
     let creds = &plan.credentials;
+    let mut seed = String::new();
     let authorization = match plan.signature {
         SignatureVersion::V4 => {
             headers.push(("x-amz-content-sha256".into(), spec.payload_hash.to_string()));
@@ -71,15 +74,16 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
                 headers: &headers,
                 payload_hash: spec.payload_hash,
             };
-            v4::sign(
+            let signed = v4::sign(
                 &request,
                 &creds.access_key_id,
                 creds.secret_access_key.expose(),
                 &plan.region,
                 "s3",
                 time,
-            )
-            .authorization
+            );
+            seed = signed.signature;
+            signed.authorization
         }
         SignatureVersion::V2 => {
             let date = time.http_date();
@@ -121,6 +125,7 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
         method: spec.method,
         target,
         headers,
+        signature: seed,
     }
 }
 

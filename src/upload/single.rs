@@ -6,6 +6,7 @@ use super::retry::{self, Attempt};
 use super::{check_response, Outcome};
 use crate::config::{PayloadMode, Plan, Scheme, SignatureVersion};
 use crate::http::request::write_request_head;
+use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
 use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
 use crate::Error;
@@ -33,6 +34,7 @@ pub fn put_file(plan: &Plan) -> Result<Outcome, Error> {
         (SignatureVersion::V2, _) => String::new(),
         (SignatureVersion::V4, PayloadMode::Unsigned) => v4::UNSIGNED_PAYLOAD.to_string(),
         (SignatureVersion::V4, PayloadMode::Signed) => hash_file(&file, size, &plan.source)?,
+        (SignatureVersion::V4, PayloadMode::Streaming) => chunked::STREAMING_PAYLOAD.to_string(),
     };
     let tls = match plan.endpoint.scheme {
         Scheme::Https => Some(transport::tls_config(plan.ca_bundle.as_deref())?),
@@ -77,15 +79,37 @@ fn put_once(
     rewind
         .seek(SeekFrom::Start(0))
         .map_err(|e| Error::LocalFile(format!("rewinding {}: {e}", path.display())))?;
+    let streaming = body.payload_hash == chunked::STREAMING_PAYLOAD;
+    let mut headers = request::object_headers(plan);
+    let mut content_length = body.size;
+    if streaming {
+        // aws-chunked comes first; the object's own coding, if any, after it.
+        match headers.iter_mut().find(|(n, _)| n == "content-encoding") {
+            Some((_, v)) => *v = format!("aws-chunked,{v}"),
+            None => headers.push(("content-encoding".into(), "aws-chunked".into())),
+        }
+        headers.push(("x-amz-decoded-content-length".into(), body.size.to_string()));
+        content_length = chunked::encoded_length(body.size, COPY_BUFFER as u64);
+    }
     let spec = RequestSpec {
         method: "PUT",
         query: Vec::new(),
-        headers: request::object_headers(plan),
-        content_length: body.size,
+        headers,
+        content_length,
         payload_hash: body.payload_hash,
     };
     let mut signed = request::sign(plan, spec, attempt.time);
     let expect = attempt.expect && body.size > EXPECT_MIN_BODY;
+    let chunk_signer = streaming.then(|| {
+        let creds = &plan.credentials;
+        ChunkSigner::new(
+            creds.secret_access_key.expose(),
+            &plan.region,
+            "s3",
+            attempt.time,
+            &signed.signature,
+        )
+    });
     if expect {
         // Not signed: a proxy may consume it.
         signed
@@ -116,7 +140,11 @@ fn put_once(
             )));
         }
     }
-    if let Err(e) = send_body(&mut conn, body.file, body.size, body.stamp, path) {
+    let sent = match chunk_signer {
+        Some(signer) => send_chunked(&mut conn, body.file, body.size, body.stamp, path, signer),
+        None => send_body(&mut conn, body.file, body.size, body.stamp, path),
+    };
+    if let Err(e) = sent {
         // A server that refuses early (bad signature, no bucket) answers before the body
         // is all there; its answer says more than the broken pipe does.
         if matches!(e, Error::Network(_)) {
@@ -218,6 +246,61 @@ fn send_body(
         return Err(changed_during_upload(path));
     }
     conn.send_file(file, tail, path)
+}
+
+/// Sends the body as aws-chunked: each 8 KiB chunk read once into a fixed buffer, signed,
+/// and framed (`hex-size;chunk-signature=SIG\r\n` data `\r\n`), then the signed final
+/// empty chunk. As in `send_body`, the file is checked before its last chunk goes out.
+fn send_chunked(
+    conn: &mut Connection,
+    file: &File,
+    size: u64,
+    stamp: FileStamp,
+    path: &Path,
+    mut signer: ChunkSigner,
+) -> Result<(), Error> {
+    // Data plus its frame: the header is at most 4 hex digits, ";chunk-signature=", 64
+    // hex digits and CRLF; CRLF follows the data.
+    const FRAME: usize = COPY_BUFFER + 96;
+    let mut data = [0u8; COPY_BUFFER];
+    let mut frame = [0u8; FRAME];
+    let mut reader = file.take(size);
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(&mut reader, &mut data[..want], path)?;
+        left -= want as u64;
+        if left == 0 && stamp_of(file, path)? != stamp {
+            return Err(changed_during_upload(path));
+        }
+        let header = chunked::chunk_header(want, &signer.sign(&data[..want]));
+        let used = header.len() + want + 2;
+        frame[..header.len()].copy_from_slice(header.as_bytes());
+        frame[header.len()..header.len() + want].copy_from_slice(&data[..want]);
+        frame[used - 2..used].copy_from_slice(b"\r\n");
+        conn.send(&frame[..used])?;
+    }
+    let last = chunked::chunk_header(0, &signer.sign(&[]));
+    conn.send(format!("{last}\r\n").as_bytes())
+}
+
+/// Fills `buf` from `reader`; a file that ends early changed during the upload.
+fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Err(changed_during_upload(path)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(Error::LocalFile(format!(
+                    "reading {}: {e}; check the disk and retry",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
