@@ -5,11 +5,14 @@
 #![allow(dead_code)]
 
 mod canned;
+mod scripted;
 mod server;
 mod tls;
 
 #[allow(unused_imports)]
 pub use canned::CannedServer;
+#[allow(unused_imports)]
+pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step};
 #[allow(unused_imports)]
 pub use server::S3Server;
 #[allow(unused_imports)]
