@@ -251,18 +251,20 @@ impl Connection {
                 other => other.map_err(|e| self.io_error(e, "reading the response"))?,
             };
             if n == 0 {
-                return Err(Error::Protocol(if self.pending.is_empty() {
-                    format!(
+                // No byte of an answer: the connection dropped, as a reset does (retryable).
+                // Part of a head: the store said something broken.
+                return Err(if self.pending.is_empty() {
+                    Error::Network(format!(
                         "{} closed the connection without answering: check that --endpoint is an S3 store and its scheme (http/https) is right",
                         self.peer
-                    )
+                    ))
                 } else {
-                    format!(
+                    Error::Protocol(format!(
                         "{} closed the connection in the middle of a response head, starting {:?}",
                         self.peer,
                         first_line(&self.pending)
-                    )
-                }));
+                    ))
+                });
             }
         }
     }

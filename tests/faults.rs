@@ -1,178 +1,266 @@
-//! Fault behaviour against a scripted loopback server: what is retried and what is not,
-//! Expect: 100-continue, clock skew and region correction, stalls and malformed answers.
-//! Every test checks the exit code, the one-line message, and what reached the server.
+//! Fault behaviour against a scripted loopback server (tests/common/scripted.rs): what is
+//! retried and what is not, Expect: 100-continue, clock-skew and region correction,
+//! stalls, malformed answers, a refused connection.
+//!
+//! Every test runs the real binary with `--endpoint` at the scripted server and checks the
+//! exit code, stderr (a failure is exactly one line starting "s3push: "; a success has
+//! only "s3push: warning:" lines), that the secret key shows nowhere, and what reached
+//! the server.
 
 mod common;
 
-use common::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Step};
+use common::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, Instant};
-use Step::{Close, ReadBody, ReadBodyPart, ReadHead, Reply, Stall};
+use std::time::{Duration, Instant, SystemTime};
+use tempfile::TempDir;
+use Step::{Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadHead, Reply, Reset, Stall};
 
-const BIG: u64 = 2 * 1024 * 1024; // over the 1 MiB Expect threshold
+/// Over the 1 MiB threshold of `Expect: 100-continue`.
+const BIG: u64 = 2 * 1024 * 1024;
+/// Under it.
 const SMALL: u64 = 100;
+/// Any run here takes a few seconds at most; a hang fails the test after this.
+const LIMIT: Duration = Duration::from_secs(20);
+const DEST: &str = "s3://bucket/key.bin";
 
-struct Run {
-    _dir: tempfile::TempDir,
+/// A temporary HOME holding the file to upload.
+struct Source {
+    dir: TempDir,
     file: PathBuf,
 }
 
-fn file(len: u64) -> Run {
+fn source(len: u64) -> Source {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = common::random_file(dir.path(), "body.bin", len);
-    Run { _dir: dir, file }
+    Source { dir, file }
 }
 
-fn push(server: &ScriptedServer, run: &Run, extra: &[&str]) -> Output {
-    let mut cmd = common::s3push(run._dir.path());
-    cmd.args(["--endpoint", &server.endpoint(), "--retry-max-wait", "0.05"]);
+/// Runs `s3push [--endpoint server] --retry-max-wait 0.05 EXTRA FILE s3://bucket/key.bin`.
+fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
+    let mut cmd = common::s3push(src.dir.path());
+    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
     cmd.args(extra);
-    cmd.arg(&run.file).arg("s3://bucket/key.bin");
-    common::run_bounded(cmd, Duration::from_secs(60))
+    cmd.arg(&src.file).arg(DEST);
+    common::run_bounded(cmd, LIMIT)
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A failure is exactly one line on stderr; no secret anywhere.
+fn no_secret(out: &Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !text(bytes).contains(common::SECRET_KEY),
+            "the secret key is in {name}: {}",
+            text(bytes)
+        );
+    }
+}
+
+/// Exit `code`, nothing on stdout, exactly one line on stderr starting "s3push: ";
+/// returns that line.
 fn assert_failed(out: &Output, code: i32) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("s3push: "), "{err}");
-    assert!(out.stdout.is_empty());
-    assert!(!err.contains(common::SECRET_KEY));
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "exit status; stderr: {err}; stdout: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
+    assert!(err.starts_with("s3push: "), "{err:?}");
+    assert!(out.stdout.is_empty(), "stdout: {}", text(&out.stdout));
+    no_secret(out);
     err
 }
 
-fn assert_ok(out: &Output) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+/// Exit 0, the "uploaded" line on stdout, only warnings on stderr; returns stderr.
+fn assert_ok(out: &Output) -> String {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "exit status; stderr: {err}");
     assert!(
-        err.lines().all(|l| l.starts_with("s3push: warning: ")),
-        "{err}"
+        err.lines().all(|l| l.starts_with("s3push: warning:")),
+        "only warnings on stderr: {err:?}"
     );
-    assert!(!err.contains(common::SECRET_KEY));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("uploaded {DEST} ")),
+        "stdout: {stdout:?}"
+    );
+    no_secret(out);
+    err
 }
 
+/// A store that takes the request (answering Expect as S3 does) and stores it.
 fn good() -> Vec<Step> {
-    vec![ReadHead, ReadBody, Reply(ok_put())]
+    vec![ReadHead, ContinueIfExpected, ReadBody, Reply(ok_put())]
 }
 
+/// Takes the request, then answers `reply`.
+fn after_body(reply: Vec<u8>) -> Vec<Step> {
+    vec![ReadHead, ContinueIfExpected, ReadBody, Reply(reply)]
+}
+
+fn assert_requests(seen: &[Seen], n: usize) {
+    let heads: Vec<&str> = seen
+        .iter()
+        .map(|s| s.head.lines().next().unwrap_or(""))
+        .collect();
+    assert_eq!(seen.len(), n, "requests seen: {heads:?}");
+}
+
+// a.
 #[test]
 fn slow_down_twice_then_stored() {
-    let slow = s3_error("HTTP/1.1 503 Slow Down", "SlowDown", "");
-    let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(slow.clone())],
-        vec![ReadHead, ReadBody, Reply(slow)],
-        good(),
-    ]);
-    let run = file(BIG);
-    assert_ok(&push(&server, &run, &[]));
+    let slow = s3_error("503 Slow Down", "SlowDown", "");
+    let server = ScriptedServer::start(vec![after_body(slow.clone()), after_body(slow), good()]);
+    let src = source(BIG);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
     let seen = server.seen();
-    assert_eq!(seen.len(), 3);
+    assert_requests(&seen, 3);
     assert_eq!(
         seen[2].body_len, BIG,
         "the last attempt sent the whole body"
     );
+    assert!(seen[2].body_complete);
 }
 
+// b.
 #[test]
 fn internal_error_until_retries_run_out() {
-    let server = ScriptedServer::start(vec![vec![
-        ReadHead,
-        ReadBody,
-        Reply(s3_error(
-            "HTTP/1.1 500 Internal Server Error",
-            "InternalError",
-            "",
-        )),
-    ]]);
-    let run = file(SMALL);
-    let err = assert_failed(&push(&server, &run, &["--retries", "2"]), 7);
-    assert!(
-        err.contains("InternalError") && err.contains("3 attempts"),
-        "{err}"
-    );
-    assert_eq!(server.seen().len(), 3);
+    let server = ScriptedServer::start(vec![after_body(s3_error(
+        "500 Internal Server Error",
+        "InternalError",
+        "",
+    ))]);
+    let src = source(SMALL);
+    let err = assert_failed(&push(&server.endpoint(), &src, &["--retries", "2"]), 7);
+    assert!(err.contains("InternalError"), "{err}");
+    assert!(err.contains("3 attempts"), "{err}");
+    assert_requests(&server.seen(), 3);
 }
 
+// c.
 #[test]
 fn reset_mid_body_is_retried_from_the_start_of_the_file() {
     let server =
-        ScriptedServer::start(vec![vec![ReadHead, ReadBodyPart(64 * 1024), Close], good()]);
-    let run = file(BIG);
-    assert_ok(&push(&server, &run, &["--no-expect"]));
+        ScriptedServer::start(vec![vec![ReadHead, ReadBodyPart(64 * 1024), Reset], good()]);
+    let src = source(BIG);
+    assert_ok(&push(&server.endpoint(), &src, &["--no-expect"]));
     let seen = server.seen();
     assert_eq!(server.connections(), 2);
-    assert_eq!(seen[1].body_len, BIG);
+    assert_requests(&seen, 2);
+    assert_eq!(seen[0].body_len, 64 * 1024);
+    assert!(!seen[0].body_complete);
+    assert_eq!(
+        seen[1].body_len, BIG,
+        "the second attempt sent the whole body"
+    );
+    assert!(seen[1].body_complete);
 }
 
+/// A store that closes mid-body without a word (FIN, no reset) is a dropped connection
+/// too: retried, never reported as a bad answer.
+#[test]
+fn a_close_mid_body_without_an_answer_is_retried() {
+    for _ in 0..5 {
+        let server =
+            ScriptedServer::start(vec![vec![ReadHead, ReadBodyPart(64 * 1024), Close], good()]);
+        let src = source(BIG);
+        assert_ok(&push(&server.endpoint(), &src, &["--no-expect"]));
+        let seen = server.seen();
+        assert_requests(&seen, 2);
+        assert_eq!(seen[1].body_len, BIG);
+    }
+}
+
+// d.
 #[test]
 fn access_denied_is_not_retried() {
-    let server = ScriptedServer::start(vec![vec![
-        ReadHead,
-        ReadBody,
-        Reply(s3_error("HTTP/1.1 403 Forbidden", "AccessDenied", "")),
-    ]]);
-    let run = file(SMALL);
-    let err = assert_failed(&push(&server, &run, &[]), 7);
+    let server = ScriptedServer::start(vec![after_body(s3_error(
+        "403 Forbidden",
+        "AccessDenied",
+        "",
+    ))]);
+    let src = source(SMALL);
+    let err = assert_failed(&push(&server.endpoint(), &src, &[]), 7);
     assert!(err.contains("AccessDenied"), "{err}");
-    assert_eq!(server.seen().len(), 1);
+    assert_requests(&server.seen(), 1);
 }
 
+// e.
 #[test]
-fn bad_request_is_final_but_request_timeout_is_retried() {
-    let server = ScriptedServer::start(vec![vec![
-        ReadHead,
-        ReadBody,
-        Reply(s3_error("HTTP/1.1 400 Bad Request", "InvalidArgument", "")),
-    ]]);
-    let run = file(SMALL);
-    assert_failed(&push(&server, &run, &[]), 7);
-    assert_eq!(server.seen().len(), 1);
+fn invalid_argument_is_not_retried() {
+    let server = ScriptedServer::start(vec![after_body(s3_error(
+        "400 Bad Request",
+        "InvalidArgument",
+        "",
+    ))]);
+    let src = source(SMALL);
+    let err = assert_failed(&push(&server.endpoint(), &src, &[]), 7);
+    assert!(err.contains("InvalidArgument"), "{err}");
+    assert_requests(&server.seen(), 1);
+}
 
+// e.
+#[test]
+fn request_timeout_is_retried() {
     let server = ScriptedServer::start(vec![
-        vec![
-            ReadHead,
-            ReadBody,
-            Reply(s3_error("HTTP/1.1 400 Bad Request", "RequestTimeout", "")),
-        ],
+        after_body(s3_error("400 Bad Request", "RequestTimeout", "")),
         good(),
     ]);
-    assert_ok(&push(&server, &run, &[]));
-    assert_eq!(server.seen().len(), 2);
+    let src = source(SMALL);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
+    let seen = server.seen();
+    assert_requests(&seen, 2);
+    assert!(seen[1].body_complete);
 }
 
+// f.
 #[test]
-fn a_refusal_before_the_body_costs_no_upload() {
+fn a_refusal_of_expect_costs_no_body() {
+    // Answers the head at once, then waits for the client to close, counting any body.
     let server = ScriptedServer::start(vec![vec![
         ReadHead,
-        Reply(s3_error("HTTP/1.1 403 Forbidden", "AccessDenied", "")),
+        Reply(s3_error("403 Forbidden", "AccessDenied", "")),
     ]]);
-    let run = file(BIG);
-    assert_failed(&push(&server, &run, &[]), 7);
+    let src = source(BIG);
+    let err = assert_failed(&push(&server.endpoint(), &src, &[]), 7);
+    assert!(err.contains("AccessDenied"), "{err}");
     let seen = server.seen();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].header("expect").as_deref(), Some("100-continue"));
-    assert_eq!(seen[0].body_len, 0);
+    assert_requests(&seen, 1);
+    assert!(
+        seen[0]
+            .head
+            .to_ascii_lowercase()
+            .contains("expect: 100-continue"),
+        "{}",
+        seen[0].head
+    );
+    assert_eq!(seen[0].body_len, 0, "body bytes sent after the refusal");
 }
 
+// g.
 #[test]
 fn continue_then_body() {
     let server = ScriptedServer::start(vec![vec![
         ReadHead,
-        Reply(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()),
+        Reply(CONTINUE.to_vec()),
         ReadBody,
         Reply(ok_put()),
     ]]);
-    let run = file(BIG);
-    assert_ok(&push(&server, &run, &[]));
-    assert_eq!(server.seen()[0].body_len, BIG);
+    let src = source(BIG);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].expect_100, "{}", seen[0].head);
+    assert_eq!(seen[0].body_len, BIG);
+    assert!(seen[0].body_complete);
 }
 
+// h.
 #[test]
 fn expectation_failed_turns_expect_off() {
     let server = ScriptedServer::start(vec![
@@ -180,36 +268,61 @@ fn expectation_failed_turns_expect_off() {
             ReadHead,
             Reply(answer("HTTP/1.1 417 Expectation Failed", &[], "")),
         ],
-        good(),
+        // A store that ignores Expect: no 100, just the body.
+        vec![ReadHead, ReadBody, Reply(ok_put())],
     ]);
-    let run = file(BIG);
-    let out = push(&server, &run, &[]);
-    assert_ok(&out);
+    let src = source(BIG);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
     let seen = server.seen();
-    assert_eq!(seen.len(), 2);
-    assert!(seen[0].header("expect").is_some());
-    assert!(seen[1].header("expect").is_none());
-    assert!(stderr(&out).contains("Expect"));
+    assert_requests(&seen, 2);
+    assert!(seen[0].expect_100, "{}", seen[0].head);
+    assert_eq!(seen[0].body_len, 0, "body sent after the 417");
+    assert!(!seen[1].expect_100, "{}", seen[1].head);
+    assert!(seen[1].header("expect").is_none(), "{}", seen[1].head);
+    assert!(seen[1].body_complete);
 }
 
+// i.
 #[test]
-fn a_store_that_ignores_expect_gets_the_body_after_a_short_wait() {
-    let server = ScriptedServer::start(vec![good()]);
-    let run = file(BIG);
+fn a_store_that_ignores_expect_gets_the_body_after_the_wait() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let src = source(BIG);
     let started = Instant::now();
-    assert_ok(&push(&server, &run, &[]));
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(server.seen()[0].body_len, BIG);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
+    let took = started.elapsed();
+    // The wait is 1 s; the rest is a 2 MiB upload on loopback.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].expect_100, "{}", seen[0].head);
+    assert!(seen[0].body_complete);
 }
 
+// j.
 #[test]
-fn no_expect_for_small_bodies_or_when_asked() {
-    let server = ScriptedServer::start(vec![good()]);
-    assert_ok(&push(&server, &file(SMALL), &[]));
-    assert_ok(&push(&server, &file(BIG), &["--no-expect"]));
-    assert!(server.seen().iter().all(|s| s.header("expect").is_none()));
+fn no_expect_when_asked() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let src = source(BIG);
+    assert_ok(&push(&server.endpoint(), &src, &["--no-expect"]));
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].header("expect").is_none(), "{}", seen[0].head);
+    assert!(seen[0].body_complete);
 }
 
+// k.
+#[test]
+fn no_expect_for_a_small_body() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let src = source(SMALL);
+    assert_ok(&push(&server.endpoint(), &src, &[]));
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].header("expect").is_none(), "{}", seen[0].head);
+    assert_eq!(seen[0].body_len, SMALL);
+}
+
+// l.
 #[test]
 fn a_stall_ends_at_the_timeout() {
     let server = ScriptedServer::start(vec![vec![
@@ -217,132 +330,176 @@ fn a_stall_ends_at_the_timeout() {
         ReadBody,
         Stall(Duration::from_secs(5)),
     ]]);
-    let run = file(SMALL);
+    let src = source(SMALL);
     let started = Instant::now();
-    let err = assert_failed(
-        &push(&server, &run, &["--timeout", "0.5", "--retries", "0"]),
-        5,
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--timeout", "0.5", "--retries", "0"],
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
+    let took = started.elapsed();
+    let err = assert_failed(&out, 5);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(err.contains("--timeout"), "{err}");
 }
 
+// m.
 #[test]
-fn malformed_oversized_and_truncated_answers() {
-    let run = file(SMALL);
+fn a_malformed_status_line_is_a_bad_response() {
+    let server = ScriptedServer::start(vec![after_body(b"HTTP/1.1 2xx OK\r\n\r\n".to_vec())]);
+    let src = source(SMALL);
+    let err = assert_failed(&push(&server.endpoint(), &src, &["--retries", "0"]), 8);
+    assert!(err.contains("HTTP/1.1 2xx OK"), "the raw line: {err}");
+}
+
+// m.
+#[test]
+fn a_response_head_over_64_kib_is_a_bad_response() {
+    let mut huge = b"HTTP/1.1 200 OK\r\nETag: \"abc\"\r\nX-Big: ".to_vec();
+    huge.resize(70 * 1024, b'a');
+    huge.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+    let server = ScriptedServer::start(vec![after_body(huge)]);
+    let src = source(SMALL);
+    assert_failed(&push(&server.endpoint(), &src, &["--retries", "0"]), 8);
+}
+
+// m.
+#[test]
+fn a_truncated_response_body_is_a_bad_response() {
+    let truncated = b"HTTP/1.1 200 OK\r\nETag: \"abc\"\r\nContent-Length: 100\r\n\r\n0123456789";
     let server = ScriptedServer::start(vec![vec![
         ReadHead,
         ReadBody,
-        Reply(b"HTTP/1.1 2xx OK\r\n\r\n".to_vec()),
+        Reply(truncated.to_vec()),
+        Close,
     ]]);
-    let err = assert_failed(&push(&server, &run, &["--retries", "0"]), 8);
-    assert!(err.contains("HTTP/1.1 2xx OK"), "{err}");
-
-    let mut huge = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
-    huge.resize(70 * 1024, b'a');
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(huge)]]);
-    assert_failed(&push(&server, &run, &["--retries", "0"]), 8);
-
-    let truncated = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789".to_vec();
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(truncated), Close]]);
-    let err = assert_failed(&push(&server, &run, &["--retries", "0"]), 8);
-    assert!(err.contains("truncated"), "{err}");
+    let src = source(SMALL);
+    assert_failed(&push(&server.endpoint(), &src, &["--retries", "0"]), 8);
 }
 
+// n.
 #[test]
 fn an_error_inside_a_200_is_not_success() {
-    let body = s3_error("HTTP/1.1 200 OK", "InternalError", "");
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(body)]]);
-    let err = assert_failed(&push(&server, &file(SMALL), &["--retries", "0"]), 7);
+    let server = ScriptedServer::start(vec![after_body(s3_error("200 OK", "InternalError", ""))]);
+    let src = source(SMALL);
+    let err = assert_failed(&push(&server.endpoint(), &src, &["--retries", "0"]), 7);
     assert!(err.contains("InternalError"), "{err}");
 }
 
+// o.
 #[test]
 fn a_skewed_clock_is_corrected_once() {
-    let later =
-        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2 * 3600));
+    let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2 * 3600));
     let server = ScriptedServer::start(vec![
-        vec![
-            ReadHead,
-            ReadBody,
-            Reply(s3_error_with(
-                "HTTP/1.1 403 Forbidden",
-                &[("Date", &later)],
-                "RequestTimeTooSkewed",
-                "",
-            )),
-        ],
+        after_body(s3_error_with(
+            "403 Forbidden",
+            &[("Date", &later)],
+            "RequestTimeTooSkewed",
+            "<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>",
+        )),
         good(),
     ]);
-    let out = push(&server, &file(SMALL), &[]);
-    assert_ok(&out);
+    let src = source(SMALL);
+    let err = assert_ok(&push(&server.endpoint(), &src, &[]));
     let seen = server.seen();
-    assert_eq!(seen.len(), 2);
+    assert_requests(&seen, 2);
     let shift = amz_seconds(&seen[1]) - amz_seconds(&seen[0]);
     assert!(
         (2 * 3600 - 300..=2 * 3600 + 300).contains(&shift),
-        "shift {shift}"
+        "the second request is signed {shift} s after the first, not about 2 h"
     );
-    assert!(stderr(&out).contains("clock"), "{}", stderr(&out));
+    let warning = err
+        .lines()
+        .find(|l| l.contains("clock"))
+        .unwrap_or_else(|| panic!("no warning about the clock: {err:?}"));
+    assert!(
+        warning.starts_with("s3push: warning:") && warning.chars().any(|c| c.is_ascii_digit()),
+        "says by how much: {warning}"
+    );
 }
 
+// p.
 #[test]
-fn a_region_redirect_is_followed_once_and_named() {
+fn a_301_region_redirect_is_followed_once_and_named() {
     let server = ScriptedServer::start(vec![
-        vec![
-            ReadHead,
-            ReadBody,
-            Reply(s3_error_with(
-                "HTTP/1.1 301 Moved Permanently",
-                &[("x-amz-bucket-region", "eu-west-1")],
-                "PermanentRedirect",
-                "",
-            )),
-        ],
+        after_body(s3_error_with(
+            "301 Moved Permanently",
+            &[("x-amz-bucket-region", "eu-west-1")],
+            "PermanentRedirect",
+            "<Bucket>bucket</Bucket>",
+        )),
         good(),
     ]);
-    let out = push(&server, &file(SMALL), &[]);
-    assert_ok(&out);
-    let seen = server.seen();
-    assert_eq!(seen.len(), 2);
-    let auth = seen[1].header("authorization").unwrap_or_default();
-    assert!(auth.contains("/eu-west-1/s3/aws4_request"), "{auth}");
+    let src = source(SMALL);
+    let err = assert_ok(&push(&server.endpoint(), &src, &[]));
+    region_retried(&server.seen(), &err);
+}
+
+// p.
+#[test]
+fn a_region_named_by_authorization_header_malformed_is_followed_once() {
+    let server = ScriptedServer::start(vec![
+        after_body(s3_error(
+            "400 Bad Request",
+            "AuthorizationHeaderMalformed",
+            "<Region>eu-west-1</Region>",
+        )),
+        good(),
+    ]);
+    let src = source(SMALL);
+    let err = assert_ok(&push(&server.endpoint(), &src, &[]));
+    region_retried(&server.seen(), &err);
+}
+
+fn region_retried(seen: &[Seen], stderr: &str) {
+    assert_requests(seen, 2);
+    let auth = |s: &Seen| s.header("authorization").unwrap_or_default();
     assert!(
-        stderr(&out).contains("--region eu-west-1"),
+        auth(&seen[0]).contains("/us-east-1/s3/aws4_request"),
         "{}",
-        stderr(&out)
+        auth(&seen[0])
+    );
+    assert!(
+        auth(&seen[1]).contains("/eu-west-1/s3/aws4_request"),
+        "{}",
+        auth(&seen[1])
+    );
+    assert!(seen[1].body_complete);
+    assert!(
+        stderr.lines().any(|l| l.contains("--region eu-west-1")),
+        "{stderr:?}"
     );
 }
 
+// q.
 #[test]
 fn connection_refused_is_retried_then_reported() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let source = common::random_file(dir.path(), "f.bin", SMALL);
-    let mut cmd = common::s3push(dir.path());
+    let src = source(SMALL);
     let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
-    cmd.args([
-        "--endpoint",
-        &endpoint,
-        "--retries",
-        "1",
-        "--retry-max-wait",
-        "0.05",
-    ]);
-    cmd.arg(&source).arg("s3://bucket/key.bin");
-    let err = assert_failed(&common::run_bounded(cmd, Duration::from_secs(60)), 5);
+    let err = assert_failed(&push(&endpoint, &src, &["--retries", "1"]), 5);
+    assert!(err.contains("attempts"), "{err}");
     assert!(err.contains("2 attempts"), "{err}");
 }
 
 /// Seconds since the epoch of a request's x-amz-date (YYYYMMDDTHHMMSSZ).
-fn amz_seconds(seen: &common::Seen) -> i64 {
-    let d = seen.header("x-amz-date").unwrap_or_default();
-    let n = |r: std::ops::Range<usize>| d.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+fn amz_seconds(seen: &Seen) -> i64 {
+    let d = seen
+        .header("x-amz-date")
+        .unwrap_or_else(|| panic!("no x-amz-date in {}", seen.head));
+    let bytes = d.as_bytes();
+    assert!(
+        bytes.len() == 16
+            && bytes[8] == b'T'
+            && bytes[15] == b'Z'
+            && d[..8]
+                .bytes()
+                .chain(d[9..15].bytes())
+                .all(|b| b.is_ascii_digit()),
+        "x-amz-date {d:?} is not YYYYMMDDTHHMMSSZ"
+    );
+    let n = |r: std::ops::Range<usize>| d[r].parse::<i64>().expect("digits");
     let (y, m, day) = (n(0..4), n(4..6), n(6..8));
-    // Days from civil (H. Hinnant), enough to compare two dates.
+    // Days from the civil date (H. Hinnant's algorithm).
     let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -12,7 +12,7 @@ mod tls;
 #[allow(unused_imports)]
 pub use canned::CannedServer;
 #[allow(unused_imports)]
-pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step};
+pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 #[allow(unused_imports)]
 pub use server::S3Server;
 #[allow(unused_imports)]

@@ -1,46 +1,98 @@
 //! A loopback server that plays a script per connection, for faults a real store will
 //! not produce on demand: resets mid-body, 5xx, redirects, refused expectations, stalls,
-//! malformed or truncated answers. Connection N plays script N; later ones replay the
-//! last script. It records every request head and how much body arrived.
+//! malformed, oversized or truncated answers.
+//!
+//! - Connection N (counted from 1) plays script N; connections past the list replay the
+//!   last script, so `vec![script]` answers every attempt the same way.
+//! - Every request head read by [`Step::ReadHead`] is recorded as a [`Seen`], with the
+//!   body bytes that arrived for it: those read by `ReadBody`/`ReadBodyPart`, and those
+//!   read while the connection is drained after its last step (up to the head's
+//!   Content-Length), so a body sent after a final answer is counted too.
+//! - After the last step the server half-closes and reads what the client still sends
+//!   until it closes (at most `DRAIN_LIMIT`), so the client reads the answer rather than a
+//!   reset.
+//! - Bounded everywhere: reads wake every `TICK` to look at the stop flag and the
+//!   connection's deadline (`CONNECTION_LIMIT`), writes time out, at most
+//!   `MAX_CONNECTIONS` are accepted. Dropping the server shuts every open socket, wakes the
+//!   acceptor and joins every thread.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Reads block at most this long, so every connection thread ends by itself.
-const READ_LIMIT: Duration = Duration::from_secs(10);
+/// A connection is closed after this long, whatever its script says.
+const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
+/// How often a blocked read wakes up to look at the stop flag and the deadline.
+const TICK: Duration = Duration::from_millis(50);
+/// The longest a write may block (a client that stopped reading).
+const WRITE_LIMIT: Duration = Duration::from_secs(10);
+/// The longest [`Step::Stall`].
+const STALL_LIMIT: Duration = Duration::from_secs(30);
+/// How long the client may keep sending after the last step.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+/// How long [`Step::Reset`] waits for unread bytes, which turn the close into a reset.
+const RESET_WAIT: Duration = Duration::from_secs(1);
+/// How long [`ScriptedServer::seen`] waits for the connections still being served.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// A request head larger than this ends the script.
 const HEAD_LIMIT: usize = 64 * 1024;
+/// Connections accepted before the server stops accepting.
+const MAX_CONNECTIONS: usize = 200;
+
+/// What the server sends when the client asked for `Expect: 100-continue`.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// One thing the server does on a connection.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Read a request head (up to the blank line) and record it.
+    /// Read a request head (up to the blank line) and record it as a new [`Seen`]. When
+    /// the client closes first (or the head exceeds 64 KiB), the script ends.
     ReadHead,
-    /// Read the body announced by the last head's Content-Length.
+    /// Read the rest of the body announced by the last head's Content-Length; stops early
+    /// when the client closes.
     ReadBody,
-    /// Read at most this many body bytes.
+    /// Read at most this many more body bytes of the last head.
     ReadBodyPart(u64),
-    /// Send these bytes as they are.
+    /// Send these bytes verbatim (any status, malformed or truncated answers, 100s).
     Reply(Vec<u8>),
-    /// Do nothing for this long (bounded), then go on.
+    /// Send `HTTP/1.1 100 Continue` if the last head carried `Expect: 100-continue`, as a
+    /// real store does; nothing otherwise.
+    ContinueIfExpected,
+    /// Close abruptly: wait (at most 1 s) until unread bytes sit in the socket's receive
+    /// queue, then close it without a FIN first. Linux answers a close with unread data
+    /// with a RST (RFC 2525 2.17), which stands in for SO_LINGER 0 (`set_linger` is
+    /// nightly-only in std): a client still sending (mid-body) sees ECONNRESET or EPIPE.
+    /// A client that sends nothing more within the second sees a plain close (EOF).
+    /// Ends the script.
+    Reset,
+    /// Do nothing for this long (at most 30 s; ends early when the client closes or the
+    /// server is dropped), then go on with the script.
     Stall(Duration),
-    /// Shut the connection both ways.
+    /// Shut the connection both ways and close it. Ends the script.
     Close,
 }
 
 /// What one request looked like from the server.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
+    /// The request line and headers, without the blank line that ends them.
     pub head: String,
+    /// Body bytes received for this request.
     pub body_len: u64,
-    pub content_length: u64,
+    /// The head's Content-Length, when it had one.
+    pub content_length: Option<u64>,
+    /// The head announced a Content-Length and that many body bytes arrived.
+    pub body_complete: bool,
+    /// The head carried `Expect: 100-continue`.
+    pub expect_100: bool,
 }
 
 impl Seen {
-    /// The value of a header of the recorded head (name compared case-insensitively).
+    /// The value of a header of the recorded head (name compared case-insensitively,
+    /// value trimmed); the first one when repeated.
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
@@ -49,80 +101,124 @@ impl Seen {
                 .then(|| v.trim().to_string())
         })
     }
+
+    fn new(head: String) -> Seen {
+        let mut seen = Seen {
+            head,
+            ..Seen::default()
+        };
+        seen.content_length = seen.header("content-length").and_then(|v| v.parse().ok());
+        seen.expect_100 = seen
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        seen.body_complete = seen.content_length == Some(0);
+        seen
+    }
+
+    fn add_body(&mut self, n: u64) {
+        self.body_len += n;
+        self.body_complete = self.content_length == Some(self.body_len);
+    }
+
+    /// Body bytes still expected for this request.
+    fn body_left(&self) -> u64 {
+        self.content_length
+            .unwrap_or(0)
+            .saturating_sub(self.body_len)
+    }
+}
+
+/// The state the acceptor, the connection threads and the handle share.
+struct Shared {
+    stop: AtomicBool,
+    seen: Mutex<Vec<Seen>>,
+    /// Connections accepted (the wake-up connection of Drop excluded).
+    accepted: AtomicUsize,
+    /// Connections whose thread has not finished yet.
+    active: AtomicUsize,
+    /// A clone of every open connection's socket, by connection number, so that Drop can
+    /// shut them all and wake their threads at once.
+    sockets: Mutex<Vec<(usize, TcpStream)>>,
 }
 
 pub struct ScriptedServer {
     port: u16,
-    stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    connections: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
 }
 
 impl ScriptedServer {
+    /// Listens on 127.0.0.1 (a free port, bound before this returns) and plays
+    /// `scripts[n]` on connection n+1, the last script on every later connection.
     pub fn start(scripts: Vec<Vec<Step>>) -> ScriptedServer {
         assert!(!scripts.is_empty(), "a scripted server needs a script");
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let connections = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            seen: Mutex::new(Vec::new()),
+            accepted: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            sockets: Mutex::new(Vec::new()),
+        });
         let acceptor = {
-            let (stop, seen, connections) = (stop.clone(), seen.clone(), connections.clone());
-            thread::spawn(move || {
-                let mut threads = Vec::new();
-                for client in listener.incoming().take(200) {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(client) = client else { continue };
-                    let n = connections.fetch_add(1, Ordering::SeqCst);
-                    let script = scripts[n.min(scripts.len() - 1)].clone();
-                    let (seen, stop) = (seen.clone(), stop.clone());
-                    threads.push(thread::spawn(move || {
-                        let _ = play(client, &script, &seen, &stop);
-                    }));
-                }
-                for t in threads {
-                    let _ = t.join();
-                }
-            })
+            let shared = shared.clone();
+            thread::spawn(move || accept(listener, scripts, shared))
         };
         ScriptedServer {
             port,
-            stop,
-            seen,
-            connections,
+            shared,
             acceptor: Some(acceptor),
         }
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Every request head read so far, in order, with its body count. Waits first (at
+    /// most 5 s) until no connection is being served, so that once the client has exited
+    /// everything it sent is counted.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        let until = Instant::now() + SETTLE_LIMIT;
+        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            // Polling the connection threads for their end (not a readiness wait).
+            thread::sleep(Duration::from_millis(5));
+        }
+        lock(&self.shared.seen).clone()
     }
 
+    /// Connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.shared.accepted.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for ScriptedServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port));
-        if let Some(a) = self.acceptor.take() {
-            let _ = a.join();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for (_, sock) in lock(&self.shared.sockets).iter() {
+            let _ = sock.shutdown(Shutdown::Both);
+        }
+        // Wakes the acceptor from accept(); it sees the stop flag and ends.
+        let _ = TcpStream::connect_timeout(
+            &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
+            Duration::from_secs(1),
+        );
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
         }
     }
 }
 
-/// A response with Content-Length set.
+/// A response: the status line, the headers, Content-Length (the body's), the body.
 pub fn answer(status_line: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut out = format!("{status_line}\r\n");
+    let mut out = format!("{}\r\n", status(status_line));
     for (n, v) in headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -130,116 +226,290 @@ pub fn answer(status_line: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8
     out.into_bytes()
 }
 
-/// An S3 error document with `code` and any extra elements.
-pub fn s3_error(status_line: &str, code: &str, extra_xml: &str) -> Vec<u8> {
-    s3_error_with(status_line, &[], code, extra_xml)
+/// An S3 error answer: `status` ("503 Slow Down" or a whole status line) and an XML error
+/// document with `code`, a message, `extra_xml` (e.g. `<Region>eu-west-1</Region>`) and a
+/// request id.
+pub fn s3_error(status: &str, code: &str, extra_xml: &str) -> Vec<u8> {
+    s3_error_with(status, &[], code, extra_xml)
 }
 
+/// [`s3_error`] with more headers (e.g. `Date`, `x-amz-bucket-region`).
 pub fn s3_error_with(
-    status_line: &str,
+    status: &str,
     headers: &[(&str, &str)],
     code: &str,
     extra_xml: &str,
 ) -> Vec<u8> {
     let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>scripted {code}</Message>{extra_xml}<RequestId>SCRIPTED</RequestId></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>scripted {code}</Message>{extra_xml}<RequestId>SCRIPTED0001</RequestId></Error>"
     );
-    let mut h = vec![("Content-Type", "application/xml")];
+    let mut h = vec![
+        ("Content-Type", "application/xml"),
+        ("x-amz-request-id", "SCRIPTED0001"),
+    ];
     h.extend_from_slice(headers);
-    answer(status_line, &h, &body)
+    answer(status, &h, &body)
 }
 
-/// What a store answers to a stored PUT.
+/// What a store answers to a stored PUT: 200, `ETag: "abc"`, `Content-Length: 0`.
 pub fn ok_put() -> Vec<u8> {
     answer("HTTP/1.1 200 OK", &[("ETag", "\"abc\"")], "")
 }
 
-fn play(
-    mut sock: TcpStream,
-    script: &[Step],
-    seen: &Mutex<Vec<Seen>>,
-    stop: &AtomicBool,
-) -> io::Result<()> {
-    sock.set_read_timeout(Some(READ_LIMIT))?;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut current: Option<usize> = None;
-    for step in script {
-        match step {
-            Step::ReadHead => {
-                let end = loop {
-                    if let Some(pos) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break pos + 4;
-                    }
-                    if pending.len() > HEAD_LIMIT || !read_some(&mut sock, &mut pending)? {
+/// "503 Slow Down" -> "HTTP/1.1 503 Slow Down"; a whole status line is kept.
+fn status(s: &str) -> String {
+    if s.starts_with("HTTP/") {
+        s.to_string()
+    } else {
+        format!("HTTP/1.1 {s}")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn accept(listener: TcpListener, scripts: Vec<Vec<Step>>, shared: Arc<Shared>) {
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    for client in listener.incoming().take(MAX_CONNECTIONS) {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(sock) = client else { continue };
+        let n = shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let script = scripts[n.min(scripts.len() - 1)].clone();
+        shared.active.fetch_add(1, Ordering::SeqCst);
+        if let Ok(clone) = sock.try_clone() {
+            lock(&shared.sockets).push((n, clone));
+        }
+        let shared = shared.clone();
+        threads.retain(|t| !t.is_finished());
+        threads.push(thread::spawn(move || {
+            let mut conn = Conn {
+                id: n,
+                sock: Some(sock),
+                pending: Vec::new(),
+                current: None,
+                deadline: Instant::now() + CONNECTION_LIMIT,
+                shared: &shared,
+            };
+            let _ = conn.play(&script);
+            // Forget the registered clone first, so that dropping the socket closes it.
+            lock(&shared.sockets).retain(|(id, _)| *id != n);
+            drop(conn);
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+        }));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// One connection being served.
+struct Conn<'a> {
+    /// The connection's number (from 0), its key in `Shared::sockets`.
+    id: usize,
+    /// None once closed.
+    sock: Option<TcpStream>,
+    /// Bytes read from the client and not yet consumed by a step.
+    pending: Vec<u8>,
+    /// The index in `seen` of the request head read last.
+    current: Option<usize>,
+    deadline: Instant,
+    shared: &'a Shared,
+}
+
+enum Read1 {
+    Data,
+    /// The client closed, the connection failed, the deadline passed or the server stops.
+    End,
+}
+
+impl Conn<'_> {
+    fn go_on(&self) -> bool {
+        Instant::now() < self.deadline && !self.shared.stop.load(Ordering::SeqCst)
+    }
+
+    fn sock(&mut self) -> io::Result<&mut TcpStream> {
+        self.sock
+            .as_mut()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+
+    /// Reads once more into `pending`, waking every TICK; End when nothing more comes.
+    fn read_more(&mut self) -> io::Result<Read1> {
+        let mut buf = [0u8; 16 * 1024];
+        while self.go_on() {
+            let sock = self.sock()?;
+            sock.set_read_timeout(Some(TICK))?;
+            match sock.read(&mut buf) {
+                Ok(0) => return Ok(Read1::End),
+                Ok(n) => {
+                    self.pending.extend_from_slice(&buf[..n]);
+                    return Ok(Read1::Data);
+                }
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => return Ok(Read1::End),
+            }
+        }
+        Ok(Read1::End)
+    }
+
+    /// Consumes up to `limit` body bytes of the current request from what arrives.
+    /// Returns false when the client stopped sending before that.
+    fn take_body(&mut self, limit: u64) -> io::Result<bool> {
+        let Some(index) = self.current else {
+            return Ok(true);
+        };
+        let mut left = limit;
+        while left > 0 {
+            if self.pending.is_empty() {
+                if let Read1::End = self.read_more()? {
+                    return Ok(false);
+                }
+            }
+            let n = left.min(self.pending.len() as u64) as usize;
+            self.pending.drain(..n);
+            left -= n as u64;
+            lock(&self.shared.seen)[index].add_body(n as u64);
+        }
+        Ok(true)
+    }
+
+    fn body_left(&self) -> u64 {
+        self.current
+            .map(|i| lock(&self.shared.seen)[i].body_left())
+            .unwrap_or(0)
+    }
+
+    fn play(&mut self, script: &[Step]) -> io::Result<()> {
+        self.sock()?.set_write_timeout(Some(WRITE_LIMIT))?;
+        for step in script {
+            if !self.go_on() {
+                return Ok(());
+            }
+            match step {
+                Step::ReadHead => {
+                    let end = loop {
+                        if let Some(pos) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break pos;
+                        }
+                        if self.pending.len() > HEAD_LIMIT {
+                            return Ok(());
+                        }
+                        if let Read1::End = self.read_more()? {
+                            return Ok(());
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&self.pending[..end]).into_owned();
+                    self.pending.drain(..end + 4);
+                    let mut seen = lock(&self.shared.seen);
+                    seen.push(Seen::new(head));
+                    self.current = Some(seen.len() - 1);
+                }
+                Step::ReadBody => {
+                    let left = self.body_left();
+                    if !self.take_body(left)? {
                         return Ok(());
                     }
-                };
-                let head = String::from_utf8_lossy(&pending[..end]).into_owned();
-                pending.drain(..end);
-                let mut record = Seen {
-                    head,
-                    ..Seen::default()
-                };
-                record.content_length = record
-                    .header("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let mut all = seen.lock().map_err(|_| io::Error::other("poisoned"))?;
-                all.push(record);
-                current = Some(all.len() - 1);
-            }
-            Step::ReadBody | Step::ReadBodyPart(_) => {
-                let Some(index) = current else { continue };
-                let (mut got, wanted) = {
-                    let all = seen.lock().map_err(|_| io::Error::other("poisoned"))?;
-                    (all[index].body_len, all[index].content_length)
-                };
-                let limit = match step {
-                    Step::ReadBodyPart(n) => (got + n).min(wanted),
-                    _ => wanted,
-                };
-                while got < limit {
-                    if pending.is_empty() && !read_some(&mut sock, &mut pending)? {
-                        break;
+                }
+                Step::ReadBodyPart(n) => {
+                    let left = self.body_left().min(*n);
+                    if !self.take_body(left)? {
+                        return Ok(());
                     }
-                    let take = (limit - got).min(pending.len() as u64) as usize;
-                    pending.drain(..take);
-                    got += take as u64;
                 }
-                if let Ok(mut all) = seen.lock() {
-                    all[index].body_len = got;
+                Step::Reply(bytes) => self.sock()?.write_all(bytes)?,
+                Step::ContinueIfExpected => {
+                    let expected = self
+                        .current
+                        .is_some_and(|i| lock(&self.shared.seen)[i].expect_100);
+                    if expected {
+                        self.sock()?.write_all(CONTINUE)?;
+                    }
+                }
+                Step::Reset => {
+                    self.reset();
+                    return Ok(());
+                }
+                Step::Stall(how_long) => self.stall(*how_long)?,
+                Step::Close => {
+                    if let Some(sock) = self.sock.take() {
+                        let _ = sock.shutdown(Shutdown::Both);
+                    }
+                    return Ok(());
                 }
             }
-            Step::Reply(bytes) => sock.write_all(bytes)?,
-            Step::Stall(how_long) => {
-                let until = Instant::now() + (*how_long).min(Duration::from_secs(30));
-                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-                    thread::sleep(Duration::from_millis(20));
+        }
+        self.drain()
+    }
+
+    /// Closes with unread data in the receive queue, so that the kernel sends a RST.
+    fn reset(&mut self) {
+        let Some(sock) = self.sock.take() else { return };
+        let until = Instant::now() + RESET_WAIT;
+        let mut probe = [0u8; 1];
+        while Instant::now() < until && !self.shared.stop.load(Ordering::SeqCst) {
+            if sock.set_read_timeout(Some(TICK)).is_err() {
+                break;
+            }
+            match sock.peek(&mut probe) {
+                Err(e) if is_timeout(&e) => {}
+                // Unread bytes (the close below is a reset), the client closed, or failed.
+                _ => break,
+            }
+        }
+        // No shutdown (it would send a FIN): close both descriptors, the registered clone
+        // first, so that the last close finds the unread bytes.
+        lock(&self.shared.sockets).retain(|(id, _)| *id != self.id);
+        drop(sock);
+    }
+
+    /// Waits `how_long` (capped), ending early when the client closes or the server stops.
+    fn stall(&mut self, how_long: Duration) -> io::Result<()> {
+        let until = Instant::now() + how_long.min(STALL_LIMIT);
+        let mut probe = [0u8; 1];
+        while Instant::now() < until && self.go_on() {
+            let sock = self.sock()?;
+            sock.set_read_timeout(Some(TICK))?;
+            match sock.peek(&mut probe) {
+                Ok(0) => return Ok(()),
+                // Bytes wait unread (the client still sends): look again a tick later.
+                Ok(_) => thread::sleep(TICK),
+                Err(e) if is_timeout(&e) => {}
+                Err(_) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// After the last step: half-close, then read (and count as the current body, up to
+    /// its Content-Length) what the client still sends until it closes.
+    fn drain(&mut self) -> io::Result<()> {
+        if let Some(sock) = &self.sock {
+            let _ = sock.shutdown(Shutdown::Write);
+        }
+        self.deadline = self.deadline.min(Instant::now() + DRAIN_LIMIT);
+        loop {
+            let left = self.body_left();
+            let n = left.min(self.pending.len() as u64) as usize;
+            if n > 0 {
+                if let Some(i) = self.current {
+                    lock(&self.shared.seen)[i].add_body(n as u64);
                 }
             }
-            Step::Close => {
-                let _ = sock.shutdown(Shutdown::Both);
+            self.pending.clear();
+            if let Read1::End = self.read_more()? {
                 return Ok(());
             }
         }
     }
-    let _ = sock.shutdown(Shutdown::Write);
-    // Let the client read the answer before the socket goes; drop what it still sends.
-    let mut sink = [0u8; 8192];
-    let until = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-        match sock.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    Ok(())
 }
 
-/// Reads once more into `pending`; false at end of stream.
-fn read_some(sock: &mut TcpStream, pending: &mut Vec<u8>) -> io::Result<bool> {
-    let mut buf = [0u8; 16 * 1024];
-    let n = sock.read(&mut buf)?;
-    pending.extend_from_slice(&buf[..n]);
-    Ok(n > 0)
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
