@@ -3,18 +3,21 @@
 //! with the signature of the one before it, starting from the request's seed signature.
 
 use super::time::Timestamp;
-use super::v4::{credential_scope, hex, hex_sha256, hmac_sha256, signing_key, EMPTY_SHA256};
+use super::v4::{credential_scope, hmac_sha256, push_hex, signing_key, EMPTY_SHA256};
+use sha2::{Digest, Sha256};
 
 /// `x-amz-content-sha256` of a request whose chunks are signed.
 pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 const CHUNK_ALGORITHM: &str = "AWS4-HMAC-SHA256-PAYLOAD";
 
-/// Signs the chunks of one request, in order.
+/// Signs the chunks of one request, in order. Its strings are reused from chunk to
+/// chunk, so signing allocates nothing after the first chunk.
 pub struct ChunkSigner {
     key: [u8; 32],
-    amz_date: String,
-    scope: String,
+    /// The string to sign up to and including the scope line.
+    prefix: String,
     previous: String,
+    to_sign: String,
 }
 
 impl ChunkSigner {
@@ -26,31 +29,46 @@ impl ChunkSigner {
         time: Timestamp,
         seed_signature: &str,
     ) -> ChunkSigner {
+        let prefix = format!(
+            "{CHUNK_ALGORITHM}\n{}\n{}\n",
+            time.amz_date(),
+            credential_scope(time, region, service)
+        );
         ChunkSigner {
             key: signing_key(secret, &time.date_stamp(), region, service),
-            amz_date: time.amz_date(),
-            scope: credential_scope(time, region, service),
+            to_sign: String::with_capacity(prefix.len() + 3 * 65),
+            prefix,
             previous: seed_signature.to_string(),
         }
     }
 
     /// The signature of the next chunk (the final, empty chunk included).
-    pub fn sign(&mut self, chunk: &[u8]) -> String {
-        let to_sign = format!(
-            "{CHUNK_ALGORITHM}\n{}\n{}\n{}\n{EMPTY_SHA256}\n{}",
-            self.amz_date,
-            self.scope,
-            self.previous,
-            hex_sha256(chunk)
-        );
-        self.previous = hex(&hmac_sha256(&self.key, to_sign.as_bytes()));
-        self.previous.clone()
+    pub fn sign(&mut self, chunk: &[u8]) -> &str {
+        self.to_sign.clear();
+        self.to_sign.push_str(&self.prefix);
+        self.to_sign.push_str(&self.previous);
+        self.to_sign.push('\n');
+        self.to_sign.push_str(EMPTY_SHA256);
+        self.to_sign.push('\n');
+        push_hex(&mut self.to_sign, &Sha256::digest(chunk));
+        let signature = hmac_sha256(&self.key, self.to_sign.as_bytes());
+        self.previous.clear();
+        push_hex(&mut self.previous, &signature);
+        &self.previous
     }
 }
 
-/// The header line before a chunk's data: `hex-size;chunk-signature=SIG\r\n`.
-pub fn chunk_header(len: usize, signature: &str) -> String {
-    format!("{len:x};chunk-signature={signature}\r\n")
+/// Writes the header line before a chunk's data, `hex-size;chunk-signature=SIG\r\n`,
+/// at the start of `out`, and returns its length (None if `out` is too short).
+pub fn write_chunk_header(out: &mut [u8], len: usize, signature: &str) -> Option<usize> {
+    let room = out.len();
+    let mut cursor = &mut out[..];
+    std::io::Write::write_fmt(
+        &mut cursor,
+        format_args!("{len:x};chunk-signature={signature}\r\n"),
+    )
+    .ok()?;
+    Some(room - cursor.len())
 }
 
 /// The length on the wire of a body of `decoded` bytes sent in chunks of `chunk` bytes
@@ -114,15 +132,18 @@ mod tests {
             "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
         );
         let mut chunks = ChunkSigner::new(secret, "us-east-1", "s3", time, &seed.signature);
-        let first = chunks.sign(&[b'a'; 65_536]);
+        let first = chunks.sign(&[b'a'; 65_536]).to_string();
         assert_eq!(
             first,
             "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
         );
+        let mut out = [0u8; 96];
+        let n = write_chunk_header(&mut out, 65_536, &first).unwrap();
         assert_eq!(
-            chunk_header(65_536, &first),
-            format!("10000;chunk-signature={first}\r\n")
+            &out[..n],
+            format!("10000;chunk-signature={first}\r\n").as_bytes()
         );
+        assert_eq!(write_chunk_header(&mut [0u8; 20], 65_536, &first), None);
         assert_eq!(
             chunks.sign(&[b'a'; 1024]),
             "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
