@@ -1,6 +1,8 @@
 //! The command line: pico-args into [`Options`], unknown flags refused, then run.
 
-use crate::config::{self, ObjectHeaders, Options, PayloadMode, SignatureVersion};
+use crate::config::{
+    self, MultipartOptions, ObjectHeaders, OnFailure, Options, PayloadMode, SignatureVersion,
+};
 use crate::error::exit;
 use crate::{report, upload, Error};
 use std::ffi::OsString;
@@ -13,11 +15,15 @@ s3push: stream a file into an S3-compatible bucket in constant memory
 USAGE:
   s3push [OPTIONS] FILE s3://BUCKET/KEY
   s3push [OPTIONS] FILE s3://BUCKET/PREFIX/     (key = PREFIX/ + the file's name)
+  s3push [OPTIONS] - s3://BUCKET/KEY            (standard input)
+  s3push --resume FILE s3://BUCKET/KEY          (finish an interrupted multipart upload)
+  s3push --abort [--upload-id ID] [FILE] s3://BUCKET/KEY   (discard one)
 
 EXAMPLES:
   s3push backup.tar.gz s3://my-bucket/
   s3push --endpoint http://127.0.0.1:9000 disk.img s3://images/2026/disk.img
   s3push --signature v2 --acl public-read photo.jpg s3://legacy-bucket/
+  pg_dump db | s3push --expected-size 200G - s3://backups/db.sql
 
 WHERE:
   --endpoint URL          S3-compatible store, http[s]://HOST[:PORT] (also AWS_ENDPOINT_URL_S3,
@@ -40,6 +46,20 @@ HOW:
   --retry-max-wait SECS   cap of the exponential backoff with jitter (default 20)
   --no-expect             do not send Expect: 100-continue (sent for bodies over 1 MiB, so
                           a refusal costs no upload; some old stores break on it)
+
+LARGE OBJECTS (multipart):
+  --multipart-threshold SIZE  files larger than this go up in parts (default 64M)
+  --part-size SIZE        5M..5G; default 8M, larger when needed to fit 10,000 parts
+  --jobs N                parts sent at once, each on its own connection (default 4;
+                          2 for standard input)
+  --on-failure abort|keep a failed or interrupted upload is aborted (its parts deleted), or
+                          kept to --resume (default: keep for files from 1 GiB, else abort)
+  --upload-id ID          the pending upload to --resume or --abort (else the journal in
+                          $XDG_STATE_HOME/s3push, else ListMultipartUploads)
+  Standard input is held a part at a time before sending: memory up to (jobs + 1) x part
+  size (24 MiB by default), or disk with --spool-dir DIR. Parts grow (x2 every 1,000) so a
+  stream never hits 10,000 parts; --expected-size SIZE sizes them from the start, and
+  --equal-parts keeps them all one size (Cloudflare R2 needs it; set for *.r2 endpoints).
 
 OBJECT:
   --content-type TYPE     default: guessed from the key's extension
@@ -74,6 +94,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
         Ok(Parsed::Upload(options)) => {
             let quiet = options.quiet;
+            crate::interrupt::install();
             config::resolve(*options, &config::Env::from_process())
                 .and_then(|plan| upload::run(&plan))
                 .map(|outcome| (outcome, quiet))
@@ -159,6 +180,47 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         storage_class: text(&mut p, "--storage-class")?,
         meta,
     };
+    let size = |p: &mut pico_args::Arguments, flag: &'static str| -> Result<Option<u64>, Error> {
+        match text(p, flag)? {
+            None => Ok(None),
+            Some(s) => config::parse_size(&s).map(Some).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{flag} {s}: give a size in bytes or with K, M, G, T (binary), like 64M"
+                ))
+            }),
+        }
+    };
+    let multipart = MultipartOptions {
+        threshold: size(&mut p, "--multipart-threshold")?,
+        part_size: size(&mut p, "--part-size")?,
+        expected_size: size(&mut p, "--expected-size")?,
+        jobs: match text(&mut p, "--jobs")? {
+            None => None,
+            Some(n) => Some(n.parse::<u32>().map_err(|_| {
+                Error::Usage(format!("--jobs {n}: give a whole number from 1 to 64"))
+            })?),
+        },
+        spool_dir: p
+            .opt_value_from_os_str::<_, _, std::convert::Infallible>(
+                "--spool-dir",
+                |s| Ok(s.into()),
+            )
+            .map_err(usage)?,
+        equal_parts: p.contains("--equal-parts"),
+        on_failure: match text(&mut p, "--on-failure")?.as_deref() {
+            None => None,
+            Some("abort") => Some(OnFailure::Abort),
+            Some("keep") => Some(OnFailure::Keep),
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "--on-failure {other}: use abort or keep"
+                )))
+            }
+        },
+        resume: p.contains("--resume"),
+        abort: p.contains("--abort"),
+        upload_id: text(&mut p, "--upload-id")?,
+    };
     let mut options = Options {
         endpoint: text(&mut p, "--endpoint")?,
         region: text(&mut p, "--region")?,
@@ -184,6 +246,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         },
         no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
+        multipart,
         ..Default::default()
     };
     if let Some(secret_flag) = ["--secret-access-key", "--secret-key", "--secret"]
@@ -204,6 +267,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
             flag.to_string_lossy()
         )));
     }
+    // `--abort --upload-id ID s3://BUCKET/KEY` needs no source.
+    let free = if options.multipart.abort && free.len() == 1 {
+        let mut free = free;
+        free.insert(0, OsString::new());
+        free
+    } else {
+        free
+    };
     let [source, destination]: [OsString; 2] = free.try_into().map_err(|free: Vec<OsString>| {
         Error::Usage(format!(
             "expected FILE and s3://BUCKET/KEY, got {} argument(s): see s3push --help",

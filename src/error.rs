@@ -14,6 +14,7 @@ pub mod exit {
     pub const REFUSED: u8 = 7;
     pub const PROTOCOL: u8 = 8;
     pub const INTEGRITY: u8 = 9;
+    pub const KEPT: u8 = 10;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -38,6 +39,8 @@ pub enum Error {
     Integrity(String),
     /// Stopped by a signal.
     Interrupted(String),
+    /// A multipart upload did not finish and was kept on the server, to be resumed.
+    Kept(String),
 }
 
 /// A non-success HTTP answer, reduced to what a user needs.
@@ -71,6 +74,7 @@ impl Error {
             Error::Protocol(_) => exit::PROTOCOL,
             Error::Integrity(_) => exit::INTEGRITY,
             Error::Interrupted(_) => exit::INTERRUPTED,
+            Error::Kept(_) => exit::KEPT,
         }
     }
 
@@ -86,6 +90,30 @@ impl Error {
             Error::Protocol(_) => "protocol",
             Error::Integrity(_) => "integrity",
             Error::Interrupted(_) => "interrupted",
+            Error::Kept(_) => "incomplete",
+        }
+    }
+
+    /// The same error with `note` added at the end of its message (its kind unchanged).
+    pub fn with_note(self, note: &str) -> Error {
+        let add = |m: String| format!("{m}; {note}");
+        match self {
+            Error::Usage(m) => Error::Usage(add(m)),
+            Error::LocalFile(m) => Error::LocalFile(add(m)),
+            Error::Credentials(m) => Error::Credentials(add(m)),
+            Error::Network(m) => Error::Network(add(m)),
+            Error::Tls(m) => Error::Tls(add(m)),
+            Error::Protocol(m) => Error::Protocol(add(m)),
+            Error::Integrity(m) => Error::Integrity(add(m)),
+            Error::Interrupted(m) => Error::Interrupted(add(m)),
+            Error::Kept(m) => Error::Kept(add(m)),
+            Error::Refused(mut r) => {
+                r.hint = Some(match r.hint.take() {
+                    Some(h) => format!("{h}; {note}"),
+                    None => note.to_string(),
+                });
+                Error::Refused(r)
+            }
         }
     }
 }
@@ -100,7 +128,8 @@ impl fmt::Display for Error {
             | Error::Tls(m)
             | Error::Protocol(m)
             | Error::Integrity(m)
-            | Error::Interrupted(m) => f.write_str(m),
+            | Error::Interrupted(m)
+            | Error::Kept(m) => f.write_str(m),
             Error::Refused(r) => {
                 write!(f, "server answered {}", r.status_line)?;
                 if let Some(code) = &r.code {

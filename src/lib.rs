@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod interrupt;
 pub mod report;
 pub mod secret;
 pub mod sign;

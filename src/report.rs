@@ -28,6 +28,14 @@ pub fn warning(message: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// `s3push: <message>` on stderr: what the user should know while it runs (unless quiet).
+pub fn note(quiet: bool, message: &str) {
+    if !quiet {
+        let line = format!("s3push: {}\n", one_line(message));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
 /// Writes to stdout, ignoring a closed pipe (`s3push ... | head -0` still succeeds).
 pub fn print_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
@@ -35,6 +43,12 @@ pub fn print_stdout(text: &str) {
 }
 
 pub fn success_line(o: &Outcome) -> String {
+    if let Some(id) = &o.aborted {
+        return one_line(&format!(
+            "aborted upload {id} of {}: its parts are deleted",
+            o.url
+        )) + "\n";
+    }
     let seconds = o.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
         o.bytes as f64 / seconds / (1024.0 * 1024.0)
@@ -42,6 +56,9 @@ pub fn success_line(o: &Outcome) -> String {
         0.0
     };
     let mut line = format!("uploaded {}  {} bytes", o.url, o.bytes);
+    if o.parts > 0 {
+        line.push_str(&format!("  {} parts", o.parts));
+    }
     if let Some(etag) = &o.etag {
         line.push_str(&format!("  etag {etag}"));
     }
@@ -73,6 +90,8 @@ mod tests {
             etag: Some("\"abc\"".into()),
             version_id: None,
             elapsed: Duration::from_millis(500),
+            parts: 0,
+            aborted: None,
         };
         assert_eq!(
             success_line(&o),

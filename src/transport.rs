@@ -4,6 +4,7 @@
 
 use crate::http::body::{BodyFraming, ChunkedDecoder};
 use crate::http::response::{ResponseHead, Status};
+use crate::interrupt::Stopped;
 use crate::Error;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -156,17 +157,28 @@ impl Connection {
         result.map_err(|e| self.io_error(e, "sending"))
     }
 
-    /// Sends the next `len` bytes of `file` from its current position. Plain HTTP goes
-    /// through `std::io::copy`, which uses sendfile/splice on Linux; TLS through one
-    /// fixed 8 KiB buffer. A file that ends early is a local-file error.
+    /// Sends the next `len` bytes of `file` from its current position (see `send_reader`).
     pub fn send_file(&mut self, file: &File, len: u64, path: &Path) -> Result<(), Error> {
-        let mut source = file.take(len);
+        self.send_reader(&mut file.take(len), len, path)
+    }
+
+    /// Sends exactly `len` bytes read from `source`. Plain HTTP goes through
+    /// `std::io::copy`; TLS through one fixed 8 KiB buffer into rustls. A source that ends
+    /// early is a file that changed; a source that reports `interrupt::Stopped` was asked
+    /// to stop (a signal, or a failed sibling part).
+    pub fn send_reader(
+        &mut self,
+        source: &mut impl Read,
+        len: u64,
+        path: &Path,
+    ) -> Result<(), Error> {
         let sent = match &mut self.stream {
-            Stream::Plain(s) => io::copy(&mut source, s),
-            Stream::Tls(s) => copy_into_tls(&mut source, &mut s.conn, &mut s.sock),
+            Stream::Plain(s) => io::copy(source, s),
+            Stream::Tls(s) => copy_into_tls(source, &mut s.conn, &mut s.sock),
         };
         let sent = sent.map_err(|e| match classify(&e) {
             Side::Network => self.io_error(e, "sending the body"),
+            Side::Stopped => stopped(),
             Side::Local => Error::LocalFile(format!(
                 "reading {}: {e}; check the disk and retry",
                 path.display()
@@ -180,6 +192,21 @@ impl Connection {
             Stream::Tls(s) => s.flush(),
         };
         flushed.map_err(|e| self.io_error(e, "sending the body"))
+    }
+
+    /// Whether this connection may carry another request after `response` (HTTP/1.1
+    /// keep-alive, nothing left unread).
+    pub fn reusable_after(&self, response: &Response) -> bool {
+        let head = &response.head;
+        let close = head
+            .headers_named("connection")
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+        head.minor_version == 1
+            && !close
+            && self.pending.is_empty()
+            && (head.header("content-length").is_some()
+                || head.header("transfer-encoding").is_some()
+                || matches!(head.status, 204 | 304))
     }
 
     /// Reads one final response (skipping 1xx interim ones) for a request of `method`.
@@ -397,6 +424,14 @@ impl Connection {
     }
 }
 
+/// The error for a copy stopped by a signal or by a failed sibling part.
+pub fn stopped() -> Error {
+    Error::Interrupted(match crate::interrupt::requested() {
+        Some(signal) => format!("stopped by {signal}"),
+        None => "stopped because another part failed".to_string(),
+    })
+}
+
 /// The error for a file whose length or content changed while it was being sent.
 pub fn changed_during_upload(path: &Path) -> Error {
     Error::LocalFile(format!(
@@ -522,12 +557,20 @@ impl std::error::Error for LocalRead {}
 enum Side {
     Local,
     Network,
+    Stopped,
 }
 
 /// Which end failed in a copy: std::io::copy cannot say, so the kind decides
 /// (socket kinds are network; the TLS loop marks its read errors).
 fn classify(e: &io::Error) -> Side {
-    if e.get_ref().is_some_and(|i| i.is::<LocalRead>()) {
+    let inner = e.get_ref();
+    let local = inner.and_then(|i| i.downcast_ref::<LocalRead>());
+    if inner.is_some_and(|i| i.is::<Stopped>())
+        || local.is_some_and(|l| l.0.get_ref().is_some_and(|i| i.is::<Stopped>()))
+    {
+        return Side::Stopped;
+    }
+    if local.is_some() {
         return Side::Local;
     }
     match e.kind() {

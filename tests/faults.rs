@@ -507,3 +507,197 @@ fn amz_seconds(seen: &Seen) -> i64 {
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
     days * 86_400 + n(9..11) * 3600 + n(11..13) * 60 + n(13..15)
 }
+
+// ---- multipart ---------------------------------------------------------------------------
+
+/// 5 MiB + 1 byte in 5 MiB parts: two parts, one connection (jobs 1).
+const TWO_PARTS: u64 = 5 * 1024 * 1024 + 1;
+const MULTIPART: &[&str] = &[
+    "--multipart-threshold",
+    "5M",
+    "--part-size",
+    "5M",
+    "--jobs",
+    "1",
+    "--retries",
+    "0",
+];
+
+fn initiated() -> Vec<u8> {
+    answer(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/xml")],
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
+         <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>UPLOAD-1</UploadId>\
+         </InitiateMultipartUploadResult>",
+    )
+}
+
+fn part_stored(etag: &str) -> Vec<u8> {
+    answer("HTTP/1.1 200 OK", &[("ETag", etag)], "")
+}
+
+/// The quoted hex MD5 of the file's bytes in `range`: the ETag S3 gives that part.
+fn md5_etag(src: &Source, range: std::ops::Range<usize>) -> String {
+    use md5::{Digest, Md5};
+    let bytes = std::fs::read(&src.file).unwrap();
+    let digest = Md5::digest(&bytes[range]);
+    format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// The ETag S3 gives the two-part object: the MD5 of the parts' MD5s, then "-2".
+fn object_etag(src: &Source) -> String {
+    use md5::{Digest, Md5};
+    let bytes = std::fs::read(&src.file).unwrap();
+    let mut both = Vec::new();
+    both.extend_from_slice(&Md5::digest(&bytes[..5 << 20]));
+    both.extend_from_slice(&Md5::digest(&bytes[5 << 20..]));
+    let hex: String = Md5::digest(&both)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("\"{hex}-2\"")
+}
+
+fn request_lines(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .map(|s| s.head.lines().next().unwrap_or("").to_string())
+        .collect()
+}
+
+fn part(etag: &str) -> Vec<Step> {
+    vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Reply(part_stored(etag)),
+    ]
+}
+
+#[test]
+fn an_error_inside_the_200_of_complete_multipart_upload_fails_and_aborts() {
+    let src = source(TWO_PARTS);
+    let (p1, p2) = (
+        md5_etag(&src, 0..5 << 20),
+        md5_etag(&src, 5 << 20..TWO_PARTS as usize),
+    );
+    let mut parts = part(&p1);
+    parts.extend(part(&p2));
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, ReadBody, Reply(initiated())],
+        parts,
+        after_body(s3_error("200 OK", "InternalError", "")),
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(answer("HTTP/1.1 204 No Content", &[], "")),
+        ],
+    ]);
+    let out = push(&server.endpoint(), &src, MULTIPART);
+    let err = assert_failed(&out, 7);
+    assert!(
+        err.contains("InternalError") && err.contains("aborted"),
+        "{err}"
+    );
+    let lines = request_lines(&server.seen());
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(
+        lines[0].starts_with("POST /bucket/key.bin?uploads"),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("PUT /bucket/key.bin?partNumber=1&uploadId=UPLOAD-1"));
+    assert!(lines[2].starts_with("PUT /bucket/key.bin?partNumber=2&uploadId=UPLOAD-1"));
+    assert!(lines[3].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-1"));
+    assert!(lines[4].starts_with("DELETE /bucket/key.bin?uploadId=UPLOAD-1"));
+}
+
+#[test]
+fn a_part_whose_etag_is_not_the_md5_sent_is_an_integrity_failure() {
+    let src = source(TWO_PARTS);
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, ReadBody, Reply(initiated())],
+        part("\"00000000000000000000000000000000\""),
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(answer("HTTP/1.1 204 No Content", &[], "")),
+        ],
+    ]);
+    let out = push(&server.endpoint(), &src, MULTIPART);
+    let err = assert_failed(&out, 9);
+    assert!(
+        err.contains("part 1 arrived damaged") && err.contains("aborted"),
+        "{err}"
+    );
+    let lines = request_lines(&server.seen());
+    assert!(lines.last().unwrap().starts_with("DELETE "), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("partNumber=2")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_completed_object_whose_etag_disagrees_is_not_trusted() {
+    let src = source(TWO_PARTS);
+    let (p1, p2) = (
+        md5_etag(&src, 0..5 << 20),
+        md5_etag(&src, 5 << 20..TWO_PARTS as usize),
+    );
+    let mut parts = part(&p1);
+    parts.extend(part(&p2));
+    let completed = answer(
+        "HTTP/1.1 200 OK",
+        &[],
+        "<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef-2\"</ETag></CompleteMultipartUploadResult>",
+    );
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, ReadBody, Reply(initiated())],
+        parts,
+        after_body(completed),
+    ]);
+    let out = push(&server.endpoint(), &src, MULTIPART);
+    let err = assert_failed(&out, 9);
+    assert!(err.contains("do not trust s3://bucket/key.bin"), "{err}");
+    assert_eq!(server.seen().len(), 4, "no abort of a completed upload");
+}
+
+#[test]
+fn a_part_refused_with_slow_down_is_retried_alone() {
+    let src = source(TWO_PARTS);
+    let (p1, p2) = (
+        md5_etag(&src, 0..5 << 20),
+        md5_etag(&src, 5 << 20..TWO_PARTS as usize),
+    );
+    let completed = answer(
+        "HTTP/1.1 200 OK",
+        &[],
+        &format!(
+            "<CompleteMultipartUploadResult><ETag>{}</ETag></CompleteMultipartUploadResult>",
+            object_etag(&src)
+        ),
+    );
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, ReadBody, Reply(initiated())],
+        part(&p1),
+        // The second part: SlowDown once (the connection drops after an error), then stored.
+        after_body(s3_error("503 Slow Down", "SlowDown", "")),
+        part(&p2),
+        after_body(completed),
+    ]);
+    let mut flags = MULTIPART.to_vec();
+    let last = flags.len() - 1;
+    flags[last] = "2"; // --retries 2
+    let out = push(&server.endpoint(), &src, &flags);
+    assert_ok(&out);
+    let lines = request_lines(&server.seen());
+    let part2 = lines.iter().filter(|l| l.contains("partNumber=2")).count();
+    let part1 = lines.iter().filter(|l| l.contains("partNumber=1")).count();
+    assert_eq!((part1, part2), (1, 2), "{lines:?}");
+}

@@ -4,13 +4,10 @@
 
 mod common;
 
-use common::{CannedServer, S3Server, TlsFront};
+use common::stage::{assert_failure, run, run_offline, Stage, BUCKET};
+use common::CannedServer;
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use tempfile::TempDir;
-
-const BUCKET: &str = "test-bucket";
 
 const V4_UNSIGNED: &[&str] = &["--signature", "v4", "--payload", "unsigned"];
 const V4_SIGNED: &[&str] = &["--signature", "v4", "--payload", "signed"];
@@ -427,8 +424,8 @@ fn tls_with_a_private_ca_and_no_ca_bundle_is_refused() {
 
 // ---- memory ----------------------------------------------------------------------------
 
-/// Memory is constant in object size (DESIGN "Fixed decisions"): 300 MiB through TLS
-/// peaks within 256 KiB of 1 MiB.
+/// Memory is constant in object size (DESIGN "Fixed decisions"): 300 MiB through TLS in
+/// one PUT peaks within 256 KiB of 1 MiB (parts: tests/multipart.rs).
 #[test]
 fn peak_memory_does_not_grow_with_the_object_over_tls() {
     let stage = Stage::tls();
@@ -436,6 +433,7 @@ fn peak_memory_does_not_grow_with_the_object_over_tls() {
     for (name, len) in [("one-mib.bin", 1u64 << 20), ("big.bin", BIG)] {
         let source = stage.file(name, len);
         let mut cmd = stage.command(V4_UNSIGNED);
+        cmd.args(["--multipart-threshold", "1G"]);
         cmd.arg(&source).arg(format!("s3://{BUCKET}/{name}"));
         let (out, peak_kib) = common::peak_rss_kib(cmd);
         stage.assert_stored(&out, name, &source);
@@ -447,158 +445,4 @@ fn peak_memory_does_not_grow_with_the_object_over_tls() {
         big < small + 256,
         "peak RSS grew with the object: {small} KiB for 1 MiB, {big} KiB for 300 MiB"
     );
-}
-
-// ---- helpers ---------------------------------------------------------------------------
-
-/// A server with the test bucket, optionally behind a TLS front, and temp dirs for the
-/// client's HOME and the source files.
-struct Stage {
-    // Field order is drop order: the front before the server it forwards to.
-    front: Option<TlsFront>,
-    server: S3Server,
-    home: TempDir,
-    files: TempDir,
-}
-
-impl Stage {
-    fn http() -> Stage {
-        let server = S3Server::start();
-        server.create_bucket(BUCKET);
-        Stage {
-            front: None,
-            server,
-            home: TempDir::new().unwrap(),
-            files: TempDir::new().unwrap(),
-        }
-    }
-
-    fn tls() -> Stage {
-        let mut stage = Stage::http();
-        stage.front = Some(TlsFront::start(stage.server.port()));
-        stage
-    }
-
-    /// s3push aimed at this stage (endpoint, and the CA when over TLS), then `flags`.
-    fn command(&self, flags: &[&str]) -> Command {
-        let mut cmd = common::s3push(self.home.path());
-        match &self.front {
-            Some(front) => {
-                cmd.args(["--endpoint", &front.endpoint(), "--ca-bundle"])
-                    .arg(front.ca_pem_path());
-            }
-            None => {
-                cmd.args(["--endpoint", &self.server.endpoint()]);
-            }
-        }
-        cmd.args(flags);
-        cmd
-    }
-
-    fn push(&self, flags: &[&str], source: &Path, dest: &str) -> Output {
-        let mut cmd = self.command(flags);
-        cmd.arg(source).arg(dest);
-        run(cmd)
-    }
-
-    fn file(&self, name: &str, len: u64) -> PathBuf {
-        common::random_file(self.files.path(), name, len)
-    }
-
-    fn metadata(&self, key: &str) -> serde_json::Value {
-        self.server
-            .metadata(BUCKET, key)
-            .unwrap_or_else(|| panic!("no metadata stored for {key}"))
-    }
-
-    /// Success as promised: exit 0, one stdout line naming the object and its size, and
-    /// the server holds exactly this key with exactly the source's bytes.
-    fn assert_stored(&self, out: &Output, key: &str, source: &Path) {
-        let len = std::fs::metadata(source).unwrap().len();
-        let url = format!("s3://{BUCKET}/{key}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let ok = out.status.success()
-            && stdout.lines().count() == 1
-            && stdout.contains(&url)
-            && stdout
-                .split(|c: char| !c.is_ascii_digit())
-                .any(|n| n == len.to_string());
-        assert!(ok, "upload of {url} ({len} bytes): {}", self.describe(out));
-        assert!(!stdout.contains(common::SECRET_KEY), "the secret leaked");
-        assert!(
-            self.server.has_exact_key(BUCKET, key),
-            "no object stored under the exact key {key:?}: {}",
-            self.describe(out)
-        );
-        assert!(
-            common::same_file_contents(source, &self.server.object_path(BUCKET, key)),
-            "stored bytes of {key:?} differ from the source ({len} bytes)"
-        );
-    }
-
-    fn assert_failure(&self, out: &Output, code: i32, needles: &[&str]) {
-        if out.status.code() != Some(code) {
-            panic!("expected exit {code}: {}", self.describe(out));
-        }
-        assert_failure(out, code, needles);
-    }
-
-    fn describe(&self, out: &Output) -> String {
-        format!(
-            "{}\n--- s3s-fs log ---\n{}",
-            describe(out),
-            self.server.log()
-        )
-    }
-}
-
-fn run(cmd: Command) -> Output {
-    common::run_bounded(cmd, common::RUN_LIMIT)
-}
-
-/// s3push aimed at a loopback port where nothing listens.
-fn run_offline(home: &Path, flags: &[&str], source: &Path, dest: &str) -> Output {
-    let mut cmd = common::s3push(home);
-    cmd.args([
-        "--endpoint",
-        &format!("http://127.0.0.1:{}", common::closed_port()),
-    ])
-    .args(["--connect-timeout", "10"])
-    .args(flags)
-    .arg(source)
-    .arg(dest);
-    run(cmd)
-}
-
-/// Failure as promised: this exit code, nothing on stdout, exactly one stderr line that
-/// starts with "s3push: " and contains every needle, and never the secret.
-fn assert_failure(out: &Output, code: i32, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{}", describe(out));
-    assert!(
-        out.stdout.is_empty(),
-        "stdout on failure: {}",
-        describe(out)
-    );
-    assert!(
-        stderr.starts_with("s3push: ") && stderr.ends_with('\n') && stderr.lines().count() == 1,
-        "not one 's3push: ' line on stderr: {}",
-        describe(out)
-    );
-    for needle in needles {
-        assert!(stderr.contains(needle), "no {needle:?} in: {stderr}");
-    }
-    assert!(
-        !stderr.contains(common::SECRET_KEY),
-        "the secret leaked: {stderr}"
-    );
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }

@@ -94,6 +94,15 @@ impl Endpoint {
         })
     }
 
+    /// `http[s]://host[:port]`, as --endpoint takes it.
+    pub fn url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!("{scheme}://{}", self.authority(&self.host))
+    }
+
     /// `host[:port]` as the Host header wants it (port left out when it is the default).
     pub fn authority(&self, host: &str) -> String {
         let host = if self.ip_literal && host.contains(':') {

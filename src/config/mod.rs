@@ -102,7 +102,60 @@ pub struct Options {
     pub retry_max_wait: Option<Duration>,
     pub no_expect: bool,
     pub quiet: bool,
+    pub multipart: MultipartOptions,
 }
+
+/// What the command line said about multipart uploads.
+#[derive(Debug, Default, Clone)]
+pub struct MultipartOptions {
+    pub threshold: Option<u64>,
+    pub part_size: Option<u64>,
+    pub jobs: Option<u32>,
+    pub spool_dir: Option<PathBuf>,
+    pub expected_size: Option<u64>,
+    pub equal_parts: bool,
+    pub on_failure: Option<OnFailure>,
+    pub resume: bool,
+    pub abort: bool,
+    pub upload_id: Option<String>,
+}
+
+/// What happens to a multipart upload that cannot finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// AbortMultipartUpload: the stored parts are deleted.
+    Abort,
+    /// Leave it, journal it, and print the command that resumes it.
+    Keep,
+}
+
+/// Multipart settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Multipart {
+    /// Files larger than this go up in parts.
+    pub threshold: u64,
+    pub part_size: Option<u64>,
+    /// Parts in flight at once.
+    pub jobs: u32,
+    /// Hold standard input's parts in unlinked files here instead of memory.
+    pub spool_dir: Option<PathBuf>,
+    pub expected_size: Option<u64>,
+    /// Every part but the last the same size (Cloudflare R2 requires it).
+    pub equal_parts: bool,
+    /// None: the default for the source (keep for files from 1 GiB, else abort).
+    pub on_failure: Option<OnFailure>,
+    pub resume: bool,
+    pub abort: bool,
+    pub upload_id: Option<String>,
+    /// Where the resume journal lives ($XDG_STATE_HOME and $HOME only).
+    pub state_env: Env,
+}
+
+/// Default --multipart-threshold: files up to this size go in one PUT.
+pub const DEFAULT_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// Default --jobs for files; standard input holds (jobs + 1) parts, so it defaults lower.
+pub const DEFAULT_JOBS: u32 = 4;
+pub const DEFAULT_STDIN_JOBS: u32 = 2;
 
 /// Headers that describe the stored object, as the user gave them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -155,9 +208,17 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
+    pub multipart: Multipart,
+    /// Seconds added to this host's clock when signing (a skew the store reported).
+    pub clock_skew: i64,
 }
 
 impl Plan {
+    /// True when the source is standard input (`-`).
+    pub fn from_stdin(&self) -> bool {
+        self.source.as_os_str() == "-"
+    }
+
     /// The host name requests go to (bucket first when virtual-hosted).
     pub fn host(&self) -> String {
         if self.path_style {
@@ -255,6 +316,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         }
     }
     let credentials = credentials::resolve(env, &files, &profile, profile_from_cli)?;
+    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     Ok(Plan {
         source: options.source,
         bucket,
@@ -278,7 +340,102 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
+        multipart,
+        clock_skew: 0,
     })
+}
+
+/// S3's multipart limits (Amazon S3 user guide, "Multipart upload limits").
+pub const MIN_PART: u64 = 5 * 1024 * 1024;
+pub const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
+pub const MAX_PARTS: u64 = 10_000;
+pub const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+
+fn resolve_multipart(
+    m: MultipartOptions,
+    source: &std::path::Path,
+    endpoint: &Endpoint,
+    env: &Env,
+) -> Result<Multipart, Error> {
+    let stdin = source.as_os_str() == "-";
+    if let Some(part) = m.part_size {
+        if !(MIN_PART..=MAX_PART).contains(&part) {
+            return Err(Error::Usage(format!(
+                "--part-size {part}: S3 takes parts from 5 MiB to 5 GiB (5M..5G)"
+            )));
+        }
+    }
+    if let Some(size) = m.expected_size {
+        if size > MAX_OBJECT {
+            return Err(Error::Usage(format!(
+                "--expected-size {size}: over S3's 5 TiB object limit"
+            )));
+        }
+    }
+    let jobs = m.jobs.unwrap_or(if stdin {
+        DEFAULT_STDIN_JOBS
+    } else {
+        DEFAULT_JOBS
+    });
+    if !(1..=64).contains(&jobs) {
+        return Err(Error::Usage(format!("--jobs {jobs}: give 1 to 64")));
+    }
+    if m.resume && stdin {
+        return Err(Error::Usage(
+            "standard input cannot be resumed (its bytes are gone): upload it again".into(),
+        ));
+    }
+    if m.resume && m.abort {
+        return Err(Error::Usage("--resume and --abort: choose one".into()));
+    }
+    if let Some(dir) = &m.spool_dir {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "--spool-dir {}: not a directory; give an existing directory with room for (jobs + 1) parts",
+                dir.display()
+            )));
+        }
+    }
+    if let Some(id) = &m.upload_id {
+        if id.is_empty() || id.len() > 1024 || id.chars().any(char::is_control) {
+            return Err(Error::Usage(format!(
+                "--upload-id {id:?}: not an upload id"
+            )));
+        }
+    }
+    // Cloudflare R2 refuses parts of different sizes (R2 docs, "Multipart upload").
+    let equal_parts = m.equal_parts || endpoint.host.ends_with(".r2.cloudflarestorage.com");
+    let keep = |name: &str| env.get(name).map(|v| (name.to_string(), v.to_string()));
+    Ok(Multipart {
+        threshold: m.threshold.unwrap_or(DEFAULT_THRESHOLD),
+        part_size: m.part_size,
+        jobs,
+        spool_dir: m.spool_dir,
+        expected_size: m.expected_size,
+        equal_parts,
+        on_failure: m.on_failure,
+        resume: m.resume,
+        abort: m.abort,
+        upload_id: m.upload_id,
+        state_env: Env::from_pairs(keep("XDG_STATE_HOME").into_iter().chain(keep("HOME"))),
+    })
+}
+
+/// A size: bytes, or with a binary suffix K, M, G, T (KiB, MiB... also accepted).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let number: u64 = t[..digits].parse().ok()?;
+    let unit = t[digits..].trim().to_ascii_lowercase();
+    let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1u64 << shift)
 }
 
 /// `s3://BUCKET/KEY`; a key that is empty or ends in `/` gets the source's base name.
@@ -303,6 +460,11 @@ pub fn parse_destination(dest: &str, source: &std::path::Path) -> Result<(String
         )));
     }
     let mut key = key.to_string();
+    if (key.is_empty() || key.ends_with('/')) && source.as_os_str() == "-" {
+        return Err(Error::Usage(format!(
+            "standard input has no name to use as the key: give the full key, s3://{bucket}/{key}NAME"
+        )));
+    }
     if key.is_empty() || key.ends_with('/') {
         let base = source
             .file_name()
@@ -412,6 +574,25 @@ mod tests {
         let long = format!("s3://b/{}", "k".repeat(1025));
         assert!(d(&long).unwrap_err().to_string().contains("1025 bytes"));
         assert!(d(&format!("s3://b/{}", "k".repeat(1024))).is_ok());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("8M"), Some(8 << 20));
+        assert_eq!(parse_size("8MiB"), Some(8 << 20));
+        assert_eq!(parse_size("5g"), Some(5 << 30));
+        assert_eq!(parse_size("1KB"), Some(1024));
+        assert_eq!(parse_size("2T"), Some(2 << 40));
+        for bad in ["", "M", "1.5G", "-1", "8X", "99999999999999999999"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        assert_eq!(parse_size("99999999T"), None);
+        assert!(parse_destination("s3://b/dir/", Path::new("-")).is_err());
+        assert_eq!(
+            parse_destination("s3://b/k", Path::new("-")).unwrap().1,
+            "k"
+        );
     }
 
     #[test]

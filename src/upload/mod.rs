@@ -1,8 +1,12 @@
 //! Uploads: drive the requests and the body copy, and judge the store's answers.
 
+pub mod exchange;
+pub mod journal;
+pub mod multipart;
 pub mod request;
 pub mod retry;
 pub mod single;
+pub mod stdin;
 
 use crate::config::Plan;
 use crate::error::Refusal;
@@ -20,11 +24,26 @@ pub struct Outcome {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub elapsed: Duration,
+    /// Parts of a multipart upload; 0 for a single PUT.
+    pub parts: u32,
+    /// Set by `--abort`: the upload id that was aborted (nothing was uploaded).
+    pub aborted: Option<String>,
 }
 
-/// Uploads the plan's source.
+/// Uploads the plan's source: standard input, one PUT, or parts.
 pub fn run(plan: &Plan) -> Result<Outcome, Error> {
-    single::put_file(plan)
+    if plan.multipart.abort {
+        return multipart::abort_command(plan);
+    }
+    if plan.from_stdin() {
+        return stdin::upload(plan);
+    }
+    let (file, size, stamp) = single::open_source(&plan.source)?;
+    if plan.multipart.resume || size > plan.multipart.threshold || size > single::MAX_SINGLE_PUT {
+        multipart::upload_file(plan, &file, size, stamp)
+    } else {
+        single::put_file(plan, &file, size, stamp)
+    }
 }
 
 /// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,

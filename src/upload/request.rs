@@ -5,6 +5,28 @@ use crate::config::{Plan, SignatureVersion};
 use crate::sign::time::Timestamp;
 use crate::sign::{uri, v2, v4};
 
+/// The query parameters SigV2 signs (S3 developer guide, "Constructing the
+/// CanonicalizedResource Element"), sorted.
+const V2_SUBRESOURCES: &[&str] = &[
+    "acl",
+    "delete",
+    "lifecycle",
+    "location",
+    "logging",
+    "notification",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
+];
+
 /// A request ready to go on the wire (the body is sent separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
@@ -97,8 +119,19 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
             // The resource is always /bucket/key, also for virtual-hosted requests
             // (S3 developer guide, "Constructing the CanonicalizedResource Element").
             let mut resource = uri::encode_path(&format!("/{}/{}", plan.bucket, plan.key));
-            if !query_string.is_empty() {
-                resource = format!("{resource}?{query_string}");
+            // Only S3's sub-resources are signed, sorted, values as they are, a bare name
+            // when empty: `?partNumber=2&uploadId=ID`, `?uploads`.
+            let mut separator = '?';
+            for (name, value) in &query {
+                if V2_SUBRESOURCES.contains(&name.as_str()) {
+                    resource.push(separator);
+                    resource.push_str(name);
+                    if !value.is_empty() {
+                        resource.push('=');
+                        resource.push_str(value);
+                    }
+                    separator = '&';
+                }
             }
             let request = v2::V2Request {
                 method: spec.method,
@@ -274,5 +307,47 @@ mod tests {
             &v2::signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", to_sign),
         );
         assert_eq!(get("authorization").unwrap(), expected);
+    }
+
+    #[test]
+    fn v2_signs_multipart_subresources_only() {
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://bucket/k".into(),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            signature: Some(SignatureVersion::V2),
+            ..Default::default()
+        };
+        let p = plan(&[], options);
+        let time = Timestamp::from_unix(1_174_950_202);
+        let auth = |method, query: Vec<(&str, &str)>| {
+            let spec = RequestSpec {
+                method,
+                query: query
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                headers: vec![],
+                content_length: 0,
+                payload_hash: "",
+            };
+            let signed = sign(&p, spec, time);
+            let a = signed.headers.iter().find(|(n, _)| n == "authorization");
+            (signed.target.clone(), a.unwrap().1.clone())
+        };
+        let expect = |method: &str, resource: &str| {
+            let to_sign = format!("{method}\n\n\nMon, 26 Mar 2007 23:03:22 GMT\n{resource}");
+            v2::authorization(
+                "AKIAIOSFODNN7EXAMPLE",
+                &v2::signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &to_sign),
+            )
+        };
+        let (target, a) = auth("POST", vec![("uploads", "")]);
+        assert_eq!(target, "/bucket/k?uploads=");
+        assert_eq!(a, expect("POST", "/bucket/k?uploads"));
+        let (_, a) = auth("PUT", vec![("uploadId", "a/b"), ("partNumber", "2")]);
+        assert_eq!(a, expect("PUT", "/bucket/k?partNumber=2&uploadId=a/b"));
+        let (_, a) = auth("GET", vec![("uploads", ""), ("prefix", "k")]);
+        assert_eq!(a, expect("GET", "/bucket/k?uploads"));
     }
 }

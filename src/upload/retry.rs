@@ -28,34 +28,41 @@ pub struct Attempt {
 /// attempt gets a fresh signing time.
 pub fn run<T>(
     plan: &Plan,
-    mut attempt: impl FnMut(&Plan, Attempt) -> Result<T, Error>,
+    attempt: impl FnMut(&Plan, Attempt) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut effective = plan.clone();
-    let mut skew: i64 = 0;
-    let mut expect = plan.expect;
+    run_adjusting(&mut effective, attempt)
+}
+
+/// As `run`, and the corrections learnt on the way (the store's clock, the bucket's
+/// region, a refused `Expect`) stay in `plan` for the calls that follow.
+pub fn run_adjusting<T>(
+    plan: &mut Plan,
+    mut attempt: impl FnMut(&Plan, Attempt) -> Result<T, Error>,
+) -> Result<T, Error> {
     let (mut skew_corrected, mut region_corrected) = (false, false);
     let (mut attempts, mut retries) = (0u32, 0u32);
     loop {
         attempts += 1;
         let now = Timestamp::now();
         let this = Attempt {
-            time: shifted(now, skew),
-            expect,
+            time: shifted(now, plan.clock_skew),
+            expect: plan.expect,
         };
-        let error = match attempt(&effective, this) {
+        let error = match attempt(plan, this) {
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
         // One corrected retry each, outside the retry budget: they fix the request.
         if let Error::Refused(r) = &error {
-            if r.status == 417 && expect {
-                expect = false;
+            if r.status == 417 && plan.expect {
+                plan.expect = false;
                 report::warning("the store refused Expect: 100-continue; going on without it (--no-expect skips it)");
                 continue;
             }
             if !skew_corrected {
                 if let Some(off) = clock_skew(r, now) {
-                    skew = off;
+                    plan.clock_skew = off;
                     skew_corrected = true;
                     report::warning(&format!(
                         "this host's clock is {} {} the store's; signing with the store's time: set the clock right (NTP)",
@@ -66,12 +73,12 @@ pub fn run<T>(
                 }
             }
             if !region_corrected {
-                if let Some(region) = redirect_region(r, &effective.region) {
+                if let Some(region) = redirect_region(r, &plan.region) {
                     report::warning(&format!(
                         "bucket '{}' is in region {region}: pass --region {region} to skip this round trip",
                         plan.bucket
                     ));
-                    effective = effective.in_region(&region);
+                    *plan = plan.in_region(&region);
                     region_corrected = true;
                     continue;
                 }
@@ -88,7 +95,22 @@ pub fn run<T>(
             return Err(gave_up(error, attempts));
         }
         retries += 1;
-        std::thread::sleep(backoff(retries, plan.retry.max_wait, random()));
+        pause(backoff(retries, plan.retry.max_wait, random()))?;
+    }
+}
+
+/// Sleeps, waking early (with the stop error) when a signal asks to stop.
+fn pause(wait: Duration) -> Result<(), Error> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        if crate::interrupt::stop_requested() {
+            return Err(crate::transport::stopped());
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 
@@ -168,17 +190,10 @@ fn shifted(now: Timestamp, skew: i64) -> Timestamp {
 
 /// The error, saying how many attempts were made.
 fn gave_up(error: Error, attempts: u32) -> Error {
-    let note = format!("gave up after {attempts} attempts");
     match error {
-        Error::Refused(mut r) => {
-            r.hint = Some(match r.hint.take() {
-                Some(h) => format!("{h}; {note}"),
-                None => note,
-            });
-            Error::Refused(r)
+        e @ (Error::Refused(_) | Error::Network(_) | Error::Protocol(_)) => {
+            e.with_note(&format!("gave up after {attempts} attempts"))
         }
-        Error::Network(m) => Error::Network(format!("{m}; {note}")),
-        Error::Protocol(m) => Error::Protocol(format!("{m}; {note}")),
         other => other,
     }
 }

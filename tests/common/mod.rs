@@ -7,6 +7,7 @@
 mod canned;
 mod scripted;
 mod server;
+pub mod stage;
 mod tls;
 
 #[allow(unused_imports)]
@@ -55,13 +56,29 @@ pub fn s3push(home: &Path) -> Command {
 
 /// Runs `cmd` to its end with captured stdout/stderr; kills it and fails the test when it
 /// takes longer than `limit`.
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run_bounded(cmd: Command, limit: Duration) -> Output {
+    run_bounded_fed(cmd, limit, None)
+}
+
+/// What a test writes into a child's standard input (a pipe), on a thread of its own.
+pub type Feed = Box<dyn FnOnce(std::process::ChildStdin) + Send>;
+
+/// As `run_bounded`, with standard input a pipe fed by `feed` (None: /dev/null).
+pub fn run_bounded_fed(mut cmd: Command, limit: Duration, feed: Option<Feed>) -> Output {
+    cmd.stdin(if feed.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+    let feeder = match (feed, child.stdin.take()) {
+        (Some(feed), Some(stdin)) => Some(thread::spawn(move || feed(stdin))),
+        _ => None,
+    };
     let stdout = collect(child.stdout.take().expect("piped stdout"));
     let stderr = collect(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + limit;
@@ -82,6 +99,9 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
         // Polling a running process for its end (not a readiness wait).
         thread::sleep(Duration::from_millis(5));
     };
+    if let Some(feeder) = feeder {
+        let _ = feeder.join();
+    }
     Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
@@ -229,6 +249,11 @@ pub fn free_port() -> u16 {
 /// getrusage(RUSAGE_CHILDREN).ru_maxrss: Linux carries the RSS of the process that
 /// forked (python, ~14 MiB) into the child's maxrss at exec, which would hide the figure.
 pub fn peak_rss_kib(cmd: Command) -> (Output, u64) {
+    peak_rss_kib_fed(cmd, None)
+}
+
+/// As `peak_rss_kib`, with standard input fed by `feed`.
+pub fn peak_rss_kib_fed(cmd: Command, feed: Option<Feed>) -> (Output, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = dir.path().join("peak-kib");
     let mut wrapper = Command::new("python3");
@@ -251,7 +276,7 @@ pub fn peak_rss_kib(cmd: Command) -> (Output, u64) {
         .collect();
     wrapper.arg(envs.len().to_string()).args(envs);
     wrapper.arg(cmd.get_program()).args(cmd.get_args());
-    let output = run_bounded(wrapper, RUN_LIMIT);
+    let output = run_bounded_fed(wrapper, RUN_LIMIT, feed);
     let peak = std::fs::read_to_string(&report)
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())

@@ -1,0 +1,512 @@
+//! One request and its answer: sign at the attempt's time, send the head and the body
+//! (plain, or aws-chunked with every chunk signed), read and judge the answer. Used by
+//! the single PUT and by every multipart call; the body is read with positioned reads,
+//! so parts of one file go out from several threads at once.
+
+use super::check_response;
+use super::request::{self, RequestSpec};
+use super::retry::Attempt;
+use crate::config::Plan;
+use crate::http::request::write_request_head;
+use crate::interrupt;
+use crate::sign::chunked::{self, ChunkSigner};
+use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
+use crate::Error;
+use md5::{Digest, Md5};
+use rustls::ClientConfig;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Bodies above this size are sent after `Expect: 100-continue` (curl's threshold): a
+/// refusal then costs no upload.
+pub const EXPECT_MIN_BODY: u64 = 1024 * 1024;
+/// How long to wait for `100 Continue` before sending the body anyway.
+pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// What identifies one state of a file: length and modification time.
+pub type FileStamp = (u64, Option<SystemTime>);
+
+/// A request body.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    /// Bytes in memory: an XML document, or a part of standard input.
+    Bytes(&'a [u8]),
+    /// A range of a file.
+    File(FileSpan<'a>),
+}
+
+/// `len` bytes of `file` from `offset`; with a stamp, the file is checked against it
+/// before the last block goes out, so a file that changed never becomes a whole object.
+#[derive(Clone, Copy)]
+pub struct FileSpan<'a> {
+    pub file: &'a File,
+    pub offset: u64,
+    pub len: u64,
+    pub path: &'a Path,
+    pub stamp: Option<FileStamp>,
+}
+
+impl Body<'_> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(span) => span.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Body::Bytes(_) => Path::new("standard input"),
+            Body::File(span) => span.path,
+        }
+    }
+}
+
+/// One S3 call.
+pub struct Call<'a> {
+    pub method: &'static str,
+    pub query: Vec<(String, String)>,
+    /// Headers of this call (object headers, checksums...), names lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Body<'a>,
+    /// `x-amz-content-sha256`: a hex digest, `UNSIGNED-PAYLOAD`, or a streaming mode.
+    pub payload_hash: &'a str,
+    /// Compute the MD5 of the body as it goes out (the ETag check).
+    pub md5: bool,
+    /// Set by a failed sibling part: stop sending.
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// The store's answer and what was learnt of the body while sending it.
+#[derive(Debug)]
+pub struct Answer {
+    pub response: Response,
+    pub md5: Option<[u8; 16]>,
+}
+
+/// Where a connection lives between calls: a kept-alive connection is reused by the
+/// next call of the same thread.
+pub type Slot = Option<Connection>;
+
+/// Sends `call` and judges the answer. A kept-alive connection that the store closed in
+/// the meantime is replaced once, without counting as a failed attempt.
+pub fn exchange(
+    plan: &Plan,
+    attempt: Attempt,
+    call: &Call<'_>,
+    tls: Option<&Arc<ClientConfig>>,
+    slot: &mut Slot,
+) -> Result<Answer, Error> {
+    if let Some(mut conn) = slot.take() {
+        match once(plan, attempt, call, &mut conn) {
+            Ok(answer) => {
+                if conn.reusable_after(&answer.response) {
+                    *slot = Some(conn);
+                }
+                return Ok(answer);
+            }
+            Err(Error::Network(_)) => {} // a stale connection: open a fresh one below
+            Err(e) => return Err(e),
+        }
+    }
+    let mut conn = Connection::open(
+        &plan.host(),
+        plan.endpoint.port,
+        tls,
+        plan.timeouts.connect,
+        plan.timeouts.io,
+    )?;
+    let answer = once(plan, attempt, call, &mut conn)?;
+    if conn.reusable_after(&answer.response) {
+        *slot = Some(conn);
+    }
+    Ok(answer)
+}
+
+fn once(
+    plan: &Plan,
+    attempt: Attempt,
+    call: &Call<'_>,
+    conn: &mut Connection,
+) -> Result<Answer, Error> {
+    let size = call.body.len();
+    let streaming = call.payload_hash == chunked::STREAMING_PAYLOAD;
+    let mut headers = call.headers.clone();
+    let mut content_length = size;
+    if streaming {
+        // aws-chunked comes first; the object's own coding, if any, after it.
+        match headers.iter_mut().find(|(n, _)| n == "content-encoding") {
+            Some((_, v)) => *v = format!("aws-chunked,{v}"),
+            None => headers.push(("content-encoding".into(), "aws-chunked".into())),
+        }
+        headers.push(("x-amz-decoded-content-length".into(), size.to_string()));
+        content_length = chunked::encoded_length(size, COPY_BUFFER as u64);
+    }
+    let spec = RequestSpec {
+        method: call.method,
+        query: call.query.clone(),
+        headers,
+        content_length,
+        payload_hash: call.payload_hash,
+    };
+    let mut signed = request::sign(plan, spec, attempt.time);
+    let expect = attempt.expect && size > EXPECT_MIN_BODY;
+    if expect {
+        // Not signed: a proxy may consume it.
+        signed
+            .headers
+            .push(("expect".into(), "100-continue".into()));
+    }
+    let mut head = Vec::with_capacity(1024);
+    write_request_head(signed.method, &signed.target, &signed.headers, &mut head).map_err(|e| {
+        Error::Usage(format!(
+            "a header cannot be sent ({e}): check the values given to s3push"
+        ))
+    })?;
+    conn.send(&head)?;
+    if expect {
+        if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, call.method)? {
+            check_response(&response, plan)?;
+            return Err(Error::Protocol(format!(
+                "the store answered {} before receiving the body: nothing was stored",
+                response.head.status_line()
+            )));
+        }
+    }
+    let mut reader = BodyReader::new(call.body, call.md5, call.cancel);
+    let sent = if streaming {
+        let signer = ChunkSigner::new(
+            plan.credentials.secret_access_key.expose(),
+            &plan.region,
+            "s3",
+            attempt.time,
+            &signed.signature,
+        );
+        send_chunked(conn, &mut reader, call.body, signer)
+    } else {
+        send_plain(conn, &mut reader, call.body)
+    };
+    if let Err(e) = sent {
+        // A server that refuses early (bad signature, no bucket) answers before the body
+        // is all there; its answer says more than the broken pipe does.
+        if matches!(e, Error::Network(_)) {
+            if let Some(response) = conn.early_response(call.method) {
+                check_response(&response, plan)?;
+            }
+        }
+        return Err(e);
+    }
+    let response = conn.read_response(call.method)?;
+    check_response(&response, plan)?;
+    Ok(Answer {
+        response,
+        md5: reader.md5.map(|h| h.finalize().into()),
+    })
+}
+
+/// Reads a body: positioned reads for a file span (no shared cursor), with the MD5 of
+/// what passed and a stop check before each block.
+pub struct BodyReader<'a> {
+    body: Body<'a>,
+    pos: u64,
+    end: u64,
+    md5: Option<Md5>,
+    cancel: Option<&'a AtomicBool>,
+}
+
+impl<'a> BodyReader<'a> {
+    pub fn new(body: Body<'a>, md5: bool, cancel: Option<&'a AtomicBool>) -> BodyReader<'a> {
+        BodyReader {
+            body,
+            pos: 0,
+            end: body.len(),
+            md5: md5.then(Md5::new),
+            cancel,
+        }
+    }
+
+    /// Reads no further than `limit` bytes from the body's start.
+    fn limit(&mut self, limit: u64) -> &mut Self {
+        self.end = limit.min(self.body.len());
+        self
+    }
+
+    /// The MD5 of what was read, when asked for.
+    pub fn md5(self) -> Option<[u8; 16]> {
+        self.md5.map(|h| h.finalize().into())
+    }
+}
+
+impl Read for BodyReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if interrupt::should_stop(self.cancel) {
+            return Err(interrupt::stopped_error());
+        }
+        let want = usize::try_from(self.end - self.pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = match self.body {
+            Body::Bytes(bytes) => {
+                let from = usize::try_from(self.pos).unwrap_or(usize::MAX);
+                let src = bytes.get(from..from + want).unwrap_or_default();
+                buf[..src.len()].copy_from_slice(src);
+                src.len()
+            }
+            Body::File(span) => span
+                .file
+                .read_at(&mut buf[..want], span.offset + self.pos)?,
+        };
+        if let Some(h) = &mut self.md5 {
+            h.update(&buf[..n]);
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Sends the body but its last block, checks the file against its stamp, then sends the
+/// last block.
+fn send_plain(
+    conn: &mut Connection,
+    reader: &mut BodyReader<'_>,
+    body: Body<'_>,
+) -> Result<(), Error> {
+    let size = body.len();
+    let tail = size.min(COPY_BUFFER as u64);
+    conn.send_reader(reader.limit(size - tail), size - tail, body.path())?;
+    check_stamp(body)?;
+    conn.send_reader(reader.limit(size), tail, body.path())
+}
+
+fn check_stamp(body: Body<'_>) -> Result<(), Error> {
+    if let Body::File(FileSpan {
+        file,
+        path,
+        stamp: Some(stamp),
+        ..
+    }) = body
+    {
+        if stamp_of(file, path)? != stamp {
+            return Err(changed_during_upload(path));
+        }
+    }
+    Ok(())
+}
+
+/// The file's length and modification time now.
+pub fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::LocalFile(format!("cannot stat {}: {e}", path.display())))?;
+    Ok((meta.len(), meta.modified().ok()))
+}
+
+/// Sends the body as aws-chunked: each 8 KiB chunk read once into a fixed buffer, signed,
+/// and framed (`hex-size;chunk-signature=SIG\r\n` data `\r\n`), then the signed final
+/// empty chunk. As in `send_plain`, the file is checked before its last chunk goes out.
+fn send_chunked(
+    conn: &mut Connection,
+    reader: &mut BodyReader<'_>,
+    body: Body<'_>,
+    mut signer: ChunkSigner,
+) -> Result<(), Error> {
+    // Data plus its frame: the header is at most 4 hex digits, ";chunk-signature=", 64
+    // hex digits and CRLF; CRLF follows the data.
+    const FRAME: usize = COPY_BUFFER + 96;
+    let mut data = [0u8; COPY_BUFFER];
+    let mut frame = [0u8; FRAME];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(reader, &mut data[..want], body.path())?;
+        left -= want as u64;
+        if left == 0 {
+            check_stamp(body)?;
+        }
+        let head = chunked::write_chunk_header(&mut frame, want, signer.sign(&data[..want]))
+            .ok_or_else(frame_too_small)?;
+        let used = head + want + 2;
+        frame[head..head + want].copy_from_slice(&data[..want]);
+        frame[used - 2..used].copy_from_slice(b"\r\n");
+        conn.send(&frame[..used])?;
+    }
+    let head =
+        chunked::write_chunk_header(&mut frame, 0, signer.sign(&[])).ok_or_else(frame_too_small)?;
+    frame[head..head + 2].copy_from_slice(b"\r\n");
+    conn.send(&frame[..head + 2])
+}
+
+/// Cannot happen for an 8 KiB chunk (87 bytes of header fit in the 96 spare); an error,
+/// not a panic, all the same.
+fn frame_too_small() -> Error {
+    Error::Protocol("internal: an aws-chunked header did not fit its frame".into())
+}
+
+/// Fills `buf` from `reader`; a source that ends early changed during the upload.
+pub fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Err(changed_during_upload(path)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<interrupt::Stopped>()) => {
+                return Err(transport::stopped())
+            }
+            Err(e) => {
+                return Err(Error::LocalFile(format!(
+                    "reading {}: {e}; check the disk and retry",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 (hex) of a body, read through one fixed buffer: the signed payload mode's
+/// first pass.
+pub fn sha256_of(body: Body<'_>) -> Result<String, Error> {
+    let mut hasher = crate::sign::v4::PayloadHasher::new();
+    let mut reader = BodyReader::new(body, false, None);
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(&mut reader, &mut buf[..want], body.path())?;
+        hasher.update(&buf[..want]);
+        left -= want as u64;
+    }
+    Ok(hasher.finish())
+}
+
+/// MD5 of a body (a resumed part checked against the store's ETag).
+pub fn md5_of(body: Body<'_>, cancel: Option<&AtomicBool>) -> Result<[u8; 16], Error> {
+    let mut reader = BodyReader::new(body, true, cancel);
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(&mut reader, &mut buf[..want], body.path())?;
+        left -= want as u64;
+    }
+    reader
+        .md5()
+        .ok_or_else(|| Error::Protocol("internal: MD5 not kept".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    /// A file that grows while its body is on the wire is stopped before its last block:
+    /// the receiver never gets the whole Content-Length, so no store would keep it.
+    #[test]
+    fn a_file_that_changes_mid_upload_is_stopped_before_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.bin");
+        let size: u64 = 32 * 1024 * 1024; // far more than loopback socket buffers hold
+        std::fs::write(&path, vec![7u8; size as usize]).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let grow = path.clone();
+        let receiver = std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut got = 0u64;
+            let mut grown = false;
+            loop {
+                match sock.read(&mut buf) {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => got += n as u64,
+                }
+                if !grown && got >= 1024 * 1024 {
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&grow)
+                        .unwrap();
+                    f.write_all(b"appended while uploading").unwrap();
+                    grown = true;
+                }
+            }
+        });
+        let file = File::open(&path).unwrap();
+        let stamp = stamp_of(&file, &path).unwrap();
+        let body = Body::File(FileSpan {
+            file: &file,
+            offset: 0,
+            len: size,
+            path: &path,
+            stamp: Some(stamp),
+        });
+        let timeout = Duration::from_secs(30);
+        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout).unwrap();
+        let mut reader = BodyReader::new(body, true, None);
+        let err = send_plain(&mut conn, &mut reader, body).unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert!(
+            err.to_string()
+                .contains("changed while it was being uploaded"),
+            "{err}"
+        );
+        drop(conn);
+        let received = receiver.join().unwrap();
+        assert!(received < size, "the whole body went out: {received}");
+        assert_eq!(received, size - COPY_BUFFER as u64);
+    }
+
+    #[test]
+    fn a_span_is_read_by_position_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let file = File::open(&path).unwrap();
+        let span = |offset, len| {
+            Body::File(FileSpan {
+                file: &file,
+                offset,
+                len,
+                path: &path,
+                stamp: None,
+            })
+        };
+        let md5 = md5_of(span(30_000, 50_000), None).unwrap();
+        let expected: [u8; 16] = Md5::digest(&data[30_000..80_000]).into();
+        assert_eq!(md5, expected);
+        assert_eq!(
+            md5_of(Body::Bytes(&data[30_000..80_000]), None).unwrap(),
+            expected
+        );
+        assert_eq!(
+            sha256_of(span(0, 100_000)).unwrap(),
+            crate::sign::v4::hex_sha256(&data)
+        );
+        // Past the end of the file: the file is shorter than it was said to be.
+        assert_eq!(
+            md5_of(span(90_000, 20_000), None).unwrap_err().exit_code(),
+            3
+        );
+        let stop = AtomicBool::new(true);
+        assert_eq!(
+            md5_of(span(0, 10), Some(&stop)).unwrap_err().exit_code(),
+            130
+        );
+    }
+}

@@ -1,0 +1,878 @@
+//! Multipart uploads: CreateMultipartUpload, the parts (several at once, each read by
+//! position through its own 8 KiB buffer), CompleteMultipartUpload, and the check that
+//! the store holds what was sent. A failure aborts the upload or keeps it, journaled,
+//! for `--resume`, which sends only the parts the store does not hold intact.
+
+use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
+use super::journal::{self, Entry, FileIdentity};
+use super::single::{payload_hash, tls_for};
+use super::{retry, Outcome};
+use crate::config::{OnFailure, Plan, SignatureVersion, MAX_PART, MAX_PARTS, MIN_PART};
+use crate::http::xml;
+use crate::interrupt;
+use crate::report;
+use crate::sign::v4;
+use crate::transport::Response;
+use crate::Error;
+use md5::{Digest, Md5};
+use rustls::ClientConfig;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The default part size: aws-cli's 8 MiB, grown when an object needs more than 10,000.
+pub const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+/// Files from this size keep a failed upload for `--resume` unless told otherwise.
+pub const KEEP_FROM: u64 = 1024 * 1024 * 1024;
+
+/// How a file of known size is cut into parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub size: u64,
+    pub part_size: u64,
+    pub parts: u32,
+}
+
+impl Layout {
+    /// Parts of `requested` size, or the smallest of 8 MiB and whole MiB that keeps the
+    /// object within 10,000 parts. A size S3 would refuse is a usage error.
+    pub fn for_size(size: u64, requested: Option<u64>) -> Result<Layout, Error> {
+        let part_size = match requested {
+            Some(part) => part,
+            None => {
+                let needed = size.div_ceil(MAX_PARTS).next_multiple_of(1024 * 1024);
+                needed.max(DEFAULT_PART)
+            }
+        };
+        if !(MIN_PART..=MAX_PART).contains(&part_size) {
+            return Err(Error::Usage(format!(
+                "part size {part_size}: S3 takes parts from 5 MiB to 5 GiB"
+            )));
+        }
+        let parts = size.div_ceil(part_size).max(1);
+        if parts > MAX_PARTS {
+            let least = size.div_ceil(MAX_PARTS).next_multiple_of(1024 * 1024);
+            return Err(Error::Usage(format!(
+                "--part-size {part_size} cuts {size} bytes into {parts} parts, over S3's 10,000: use --part-size {}M or more",
+                least >> 20
+            )));
+        }
+        Ok(Layout {
+            size,
+            part_size,
+            parts: u32::try_from(parts).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Offset and length of part `number` (1-based).
+    pub fn span(&self, number: u32) -> (u64, u64) {
+        let offset = u64::from(number.saturating_sub(1)) * self.part_size;
+        (offset, self.part_size.min(self.size.saturating_sub(offset)))
+    }
+}
+
+/// A part the store holds: its ETag, and the MD5 of what was sent when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartDone {
+    pub etag: String,
+    pub md5: Option<[u8; 16]>,
+}
+
+/// One multipart upload in progress.
+pub struct Session {
+    /// The plan, with what the create call learnt (region, clock skew).
+    pub plan: Plan,
+    pub tls: Option<Arc<ClientConfig>>,
+    pub upload_id: String,
+}
+
+/// Starts a multipart upload with the object's headers; the plan keeps the corrections
+/// the store asked for.
+pub fn create(plan: &Plan) -> Result<Session, Error> {
+    let mut plan = plan.clone();
+    let tls = tls_for(&plan)?;
+    let hash = empty_hash(&plan);
+    let call = Call {
+        method: "POST",
+        query: vec![("uploads".into(), String::new())],
+        headers: super::request::object_headers(&plan),
+        body: Body::Bytes(&[]),
+        payload_hash: &hash,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    let answer = retry::run_adjusting(&mut plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, tls.as_ref(), &mut slot)
+    })?;
+    let initiated = xml::parse_initiate(&answer.response.body)
+        .ok_or_else(|| bad_answer(&answer.response, "CreateMultipartUpload", "no UploadId"))?;
+    Ok(Session {
+        plan,
+        tls,
+        upload_id: initiated.upload_id,
+    })
+}
+
+/// Sends part `number` and checks the store's ETag against the MD5 of what went out.
+pub fn send_part(
+    session: &Session,
+    number: u32,
+    body: Body<'_>,
+    cancel: &AtomicBool,
+    slot: &mut Slot,
+) -> Result<PartDone, Error> {
+    let plan = &session.plan;
+    let hash = payload_hash(plan, body)?;
+    let call = Call {
+        method: "PUT",
+        query: vec![
+            ("partNumber".into(), number.to_string()),
+            ("uploadId".into(), session.upload_id.clone()),
+        ],
+        headers: Vec::new(),
+        body,
+        payload_hash: &hash,
+        md5: true,
+        cancel: Some(cancel),
+    };
+    let answer = retry::run(plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), slot)
+    })?;
+    let etag = answer
+        .response
+        .head
+        .header("etag")
+        .ok_or_else(|| bad_answer(&answer.response, "UploadPart", "no ETag"))?
+        .to_string();
+    if let (Some(theirs), Some(ours)) = (etag_md5(&etag), answer.md5) {
+        if theirs != ours {
+            return Err(Error::Integrity(format!(
+                "part {number} arrived damaged: the store's ETag {etag} is not the MD5 of the bytes sent ({})",
+                hex(&ours)
+            )));
+        }
+    }
+    Ok(PartDone {
+        etag,
+        md5: answer.md5,
+    })
+}
+
+/// Completes the upload from its parts (in order).
+pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error> {
+    let plan = &session.plan;
+    let mut body = String::with_capacity(64 + parts.len() * 90);
+    let list: Vec<xml::CompletedPart<'_>> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                u32::try_from(i + 1).unwrap_or(u32::MAX),
+                p.etag.as_str(),
+                &[][..],
+            )
+        })
+        .collect();
+    xml::write_complete_body(&list, &mut body);
+    let hash = match plan.signature {
+        SignatureVersion::V4 => v4::hex_sha256(body.as_bytes()),
+        SignatureVersion::V2 => String::new(),
+    };
+    let call = Call {
+        method: "POST",
+        query: vec![("uploadId".into(), session.upload_id.clone())],
+        headers: vec![("content-type".into(), "application/xml".into())],
+        body: Body::Bytes(body.as_bytes()),
+        payload_hash: &hash,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    let answer = retry::run(plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
+    })?;
+    Ok(answer.response)
+}
+
+/// Checks a completed object's ETag: the MD5 of the parts' MD5s, then `-N` (when every
+/// part's ETag was an MD5). The object exists by then: a mismatch says not to trust it.
+pub fn verify_object(
+    session: &Session,
+    parts: &[PartDone],
+    response: &Response,
+) -> Result<(), Error> {
+    let plan = &session.plan;
+    let etag = xml::parse_complete(&response.body)
+        .and_then(|c| c.etag)
+        .or_else(|| response.head.header("etag").map(str::to_string))
+        .ok_or_else(|| bad_answer(response, "CompleteMultipartUpload", "no ETag"))?;
+    if let Some(expected) = multipart_etag(parts) {
+        if unquote(&etag) != expected {
+            return Err(Error::Integrity(format!(
+                "the completed object's ETag {etag} is not the MD5 of its {} parts' MD5s (\"{expected}\"): \
+                 the store does not hold what was sent; do not trust s3://{}/{}: delete it or upload it again",
+                parts.len(),
+                plan.bucket,
+                plan.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
+pub fn abort(session: &Session) -> Result<(), Error> {
+    let hash = empty_hash(&session.plan);
+    let call = Call {
+        method: "DELETE",
+        query: vec![("uploadId".into(), session.upload_id.clone())],
+        headers: Vec::new(),
+        body: Body::Bytes(&[]),
+        payload_hash: &hash,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    match retry::run(&session.plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
+    }) {
+        Ok(_) => Ok(()),
+        Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Uploads a file in parts, or resumes its pending upload with `--resume`.
+pub fn upload_file(
+    plan: &Plan,
+    file: &File,
+    size: u64,
+    stamp: FileStamp,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let path = plan.source.as_path();
+    let journal_path = journal::path_for(
+        &plan.multipart.state_env,
+        &plan.endpoint.url(),
+        &plan.bucket,
+        &plan.key,
+        path,
+    )?;
+    let identity = FileIdentity::of(
+        &file
+            .metadata()
+            .map_err(|e| Error::LocalFile(format!("cannot stat {}: {e}", path.display())))?,
+    );
+    let (session, layout, done) = if plan.multipart.resume {
+        let (session, layout, done) = find_pending(plan, file, size, &identity, &journal_path)?;
+        let stored = done.iter().filter(|d| d.is_some()).count();
+        report::note(
+            plan.quiet,
+            &format!(
+                "resuming upload {} of {}: {stored} of {} parts already stored, sending {}",
+                session.upload_id,
+                plan.url(),
+                layout.parts,
+                layout.parts as usize - stored
+            ),
+        );
+        (session, layout, done)
+    } else {
+        let layout = Layout::for_size(size, plan.multipart.part_size)?;
+        let session = create(plan)?;
+        let entry = Entry {
+            endpoint: plan.endpoint.url(),
+            bucket: plan.bucket.clone(),
+            key: plan.key.clone(),
+            file: identity,
+            path: path.display().to_string(),
+            upload_id: session.upload_id.clone(),
+            part_size: layout.part_size,
+            parts: layout.parts,
+            checksum: None,
+            created_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            done: Vec::new(),
+        };
+        if let Err(e) = journal::save(&journal_path, &entry) {
+            // Without a journal the upload can still be resumed by --upload-id.
+            report::warning(&format!(
+                "{e}; --resume will need --upload-id {}",
+                session.upload_id
+            ));
+        }
+        (session, layout, vec![None; layout.parts as usize])
+    };
+    let table = Mutex::new(done);
+    let todo: Vec<u32> = lock(&table)
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX))
+        .collect();
+    let sent = send_parts(&session, &todo, &table, Some(&journal_path), |number| {
+        let (offset, len) = layout.span(number);
+        Body::File(FileSpan {
+            file,
+            offset,
+            len,
+            path,
+            stamp: Some(stamp),
+        })
+    })
+    .and_then(|()| {
+        // The last look before the object is made whole.
+        if exchange::stamp_of(file, path)? != stamp {
+            return Err(crate::transport::changed_during_upload(path));
+        }
+        let parts: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
+        complete(&session, &parts).map(|response| (response, parts))
+    });
+    match sent {
+        Ok((response, parts)) => {
+            // A journal left behind would only point at a finished upload.
+            let _ = journal::remove(&journal_path);
+            verify_object(&session, &parts, &response)?;
+            Ok(outcome(plan, &response, size, layout.parts, started))
+        }
+        Err(e) => {
+            let stored = lock(&table).iter().flatten().count();
+            Err(fail(
+                &session,
+                e,
+                Some(&journal_path),
+                size,
+                stored,
+                layout.parts,
+            ))
+        }
+    }
+}
+
+/// Sends the parts numbered in `todo` over up to `jobs` connections; the first failure
+/// stops the others. Results go into `table` (index = part number - 1).
+pub fn send_parts<'a>(
+    session: &Session,
+    todo: &[u32],
+    table: &Mutex<Vec<Option<PartDone>>>,
+    journal_path: Option<&Path>,
+    body_of: impl Fn(u32) -> Body<'a> + Sync,
+) -> Result<(), Error> {
+    let next = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let workers = (session.plan.multipart.jobs as usize).min(todo.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let mut slot: Slot = None;
+                while !interrupt::should_stop(Some(&cancel)) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&number) = todo.get(i) else { break };
+                    match send_part(session, number, body_of(number), &cancel, &mut slot) {
+                        Ok(done) => {
+                            if let (Some(j), Some(md5)) = (journal_path, done.md5) {
+                                // Without the record, a resume re-checks this part by its
+                                // ETag where the store lists one (it re-sends it where not).
+                                let _ = journal::record_part(j, number, &md5);
+                            }
+                            if let Some(entry) = lock(table).get_mut(number as usize - 1) {
+                                *entry = Some(done);
+                            }
+                        }
+                        Err(e) => {
+                            let mut first = lock(&first_error);
+                            // A sibling stopped by this failure does not hide its cause.
+                            if first.is_none()
+                                && !(cancel.load(Ordering::SeqCst)
+                                    && matches!(e, Error::Interrupted(_)))
+                            {
+                                *first = Some(e);
+                            }
+                            cancel.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
+    }
+    if interrupt::requested().is_some() {
+        return Err(crate::transport::stopped());
+    }
+    Ok(())
+}
+
+/// What a failed multipart upload turns into, by policy: aborted (the cause's error, and
+/// nothing left on the server), or kept (exit 10, with the commands that resume or
+/// discard it).
+pub fn fail(
+    session: &Session,
+    cause: Error,
+    journal_path: Option<&Path>,
+    size: u64,
+    stored: usize,
+    parts: u32,
+) -> Error {
+    let plan = &session.plan;
+    let id = &session.upload_id;
+    let stdin = plan.from_stdin();
+    let policy = plan
+        .multipart
+        .on_failure
+        .unwrap_or(if stdin || size < KEEP_FROM {
+            OnFailure::Abort
+        } else {
+            OnFailure::Keep
+        });
+    let discard = format!(
+        "s3push --abort --upload-id {} {}",
+        shell_word(id),
+        plan.url()
+    );
+    if policy == OnFailure::Abort {
+        interrupt::begin_cleanup();
+        return match abort(session) {
+            Ok(()) => {
+                if let Some(j) = journal_path {
+                    let _ = journal::remove(j);
+                }
+                cause.with_note(&format!(
+                    "the multipart upload was aborted: nothing of s3://{}/{} is left on the server",
+                    plan.bucket, plan.key
+                ))
+            }
+            Err(e) => cause.with_note(&format!(
+                "aborting upload {id} failed too ({e}): its {stored} stored parts still cost storage; discard them with `{discard}`"
+            )),
+        };
+    }
+    let parts_note = if parts > 0 {
+        format!("{stored} of {parts} parts stored")
+    } else {
+        format!("{stored} parts stored")
+    };
+    let next = if stdin {
+        format!("standard input cannot be resumed: discard it with `{discard}`")
+    } else {
+        format!(
+            "resume with `{}` or discard it with `{discard}`",
+            resume_command(plan)
+        )
+    };
+    Error::Kept(format!(
+        "{} ({}); upload {id} is kept with {parts_note}: {next}",
+        cause,
+        cause.kind()
+    ))
+}
+
+/// `s3push --resume [--endpoint URL] FILE s3://bucket/key`.
+fn resume_command(plan: &Plan) -> String {
+    let mut cmd = String::from("s3push --resume");
+    if !plan.endpoint_from_region {
+        cmd.push_str(&format!(" --endpoint {}", plan.endpoint.url()));
+    }
+    cmd.push_str(&format!(
+        " {} {}",
+        shell_word(&plan.source.display().to_string()),
+        shell_word(&plan.url())
+    ));
+    cmd
+}
+
+/// A word the shell reads back as itself: single-quoted when it has anything special.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The pending upload to resume: from the journal (the file must be as it was), from
+/// `--upload-id`, or from ListMultipartUploads; then the parts the store holds intact.
+fn find_pending(
+    plan: &Plan,
+    file: &File,
+    size: u64,
+    identity: &FileIdentity,
+    journal_path: &Path,
+) -> Result<(Session, Layout, Vec<Option<PartDone>>), Error> {
+    let path = &plan.source;
+    let entry = journal::load(journal_path)?;
+    let (upload_id, part_size) = match (&plan.multipart.upload_id, &entry) {
+        (Some(id), entry) => {
+            let part = entry
+                .as_ref()
+                .filter(|e| &e.upload_id == id)
+                .map(|e| e.part_size)
+                .or(plan.multipart.part_size);
+            (id.clone(), part)
+        }
+        (None, Some(entry)) => {
+            if !entry.matches_file(identity) {
+                return Err(Error::LocalFile(format!(
+                    "{} changed since upload {} was interrupted (its size or modification time differs), so it cannot \
+                     be resumed: discard that upload with `s3push --abort --upload-id {} {}` and upload again",
+                    path.display(),
+                    entry.upload_id,
+                    shell_word(&entry.upload_id),
+                    plan.url()
+                )));
+            }
+            (entry.upload_id.clone(), Some(entry.part_size))
+        }
+        (None, None) => (list_pending(plan)?, plan.multipart.part_size),
+    };
+    let session = Session {
+        plan: plan.clone(),
+        tls: tls_for(plan)?,
+        upload_id: upload_id.clone(),
+    };
+    let listed = list_parts(&session).map_err(|e| match &e {
+        Error::Refused(r) if r.code.as_deref() == Some("NoSuchUpload") => {
+            let _ = journal::remove(journal_path);
+            Error::LocalFile(format!(
+                "upload {upload_id} of {} no longer exists (completed or aborted): upload again without --resume",
+                plan.url()
+            ))
+        }
+        _ => e,
+    })?;
+    // Without a journal, the parts show the size they were cut to.
+    let part_size = part_size.or_else(|| {
+        listed
+            .iter()
+            .find(|p| p.number == 1)
+            .map(|p| p.size)
+            .filter(|&s| s >= MIN_PART)
+    });
+    let layout = Layout::for_size(size, part_size)?;
+    let mut done = vec![None; layout.parts as usize];
+    let cancel = AtomicBool::new(false);
+    // What the store confirmed for each part: the ETag it lists now, else the MD5 it
+    // confirmed when the part was stored (recorded in the journal of this upload).
+    let confirmed = |number: u32, etag: &str| {
+        etag_md5(etag).or_else(|| {
+            entry
+                .as_ref()
+                .filter(|e| e.upload_id == upload_id)
+                .and_then(|e| e.confirmed_md5(number))
+        })
+    };
+    for part in listed {
+        if part.number == 0 || part.number > layout.parts {
+            continue;
+        }
+        let (offset, len) = layout.span(part.number);
+        let (Some(theirs), true) = (confirmed(part.number, &part.etag), part.size == len) else {
+            continue;
+        };
+        let body = Body::File(FileSpan {
+            file,
+            offset,
+            len,
+            path,
+            stamp: None,
+        });
+        let ours = exchange::md5_of(body, Some(&cancel))?;
+        if ours == theirs {
+            let etag = if part.etag.is_empty() {
+                format!("\"{}\"", hex(&ours))
+            } else {
+                part.etag
+            };
+            done[part.number as usize - 1] = Some(PartDone {
+                etag,
+                md5: Some(ours),
+            });
+        }
+    }
+    Ok((session, layout, done))
+}
+
+/// Every part the store lists for the upload (ListParts, page after page).
+fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
+    let hash = empty_hash(&session.plan);
+    let mut parts = Vec::new();
+    let mut marker: Option<u32> = None;
+    // 10,000 parts at 1,000 a page: a store that pages forever is cut short.
+    for _ in 0..=MAX_PARTS / 1000 + 1 {
+        let mut query = vec![("uploadId".to_string(), session.upload_id.clone())];
+        if let Some(m) = marker {
+            query.push(("part-number-marker".into(), m.to_string()));
+        }
+        let call = Call {
+            method: "GET",
+            query,
+            headers: Vec::new(),
+            body: Body::Bytes(&[]),
+            payload_hash: &hash,
+            md5: false,
+            cancel: None,
+        };
+        let mut slot: Slot = None;
+        let answer = retry::run(&session.plan, |plan, attempt| {
+            exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
+        })?;
+        let page = xml::parse_list_parts(&answer.response.body)
+            .ok_or_else(|| bad_answer(&answer.response, "ListParts", "not a ListPartsResult"))?;
+        parts.extend(page.parts);
+        match (page.truncated, page.next_marker) {
+            (true, Some(next)) if Some(next) != marker => marker = Some(next),
+            _ => return Ok(parts),
+        }
+    }
+    Ok(parts)
+}
+
+/// The one pending upload of the plan's key (ListMultipartUploads), for a resume with
+/// neither journal nor `--upload-id`.
+fn list_pending(plan: &Plan) -> Result<String, Error> {
+    let session = Session {
+        plan: plan.clone(),
+        tls: tls_for(plan)?,
+        upload_id: String::new(),
+    };
+    let hash = empty_hash(plan);
+    let call = Call {
+        method: "GET",
+        query: vec![
+            ("uploads".into(), String::new()),
+            ("prefix".into(), plan.key.clone()),
+        ],
+        headers: Vec::new(),
+        body: Body::Bytes(&[]),
+        payload_hash: &hash,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    let cannot_list = |why: String| {
+        Error::Usage(format!(
+            "no journal of an upload of {} to {} on this host, and {why}: pass --upload-id ID",
+            plan.source.display(),
+            plan.url()
+        ))
+    };
+    let answer = retry::run(plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
+    })
+    .map_err(|e| cannot_list(format!("the store did not list its pending uploads ({e})")))?;
+    let page = xml::parse_list_uploads(&answer.response.body)
+        .ok_or_else(|| cannot_list("the store's list of pending uploads was unreadable".into()))?;
+    let mut ids: Vec<String> = page
+        .uploads
+        .into_iter()
+        .filter(|u| u.key == plan.key)
+        .map(|u| u.upload_id)
+        .collect();
+    match ids.len() {
+        0 => Err(Error::Usage(format!(
+            "no pending multipart upload of {} to resume: upload it without --resume",
+            plan.url()
+        ))),
+        1 => Ok(ids.remove(0)),
+        n => Err(Error::Usage(format!(
+            "{n} pending uploads of {}: choose one with --upload-id ({})",
+            plan.url(),
+            ids.join(", ")
+        ))),
+    }
+}
+
+/// `s3push --abort`: the upload named by --upload-id, or by the journal of FILE.
+pub fn abort_command(plan: &Plan) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let journal_path = if plan.source.as_os_str().is_empty() {
+        None
+    } else {
+        Some(journal::path_for(
+            &plan.multipart.state_env,
+            &plan.endpoint.url(),
+            &plan.bucket,
+            &plan.key,
+            &plan.source,
+        )?)
+    };
+    let from_journal = match &journal_path {
+        Some(p) => journal::load(p)?.map(|e| e.upload_id),
+        None => None,
+    };
+    let upload_id = plan
+        .multipart
+        .upload_id
+        .clone()
+        .or(from_journal)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "which upload of {} to abort? pass --upload-id ID (no journal of one on this host)",
+                plan.url()
+            ))
+        })?;
+    let session = Session {
+        plan: plan.clone(),
+        tls: tls_for(plan)?,
+        upload_id: upload_id.clone(),
+    };
+    abort(&session)?;
+    if let Some(p) = &journal_path {
+        let _ = journal::remove(p);
+    }
+    Ok(Outcome {
+        url: plan.url(),
+        bytes: 0,
+        etag: None,
+        version_id: None,
+        elapsed: started.elapsed(),
+        parts: 0,
+        aborted: Some(upload_id),
+    })
+}
+
+/// The outcome of a completed upload.
+pub fn outcome(
+    plan: &Plan,
+    response: &Response,
+    size: u64,
+    parts: u32,
+    started: Instant,
+) -> Outcome {
+    let completed = xml::parse_complete(&response.body);
+    Outcome {
+        url: plan.url(),
+        bytes: size,
+        etag: completed
+            .and_then(|c| c.etag)
+            .or_else(|| response.head.header("etag").map(str::to_string)),
+        version_id: response.head.header("x-amz-version-id").map(str::to_string),
+        elapsed: started.elapsed(),
+        parts,
+        aborted: None,
+    }
+}
+
+/// The ETag S3 gives a multipart object when every part's ETag is its MD5.
+pub fn multipart_etag(parts: &[PartDone]) -> Option<String> {
+    let mut all = Md5::new();
+    for part in parts {
+        all.update(part.md5?);
+    }
+    let digest: [u8; 16] = all.finalize().into();
+    Some(format!("{}-{}", hex(&digest), parts.len()))
+}
+
+/// The MD5 in an ETag, when it is one (not for SSE-KMS or SSE-C objects).
+pub fn etag_md5(etag: &str) -> Option<[u8; 16]> {
+    let text = unquote(etag);
+    if text.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn unquote(etag: &str) -> &str {
+    let t = etag.trim();
+    let t = t.strip_prefix("W/").unwrap_or(t);
+    t.trim_matches('"')
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `x-amz-content-sha256` of an empty body.
+fn empty_hash(plan: &Plan) -> String {
+    match plan.signature {
+        SignatureVersion::V4 => v4::EMPTY_SHA256.to_string(),
+        SignatureVersion::V2 => String::new(),
+    }
+}
+
+fn bad_answer(response: &Response, call: &str, what: &str) -> Error {
+    Error::Protocol(format!(
+        "the store answered {call} with {} but {what}: it may not support multipart uploads",
+        response.head.status_line()
+    ))
+}
+
+/// The lock, also after a panicked holder (the data is a plain table).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn layouts_fit_s3_limits() {
+        let l = Layout::for_size(3 * 5 * MIB + 1, Some(5 * MIB)).unwrap();
+        assert_eq!((l.parts, l.span(4)), (4, (15 * MIB, 1)));
+        let l = Layout::for_size(100 * MIB, None).unwrap();
+        assert_eq!((l.part_size, l.parts), (8 * MIB, 13));
+        assert_eq!(l.span(13), (96 * MIB, 4 * MIB));
+        // 5 TiB needs parts of at least 525 MiB (rounded up to whole MiB).
+        let l = Layout::for_size(5 << 40, None).unwrap();
+        assert!(l.parts <= 10_000 && l.part_size == 525 * MIB, "{l:?}");
+        assert_eq!(
+            l.span(l.parts).1,
+            5 * (1 << 40) - 525 * MIB * u64::from(l.parts - 1)
+        );
+        let err = Layout::for_size(100 * 1024 * MIB, Some(5 * MIB)).unwrap_err();
+        assert!(err.to_string().contains("--part-size 11M"), "{err}");
+        assert_eq!(Layout::for_size(MIB, Some(MIB)).unwrap_err().exit_code(), 2);
+        assert_eq!(Layout::for_size(0, None).unwrap().parts, 1);
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_md5s() {
+        // Two parts "a" x 5 MiB and "b": computed independently of this code with
+        // `(md5sum of the concatenated binary MD5s)-2`.
+        let a: [u8; 16] = Md5::digest(vec![b'a'; 5 * 1024 * 1024]).into();
+        let b: [u8; 16] = Md5::digest(b"b").into();
+        let mut both = a.to_vec();
+        both.extend_from_slice(&b);
+        let expected = format!("{}-2", hex(&Md5::digest(&both)));
+        let parts = [
+            PartDone {
+                etag: format!("\"{}\"", hex(&a)),
+                md5: Some(a),
+            },
+            PartDone {
+                etag: format!("\"{}\"", hex(&b)),
+                md5: Some(b),
+            },
+        ];
+        assert_eq!(multipart_etag(&parts).unwrap(), expected);
+        assert_eq!(etag_md5(&parts[0].etag), Some(a));
+        assert_eq!(etag_md5("\"abc-2\""), None);
+        assert_eq!(etag_md5("W/\"0123456789abcdef0123456789abcdeg\""), None);
+    }
+
+    #[test]
+    fn shell_words_survive_the_shell() {
+        assert_eq!(shell_word("s3://b/k.bin"), "s3://b/k.bin");
+        assert_eq!(shell_word("my file"), "'my file'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+}

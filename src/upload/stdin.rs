@@ -1,0 +1,463 @@
+//! Standard input of unknown length. S3 needs each part's length before its body, so a
+//! part is held before it is sent: in memory, or in an unlinked file under `--spool-dir`.
+//! At most jobs + 1 parts are held (jobs on the wire, one being read). A stream that
+//! ends within the first part goes up as one PUT; a longer one in parts that grow (x2
+//! every 1,000 parts) so that no stream up to 5 TiB reaches the 10,000-part ceiling.
+
+use super::exchange::{Body, FileSpan, Slot};
+use super::multipart::{self, lock, PartDone, Session, DEFAULT_PART};
+use super::{single, Outcome};
+use crate::config::{Multipart, Plan, MAX_OBJECT, MAX_PART, MAX_PARTS};
+use crate::interrupt;
+use crate::transport::{stopped, COPY_BUFFER};
+use crate::Error;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Parts grow after this many, when they may differ in size.
+const PARTS_PER_STEP: u32 = 1000;
+
+/// The size of each part of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    base: u64,
+    grow: bool,
+}
+
+impl Sizing {
+    /// From --part-size (default 8 MiB) and --expected-size: parts big enough that the
+    /// expected size fits in 9,000 of them (10,000 with --equal-parts, which cannot grow).
+    pub fn of(m: &Multipart) -> Result<Sizing, Error> {
+        let mut base = m.part_size.unwrap_or(DEFAULT_PART);
+        if let Some(expected) = m.expected_size {
+            let room = if m.equal_parts {
+                MAX_PARTS
+            } else {
+                9 * MAX_PARTS / 10
+            };
+            base = base.max(expected.div_ceil(room).next_multiple_of(1024 * 1024));
+        }
+        if base > MAX_PART {
+            return Err(Error::Usage(format!(
+                "parts of {base} bytes would be over S3's 5 GiB part limit: lower --expected-size or --part-size"
+            )));
+        }
+        Ok(Sizing {
+            base,
+            grow: !m.equal_parts,
+        })
+    }
+
+    /// The size of part `number` (1-based); an error past S3's 10,000 parts.
+    pub fn part_size(&self, number: u32) -> Result<u64, Error> {
+        if u64::from(number) > MAX_PARTS {
+            return Err(Error::LocalFile(format!(
+                "standard input went on past 10,000 parts of {} bytes, S3's limit: give --expected-size (or a larger \
+                 --part-size) so the parts are sized for the whole stream",
+                self.base
+            )));
+        }
+        if !self.grow {
+            return Ok(self.base);
+        }
+        let step = (number.saturating_sub(1) / PARTS_PER_STEP).min(20);
+        Ok(self.base.saturating_mul(1 << step).min(MAX_PART))
+    }
+}
+
+/// A part held before sending.
+enum Hold {
+    Memory(Vec<u8>),
+    /// An unlinked file: nothing is left behind, whatever happens to the process.
+    Spool(File),
+}
+
+impl Hold {
+    fn new(spool_dir: Option<&Path>) -> Result<Hold, Error> {
+        let Some(dir) = spool_dir else {
+            return Ok(Hold::Memory(Vec::new()));
+        };
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..100u32 {
+            let path = dir.join(format!(
+                ".s3push-spool-{}-{nanos}-{attempt}",
+                std::process::id()
+            ));
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(file) => {
+                    std::fs::remove_file(&path).map_err(|e| {
+                        Error::LocalFile(format!(
+                            "cannot unlink the spool file {}: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    return Ok(Hold::Spool(file));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::LocalFile(format!(
+                        "cannot create a spool file in {} ({e}): give a writable --spool-dir",
+                        dir.display()
+                    )))
+                }
+            }
+        }
+        Err(Error::LocalFile(format!(
+            "cannot create a spool file in {}: give another --spool-dir",
+            dir.display()
+        )))
+    }
+
+    /// Reads up to `target` bytes of `input` into the hold; fewer only at end of input.
+    fn fill(&mut self, input: &mut impl Read, target: u64) -> Result<u64, Error> {
+        match self {
+            Hold::Memory(buf) => {
+                let want = usize::try_from(target).map_err(|_| too_big(target))?;
+                buf.clear();
+                buf.try_reserve_exact(want).map_err(|_| too_big(target))?;
+                buf.resize(want, 0);
+                let mut filled = 0;
+                while filled < want {
+                    match read_some(input, &mut buf[filled..])? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                buf.truncate(filled);
+                Ok(filled as u64)
+            }
+            Hold::Spool(file) => {
+                let mut chunk = [0u8; COPY_BUFFER];
+                let mut filled = 0u64;
+                while filled < target {
+                    let want = usize::try_from((target - filled).min(COPY_BUFFER as u64))
+                        .unwrap_or(COPY_BUFFER);
+                    let n = read_some(input, &mut chunk[..want])?;
+                    if n == 0 {
+                        break;
+                    }
+                    file.write_all_at(&chunk[..n], filled).map_err(|e| {
+                        Error::LocalFile(format!(
+                            "writing the spool file: {e}; give a --spool-dir with room for (jobs + 1) parts"
+                        ))
+                    })?;
+                    filled += n as u64;
+                }
+                Ok(filled)
+            }
+        }
+    }
+
+    fn body(&self, len: u64) -> Body<'_> {
+        match self {
+            Hold::Memory(buf) => Body::Bytes(buf.get(..len as usize).unwrap_or(buf)),
+            Hold::Spool(file) => Body::File(FileSpan {
+                file,
+                offset: 0,
+                len,
+                path: Path::new("the spool file of standard input"),
+                stamp: None,
+            }),
+        }
+    }
+}
+
+fn too_big(target: u64) -> Error {
+    Error::LocalFile(format!(
+        "cannot hold a part of {target} bytes in memory: use --spool-dir DIR, or lower --jobs or --part-size"
+    ))
+}
+
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
+    loop {
+        match input.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if interrupt::requested().is_some() {
+                    return Err(stopped());
+                }
+            }
+            Err(e) => return Err(Error::LocalFile(format!("reading standard input: {e}"))),
+        }
+    }
+}
+
+/// A stream that ended: unless a signal ended it (a Ctrl-C kills the writer of the pipe
+/// too, and its end looks like any other), it is whole.
+fn ended_whole() -> Result<(), Error> {
+    match interrupt::requested() {
+        Some(_) => Err(stopped()),
+        None => Ok(()),
+    }
+}
+
+/// Uploads standard input.
+pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    let m = &plan.multipart;
+    let sizing = Sizing::of(m)?;
+    let spool = m.spool_dir.as_deref();
+    let mut input = std::io::stdin().lock();
+
+    let first_target = sizing.part_size(1)?;
+    let mut first = Hold::new(spool)?;
+    let first_len = first.fill(&mut input, first_target)?;
+    let mut second = None;
+    if first_len == first_target {
+        let mut hold = Hold::new(spool)?;
+        let len = hold.fill(&mut input, sizing.part_size(2)?)?;
+        if len > 0 {
+            second = Some((hold, len));
+        }
+    }
+    if second.is_none() && first_len <= m.threshold {
+        ended_whole()?;
+        return single::put(plan, first.body(first_len)).map(|mut o| {
+            o.elapsed = started.elapsed();
+            o
+        });
+    }
+
+    let session = multipart::create(plan)?;
+    let mut held = vec![(1u32, first, first_len)];
+    held.extend(second.map(|(hold, len)| (2u32, hold, len)));
+    let table: Mutex<Vec<Option<PartDone>>> = Mutex::new(Vec::new());
+    let streamed = stream_parts(&session, &mut input, sizing, held, &table);
+    let result = streamed.and_then(|(parts, total)| {
+        ended_whole()?;
+        let done: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
+        if done.len() != parts as usize {
+            return Err(Error::Protocol(format!(
+                "internal: {} of {parts} parts recorded",
+                done.len()
+            )));
+        }
+        let response = multipart::complete(&session, &done)?;
+        Ok((response, done, parts, total))
+    });
+    let (response, done, parts, total) = result.map_err(|e| {
+        let stored = lock(&table).iter().flatten().count();
+        multipart::fail(&session, e, None, 0, stored, 0)
+    })?;
+    multipart::verify_object(&session, &done, &response)?;
+    Ok(multipart::outcome(plan, &response, total, parts, started))
+}
+
+/// Reads the stream into holds and hands each to a sender thread; returns the number of
+/// parts and bytes once the stream ended and every part is stored.
+fn stream_parts(
+    session: &Session,
+    input: &mut impl Read,
+    sizing: Sizing,
+    held: Vec<(u32, Hold, u64)>,
+    table: &Mutex<Vec<Option<PartDone>>>,
+) -> Result<(u32, u64), Error> {
+    let jobs = session.plan.multipart.jobs as usize;
+    let spool = session.plan.multipart.spool_dir.as_deref();
+    let cancel = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    // Rendezvous: a filled hold waits here until a sender takes it, so at most
+    // jobs + 1 holds exist.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u32, Hold, u64)>(0);
+    let work_rx = Mutex::new(work_rx);
+    let (free_tx, free_rx) = mpsc::channel::<Hold>();
+
+    let filled = std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let free_tx = free_tx.clone();
+            let (work_rx, cancel, first_error) = (&work_rx, &cancel, &first_error);
+            scope.spawn(move || {
+                let mut slot: Slot = None;
+                loop {
+                    let job = lock(work_rx).recv();
+                    let Ok((number, hold, len)) = job else { break };
+                    if !interrupt::should_stop(Some(cancel)) {
+                        match multipart::send_part(
+                            session,
+                            number,
+                            hold.body(len),
+                            cancel,
+                            &mut slot,
+                        ) {
+                            Ok(done) => {
+                                let mut t = lock(table);
+                                let i = number as usize - 1;
+                                if t.len() <= i {
+                                    t.resize(i + 1, None);
+                                }
+                                t[i] = Some(done);
+                            }
+                            Err(e) => {
+                                let mut first = lock(first_error);
+                                if first.is_none()
+                                    && !(cancel.load(Ordering::SeqCst)
+                                        && matches!(e, Error::Interrupted(_)))
+                                {
+                                    *first = Some(e);
+                                }
+                                cancel.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                    // The reader waits for holds; it must get them back even after a failure.
+                    let _ = free_tx.send(hold);
+                }
+            });
+        }
+        let result = fill_and_hand_out(
+            input,
+            sizing,
+            held,
+            jobs + 1,
+            spool,
+            &work_tx,
+            &free_rx,
+            &cancel,
+        );
+        drop(work_tx);
+        result
+    });
+    if let Some(e) = lock(&first_error).take() {
+        return Err(e);
+    }
+    let (parts, total) = filled?;
+    if interrupt::requested().is_some() {
+        return Err(stopped());
+    }
+    Ok((parts, total))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fill_and_hand_out(
+    input: &mut impl Read,
+    sizing: Sizing,
+    held: Vec<(u32, Hold, u64)>,
+    pool: usize,
+    spool: Option<&Path>,
+    work: &mpsc::SyncSender<(u32, Hold, u64)>,
+    free: &mpsc::Receiver<Hold>,
+    cancel: &AtomicBool,
+) -> Result<(u32, u64), Error> {
+    let mut made = held.len();
+    let mut number = 0u32;
+    let mut total = 0u64;
+    let mut ended = false;
+    for (n, hold, len) in held {
+        let target = sizing.part_size(n)?;
+        ended = len < target;
+        number = n;
+        total += len;
+        if work.send((n, hold, len)).is_err() {
+            return Err(stopped());
+        }
+    }
+    while !ended {
+        if interrupt::should_stop(Some(cancel)) {
+            return Err(stopped());
+        }
+        let mut hold = if made < pool {
+            made += 1;
+            Hold::new(spool)?
+        } else {
+            free.recv().map_err(|_| stopped())?
+        };
+        let target = sizing.part_size(number + 1)?;
+        let len = hold.fill(input, target)?;
+        if len == 0 {
+            break;
+        }
+        ended = len < target;
+        number += 1;
+        total += len;
+        if total > MAX_OBJECT {
+            return Err(Error::LocalFile(
+                "standard input went past 5 TiB, S3's object limit: split the stream".into(),
+            ));
+        }
+        if work.send((number, hold, len)).is_err() {
+            return Err(stopped());
+        }
+    }
+    Ok((number, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn multipart(part: Option<u64>, expected: Option<u64>, equal: bool) -> Multipart {
+        Multipart {
+            threshold: 64 * MIB,
+            part_size: part,
+            jobs: 2,
+            spool_dir: None,
+            expected_size: expected,
+            equal_parts: equal,
+            on_failure: None,
+            resume: false,
+            abort: false,
+            upload_id: None,
+            state_env: Env::default(),
+        }
+    }
+
+    #[test]
+    fn growing_parts_carry_a_stream_past_the_peers_ceilings() {
+        let s = Sizing::of(&multipart(None, None, false)).unwrap();
+        assert_eq!(s.part_size(1).unwrap(), 8 * MIB);
+        assert_eq!(s.part_size(1000).unwrap(), 8 * MIB);
+        assert_eq!(s.part_size(1001).unwrap(), 16 * MIB);
+        let reach: u64 = (1..=10_000).map(|n| s.part_size(n).unwrap()).sum();
+        assert!(reach > 5 << 40, "10,000 growing parts hold {reach} bytes");
+        assert!(s.part_size(10_001).is_err());
+        assert!((1..=10_000).all(|n| s.part_size(n).unwrap() <= MAX_PART));
+    }
+
+    #[test]
+    fn expected_size_and_equal_parts() {
+        let s = Sizing::of(&multipart(None, Some(200 << 30), false)).unwrap();
+        assert_eq!(s.part_size(1).unwrap(), 23 * MIB); // 200 GiB / 9,000, whole MiB
+        let r2 = Sizing::of(&multipart(None, Some(200 << 30), true)).unwrap();
+        assert_eq!(r2.part_size(1).unwrap(), 21 * MIB);
+        assert_eq!(r2.part_size(5000).unwrap(), 21 * MIB);
+        assert!(r2.part_size(1).unwrap() * 10_000 >= 200 << 30);
+        assert!(Sizing::of(&multipart(None, Some(60 << 40), true)).is_err());
+    }
+
+    #[test]
+    fn holds_keep_what_they_read() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        for spool in [None, Some(dir.path())] {
+            let mut input = &data[..];
+            let mut hold = Hold::new(spool).unwrap();
+            assert_eq!(hold.fill(&mut input, 60_000).unwrap(), 60_000);
+            let body = hold.body(60_000);
+            assert_eq!(
+                super::super::exchange::md5_of(body, None).unwrap(),
+                super::super::exchange::md5_of(Body::Bytes(&data[..60_000]), None).unwrap()
+            );
+            assert_eq!(hold.fill(&mut input, 60_000).unwrap(), 40_000);
+            assert_eq!(hold.fill(&mut input, 60_000).unwrap(), 0);
+        }
+        // The spool files are unlinked from the start.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

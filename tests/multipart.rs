@@ -1,0 +1,475 @@
+//! Multipart uploads end to end: the real binary against s3s-fs on loopback (and through
+//! the TLS front), files in parts, standard input through a pipe, interruption, resume and
+//! abort, every object read back from the server and compared.
+
+mod common;
+
+use common::stage::{describe, run, Stage, BUCKET};
+use common::{Feed, RandomStream};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024 * 1024;
+/// The smallest part S3 takes: parts of this size make multipart tests small.
+const SMALL_PARTS: &[&str] = &["--part-size", "5M", "--multipart-threshold", "5M"];
+
+fn dest(key: &str) -> String {
+    format!("s3://{BUCKET}/{key}")
+}
+
+/// The number of parts the success line reports.
+fn parts_reported(out: &Output) -> u32 {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let words: Vec<&str> = stdout.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[1] == "parts")
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or(0)
+}
+
+/// Files s3s-fs keeps for pending multipart uploads (`.upload_id-*` parts, `.upload-*`).
+fn pending_upload_files(stage: &Stage) -> Vec<String> {
+    fs::read_dir(stage.server.root())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(".upload"))
+        .collect()
+}
+
+fn stored_parts(stage: &Stage) -> usize {
+    pending_upload_files(stage)
+        .iter()
+        .filter(|n| n.contains(".part-"))
+        .count()
+}
+
+fn journal_files(stage: &Stage) -> Vec<PathBuf> {
+    let dir = stage.home.path().join(".local/state/s3push");
+    match fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| Some(e.ok()?.path())).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn three_parts_and_one_byte_with_one_and_four_jobs() {
+    for (stage, label) in [(Stage::http(), "http"), (Stage::tls(), "tls")] {
+        let source = stage.file("3p1.bin", 3 * 5 * MIB + 1);
+        for jobs in ["1", "4"] {
+            let key = format!("parts/{label}-{jobs}.bin");
+            let mut flags = SMALL_PARTS.to_vec();
+            flags.extend(["--jobs", jobs]);
+            let out = stage.push(&flags, &source, &dest(&key));
+            stage.assert_stored(&out, &key, &source);
+            assert_eq!(parts_reported(&out), 4, "{}", describe(&out));
+            // s3s-fs's own ETag for the object: MD5 of the part MD5s, "-4".
+            let info = stage.server.internal_info(BUCKET, &key).unwrap();
+            assert!(info.to_string().contains("-4"), "{info}");
+        }
+        assert!(pending_upload_files(&stage).is_empty());
+        assert!(
+            journal_files(&stage).is_empty(),
+            "a journal was left behind"
+        );
+    }
+}
+
+#[test]
+fn every_signing_mode_sends_parts() {
+    let stage = Stage::http();
+    let source = stage.file("modes.bin", 2 * 5 * MIB + 12_345);
+    for (mode, key) in [
+        (&["--payload", "unsigned"][..], "modes/unsigned.bin"),
+        (&["--payload", "signed"], "modes/signed.bin"),
+        (&["--payload", "streaming"], "modes/streaming.bin"),
+        (&["--signature", "v2"], "modes/v2.bin"),
+    ] {
+        let mut flags = SMALL_PARTS.to_vec();
+        flags.extend(mode);
+        let out = stage.push(&flags, &source, &dest(key));
+        stage.assert_stored(&out, key, &source);
+        assert_eq!(parts_reported(&out), 3, "{key}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn object_headers_go_on_the_create_call() {
+    let stage = Stage::http();
+    let source = stage.file("headers.bin", 6 * MIB);
+    let mut flags = SMALL_PARTS.to_vec();
+    flags.extend([
+        "--content-type",
+        "application/x-test",
+        "--meta",
+        "owner=alice",
+        "--cache-control",
+        "max-age=60",
+    ]);
+    let out = stage.push(&flags, &source, &dest("headers.bin"));
+    stage.assert_stored(&out, "headers.bin", &source);
+    let meta = stage.metadata("headers.bin").to_string();
+    for needle in ["application/x-test", "alice", "max-age=60"] {
+        assert!(meta.contains(needle), "{needle} not in {meta}");
+    }
+}
+
+/// A 6 GiB sparse file (no disk for the source) in parts over four connections, read
+/// back by size and by sampled ranges, marked so that a misplaced part shows.
+#[test]
+fn six_gib_sparse_file_in_parts() {
+    let stage = Stage::http();
+    let path = stage.files.path().join("sparse-6g.bin");
+    let size = 6 * 1024 * MIB;
+    let file = File::create(&path).unwrap();
+    file.set_len(size).unwrap();
+    let marks: Vec<u64> = vec![0, 5 * MIB - 3, 8 * MIB, 3 * 1024 * MIB + 17, size - 4096];
+    for (i, &at) in marks.iter().enumerate() {
+        file.write_all_at(format!("mark {i} at {at}").as_bytes(), at)
+            .unwrap();
+    }
+    drop(file);
+    let out = stage.push(&["--jobs", "4"], &path, &dest("sparse-6g.bin"));
+    assert!(out.status.success(), "{}", stage.describe(&out));
+    assert_eq!(parts_reported(&out), 768, "{}", describe(&out));
+    let stored = stage.server.object_path(BUCKET, "sparse-6g.bin");
+    assert_eq!(fs::metadata(&stored).unwrap().len(), size);
+    let (mut a, mut b) = (File::open(&path).unwrap(), File::open(&stored).unwrap());
+    let mut samples = marks.clone();
+    samples.extend([MIB, 2 * 1024 * MIB, 5 * 1024 * MIB + 1]);
+    for at in samples {
+        let len = (64 * 1024).min(size - at) as usize;
+        let (mut x, mut y) = (vec![0u8; len], vec![0u8; len]);
+        a.seek(SeekFrom::Start(at)).unwrap();
+        b.seek(SeekFrom::Start(at)).unwrap();
+        a.read_exact(&mut x).unwrap();
+        b.read_exact(&mut y).unwrap();
+        assert!(x == y, "the stored object differs at {at}");
+    }
+    fs::remove_file(&stored).unwrap();
+}
+
+// ---- standard input --------------------------------------------------------------------
+
+fn feed_random(len: u64) -> Feed {
+    Box::new(move |mut stdin| {
+        let mut random = RandomStream::new(len);
+        let mut block = vec![0u8; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            random.fill(&mut block[..n]);
+            if stdin.write_all(&block[..n]).is_err() {
+                return;
+            }
+            left -= n as u64;
+        }
+    })
+}
+
+fn push_stdin(stage: &Stage, flags: &[&str], key: &str, len: u64) -> Output {
+    let mut cmd = stage.command(flags);
+    cmd.arg("-").arg(dest(key));
+    common::run_bounded_fed(cmd, common::RUN_LIMIT, Some(feed_random(len)))
+}
+
+#[test]
+fn standard_input_of_every_size_class() {
+    let stage = Stage::http();
+    for (len, parts) in [
+        (0, 0),
+        (5 * MIB - 1, 0),
+        (5 * MIB, 0),
+        (5 * MIB + 1, 2),
+        (17 * MIB + 3, 4),
+    ] {
+        let key = format!("stdin/{len}.bin");
+        let out = push_stdin(&stage, SMALL_PARTS, &key, len);
+        // The same bytes, as a file, to compare with.
+        let source = stage.file(&format!("stdin-{len}.bin"), len);
+        stage.assert_stored(&out, &key, &source);
+        assert_eq!(
+            parts_reported(&out),
+            parts,
+            "{len} bytes: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn standard_input_of_200_mib_through_a_pipe_with_one_and_four_jobs() {
+    let stage = Stage::tls();
+    let len = 200 * MIB;
+    let source = stage.file("stdin-200m.bin", len);
+    for jobs in ["1", "4"] {
+        let key = format!("stdin/200m-{jobs}.bin");
+        let out = push_stdin(&stage, &["--jobs", jobs], &key, len);
+        stage.assert_stored(&out, &key, &source);
+        assert_eq!(parts_reported(&out), 25, "{}", describe(&out));
+    }
+    // Spooled to disk instead of memory: the same object, and no spool file left.
+    let spool = tempfile::tempdir().unwrap();
+    let spool_arg = spool.path().to_str().unwrap();
+    let out = push_stdin(
+        &stage,
+        &["--spool-dir", spool_arg],
+        "stdin/spooled.bin",
+        len,
+    );
+    stage.assert_stored(&out, "stdin/spooled.bin", &source);
+    assert_eq!(fs::read_dir(spool.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn standard_input_needs_a_key_and_cannot_resume() {
+    let stage = Stage::http();
+    let out = push_stdin(&stage, &[], "dir/", 10);
+    common::stage::assert_failure(&out, 2, &["standard input", "full key"]);
+    let out = push_stdin(&stage, &["--resume"], "k", 10);
+    common::stage::assert_failure(&out, 2, &["cannot be resumed"]);
+}
+
+// ---- interruption, resume, abort --------------------------------------------------------
+
+/// Starts s3push uploading `source` in 5 MiB parts, one at a time.
+fn start(stage: &Stage, flags: &[&str], source: &Path, key: &str) -> Child {
+    let mut cmd = stage.command(flags);
+    cmd.args(["--part-size", "5M", "--jobs", "1"])
+        .arg(source)
+        .arg(dest(key))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// Polls the server's root until it holds `parts` parts of a pending upload.
+fn wait_for_parts(stage: &Stage, child: &mut Child, parts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stored_parts(stage) < parts {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("s3push ended ({status}) before {parts} parts were stored");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{parts} parts not stored in time"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn finish(child: Child) -> Output {
+    // Bounded: the signal has been sent, and the abort or keep path has its own timeouts.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut child = child;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("s3push did not stop after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn killed_upload_resumes_sending_only_the_missing_parts() {
+    let stage = Stage::http();
+    let source = stage.file("resume.bin", 40 * 5 * MIB + 77);
+    let mut child = start(&stage, &[], &source, "resume.bin");
+    wait_for_parts(&stage, &mut child, 6);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up, as a crash or power cut
+    child.wait().unwrap();
+    assert!(!stage.server.has_exact_key(BUCKET, "resume.bin"));
+    assert_eq!(journal_files(&stage).len(), 1, "no journal kept");
+    let before = stored_parts(&stage);
+
+    let mut cmd = stage.command(&["--resume"]);
+    cmd.arg(&source).arg(dest("resume.bin"));
+    let out = run(cmd);
+    stage.assert_stored(&out, "resume.bin", &source);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "{before} of 41 parts already stored, sending {}",
+        41 - before
+    );
+    assert!(stderr.contains(&expected), "want {expected:?}: {stderr}");
+    assert!(pending_upload_files(&stage).is_empty());
+    assert!(
+        journal_files(&stage).is_empty(),
+        "the journal outlived the upload"
+    );
+}
+
+#[test]
+fn sigint_with_on_failure_abort_leaves_nothing_on_the_server() {
+    let stage = Stage::http();
+    let source = stage.file("abort.bin", 40 * 5 * MIB);
+    let mut child = start(&stage, &["--on-failure", "abort"], &source, "abort.bin");
+    wait_for_parts(&stage, &mut child, 3);
+    signal(&child, "INT");
+    let out = finish(child);
+    common::stage::assert_failure(&out, 130, &["stopped by SIGINT", "aborted"]);
+    assert!(
+        pending_upload_files(&stage).is_empty(),
+        "{:?}",
+        pending_upload_files(&stage)
+    );
+    assert!(!stage.server.has_exact_key(BUCKET, "abort.bin"));
+    assert!(journal_files(&stage).is_empty());
+}
+
+#[test]
+fn sigterm_with_on_failure_keep_prints_the_resume_command_that_works() {
+    let stage = Stage::http();
+    let source = stage.file("keep.bin", 40 * 5 * MIB + 1);
+    let mut child = start(&stage, &["--on-failure", "keep"], &source, "keep.bin");
+    wait_for_parts(&stage, &mut child, 3);
+    signal(&child, "TERM");
+    let out = finish(child);
+    common::stage::assert_failure(
+        &out,
+        10,
+        &["stopped by SIGTERM", "is kept", "s3push --resume"],
+    );
+    assert!(stored_parts(&stage) >= 3);
+    // The printed command, as printed (the test adds only the credentials' environment).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let command = stderr
+        .split('`')
+        .nth(1)
+        .expect("a command in backquotes")
+        .to_string();
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[..2], ["s3push", "--resume"]);
+    let mut cmd = common::s3push(stage.home.path());
+    cmd.args(&words[1..]);
+    let out = run(cmd);
+    stage.assert_stored(&out, "keep.bin", &source);
+
+    // And the other command it offers discards an upload: start one, keep it, abort it.
+    let mut child = start(&stage, &["--on-failure", "keep"], &source, "discard.bin");
+    wait_for_parts(&stage, &mut child, 2);
+    signal(&child, "INT");
+    let out = finish(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let discard = stderr
+        .split('`')
+        .nth(3)
+        .expect("the discard command")
+        .to_string();
+    let words: Vec<&str> = discard.split_whitespace().collect();
+    assert_eq!(words[..2], ["s3push", "--abort"]);
+    let cmd = stage.command(&words[1..]);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("aborted upload"));
+    assert!(pending_upload_files(&stage).is_empty());
+}
+
+#[test]
+fn a_file_changed_since_the_interruption_is_not_resumed() {
+    let stage = Stage::http();
+    let source = stage.file("changed.bin", 20 * 5 * MIB);
+    let mut child = start(&stage, &[], &source, "changed.bin");
+    wait_for_parts(&stage, &mut child, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&source)
+        .unwrap()
+        .write_all(b"more")
+        .unwrap();
+    let mut cmd = stage.command(&["--resume"]);
+    cmd.arg(&source).arg(dest("changed.bin"));
+    let out = run(cmd);
+    common::stage::assert_failure(&out, 3, &["changed since upload", "--abort --upload-id"]);
+}
+
+#[test]
+fn resume_without_a_journal_or_listing_asks_for_the_upload_id() {
+    let stage = Stage::http();
+    let source = stage.file("nojournal.bin", 6 * MIB);
+    let mut cmd = stage.command(&["--resume"]);
+    cmd.arg(&source).arg(dest("nojournal.bin"));
+    let out = run(cmd);
+    common::stage::assert_failure(&out, 2, &["--upload-id"]);
+}
+
+#[test]
+fn bad_part_sizes_are_refused_before_any_connection() {
+    let stage = Stage::http();
+    let source = stage.file("p.bin", 10);
+    for (flags, needle) in [
+        (&["--part-size", "4M"][..], "5 MiB to 5 GiB"),
+        (&["--part-size", "6G"], "5 MiB to 5 GiB"),
+        (&["--part-size", "lots"], "give a size"),
+        (&["--jobs", "0"], "1 to 64"),
+        (&["--on-failure", "maybe"], "abort or keep"),
+    ] {
+        let out = stage.push(flags, &source, &dest("p.bin"));
+        common::stage::assert_failure(&out, 2, &[needle]);
+    }
+}
+
+// ---- memory ------------------------------------------------------------------------------
+
+/// Peak RSS of a 2 GiB file upload with --jobs 4 stays within 512 KiB of the same
+/// upload of 64 MiB (plus a byte, so that both go in parts).
+#[test]
+fn peak_memory_of_a_file_upload_does_not_grow_with_the_object() {
+    let stage = Stage::tls();
+    let mut peaks = Vec::new();
+    for (name, len) in [("rss-64m.bin", 64 * MIB + 1), ("rss-2g.bin", 2048 * MIB)] {
+        let path = stage.files.path().join(name);
+        File::create(&path).unwrap().set_len(len).unwrap();
+        let mut cmd = stage.command(&["--jobs", "4"]);
+        cmd.arg(&path).arg(dest(name));
+        let (out, peak) = common::peak_rss_kib(cmd);
+        assert!(out.status.success(), "{}", describe(&out));
+        println!("peak RSS, {len} bytes in parts over TLS, 4 jobs: {peak} KiB");
+        peaks.push(peak);
+        let _ = fs::remove_file(stage.server.object_path(BUCKET, name));
+    }
+    assert!(
+        peaks[1] < peaks[0] + 512,
+        "peak RSS grew with the object: {} KiB for 64 MiB, {} KiB for 2 GiB",
+        peaks[0],
+        peaks[1]
+    );
+}
+
+/// Standard input holds (jobs + 1) parts: 3 x 8 MiB by default, and little else.
+#[test]
+fn peak_memory_of_standard_input_stays_within_its_bound() {
+    let stage = Stage::http();
+    let len = 200 * MIB;
+    let mut cmd = stage.command(&[]);
+    cmd.arg("-").arg(dest("stdin-rss.bin"));
+    let (out, peak) = common::peak_rss_kib_fed(cmd, Some(feed_random(len)));
+    assert!(out.status.success(), "{}", describe(&out));
+    println!("peak RSS, 200 MiB from standard input, 2 jobs: {peak} KiB");
+    let bound_kib = 3 * 8 * 1024 + 6 * 1024;
+    assert!(
+        peak < bound_kib,
+        "{peak} KiB over the bound of {bound_kib} KiB"
+    );
+    let source = stage.file("stdin-rss.bin", len);
+    stage.assert_stored(&out, "stdin-rss.bin", &source);
+}
