@@ -4,6 +4,7 @@
 //! `cli` -> `config` -> `sign` / `http` -> `transport` -> `upload` -> `report`.
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -8,7 +8,12 @@ use sha2::{Digest, Sha256};
 
 /// `x-amz-content-sha256` of a request whose chunks are signed.
 pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// ...whose chunks are signed and followed by a signed trailer (a checksum).
+pub const STREAMING_SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+/// ...whose chunks are plain (`hex-size\r\n`) and followed by a trailer (a checksum).
+pub const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 const CHUNK_ALGORITHM: &str = "AWS4-HMAC-SHA256-PAYLOAD";
+const TRAILER_ALGORITHM: &str = "AWS4-HMAC-SHA256-TRAILER";
 
 /// Signs the chunks of one request, in order. Its strings are reused from chunk to
 /// chunk, so signing allocates nothing after the first chunk.
@@ -56,6 +61,81 @@ impl ChunkSigner {
         push_hex(&mut self.previous, &signature);
         &self.previous
     }
+
+    /// The signature of the trailer, after the final chunk's (S3 API reference,
+    /// "Signature calculations for trailing headers"): `trailer` is the trailing headers
+    /// as `name:value\n` lines.
+    pub fn sign_trailer(&mut self, trailer: &str) -> &str {
+        // The chunk prefix, with the trailer's algorithm in its first line.
+        let scope_lines = self.prefix.split_once('\n').map_or("", |(_, rest)| rest);
+        self.to_sign.clear();
+        self.to_sign.push_str(TRAILER_ALGORITHM);
+        self.to_sign.push('\n');
+        self.to_sign.push_str(scope_lines);
+        self.to_sign.push_str(&self.previous);
+        self.to_sign.push('\n');
+        push_hex(&mut self.to_sign, &Sha256::digest(trailer.as_bytes()));
+        let signature = hmac_sha256(&self.key, self.to_sign.as_bytes());
+        self.previous.clear();
+        push_hex(&mut self.previous, &signature);
+        &self.previous
+    }
+}
+
+/// Writes `hex-size\r\n`, the header of a chunk of an unsigned-trailer body.
+pub fn write_plain_chunk_header(out: &mut [u8], len: usize) -> Option<usize> {
+    let room = out.len();
+    let mut cursor = &mut out[..];
+    std::io::Write::write_fmt(&mut cursor, format_args!("{len:x}\r\n")).ok()?;
+    Some(room - cursor.len())
+}
+
+/// The end of an unsigned-trailer body: the empty chunk, the trailer, a blank line.
+pub fn unsigned_trailer_end(header: &str, value: &str) -> String {
+    format!("0\r\n{header}:{value}\r\n\r\n")
+}
+
+/// The end of a signed-trailer body, after the last data chunk: the signed empty chunk,
+/// the trailer and its signature, a blank line.
+pub fn signed_trailer_end(signer: &mut ChunkSigner, header: &str, value: &str) -> String {
+    let last = format!("0;chunk-signature={}\r\n", signer.sign(&[]));
+    let trailer_signature = signer.sign_trailer(&format!("{header}:{value}\n"));
+    format!("{last}{header}:{value}\r\nx-amz-trailer-signature:{trailer_signature}\r\n\r\n")
+}
+
+/// Content-Length of an unsigned-trailer body of `decoded` bytes in `chunk`-byte
+/// chunks, whose trailer is `header:` and a value of `value_len` characters.
+pub fn encoded_length_unsigned_trailer(
+    decoded: u64,
+    chunk: u64,
+    header: &str,
+    value_len: usize,
+) -> u64 {
+    let overhead = |len: u64| format!("{len:x}").len() as u64 + 4;
+    let chunk = chunk.max(1);
+    let (full, rest) = (decoded / chunk, decoded % chunk);
+    let mut total = full * (chunk + overhead(chunk));
+    if rest > 0 {
+        total += rest + overhead(rest);
+    }
+    // "0\r\n" + "header:value\r\n" + "\r\n"
+    total + 3 + (header.len() + 1 + value_len + 2) as u64 + 2
+}
+
+/// Content-Length of a signed-trailer body: signed chunks, the signed empty chunk, the
+/// trailer, its signature line and a blank line.
+pub fn encoded_length_signed_trailer(
+    decoded: u64,
+    chunk: u64,
+    header: &str,
+    value_len: usize,
+) -> u64 {
+    // encoded_length ends with the empty chunk's header and its CRLF ("...\r\n\r\n"):
+    // here the trailer comes between them.
+    encoded_length(decoded, chunk) - 2
+        + (header.len() + 1 + value_len + 2) as u64
+        + ("x-amz-trailer-signature:".len() + 64 + 2) as u64
+        + 2
 }
 
 /// Writes the header line before a chunk's data, `hex-size;chunk-signature=SIG\r\n`,
@@ -152,6 +232,76 @@ mod tests {
             chunks.sign(&[]),
             "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
         );
+    }
+
+    /// The guide's trailer example ("Signature calculations for trailing headers"): the
+    /// same 66560 bytes, seed 106e2a8a..., and an `x-amz-checksum-crc32c:sOO8/Q==` trailer.
+    #[test]
+    fn s3_guide_trailer_example() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let time = Timestamp::from_unix(1_369_353_600);
+        let seed = "106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e";
+        let mut signer = ChunkSigner::new(secret, "us-east-1", "s3", time, seed);
+        assert_eq!(
+            signer.sign(&[b'a'; 65_536]),
+            "b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2"
+        );
+        assert_eq!(
+            signer.sign(&[b'a'; 1024]),
+            "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7"
+        );
+        let end = signed_trailer_end(&mut signer, "x-amz-checksum-crc32c", "sOO8/Q==");
+        assert_eq!(
+            end,
+            "0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n\
+             x-amz-checksum-crc32c:sOO8/Q==\r\n\
+             x-amz-trailer-signature:d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435\r\n\r\n"
+        );
+        // And the checksum itself: CRC32C of the 66560 'a's.
+        let crc =
+            crate::checksum::crc_update(crate::checksum::Algorithm::Crc32c, 0, &[b'a'; 66_560]);
+        assert_eq!(
+            crate::checksum::crc_digest(crate::checksum::Algorithm::Crc32c, crc).to_base64(),
+            "sOO8/Q=="
+        );
+    }
+
+    /// The lengths announced are the lengths written, for every size class.
+    #[test]
+    fn trailer_lengths_match_what_is_written() {
+        let chunk = 8192usize;
+        for size in [0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 5] {
+            let data = vec![7u8; size];
+            let (header, value) = ("x-amz-checksum-crc32", "AAAAAA==");
+            let mut plain = Vec::new();
+            let mut signed = Vec::new();
+            let mut signer =
+                ChunkSigner::new("k", "r", "s3", Timestamp::from_unix(0), &"0".repeat(64));
+            let mut frame = [0u8; 128];
+            for piece in data.chunks(chunk) {
+                let n = write_plain_chunk_header(&mut frame, piece.len()).unwrap();
+                plain.extend_from_slice(&frame[..n]);
+                plain.extend_from_slice(piece);
+                plain.extend_from_slice(b"\r\n");
+                let n = write_chunk_header(&mut frame, piece.len(), signer.sign(piece)).unwrap();
+                signed.extend_from_slice(&frame[..n]);
+                signed.extend_from_slice(piece);
+                signed.extend_from_slice(b"\r\n");
+            }
+            plain.extend_from_slice(unsigned_trailer_end(header, value).as_bytes());
+            signed.extend_from_slice(signed_trailer_end(&mut signer, header, value).as_bytes());
+            let n = size as u64;
+            assert_eq!(
+                encoded_length_unsigned_trailer(n, chunk as u64, header, value.len()),
+                plain.len() as u64,
+                "unsigned, {size} bytes"
+            );
+            assert_eq!(
+                encoded_length_signed_trailer(n, chunk as u64, header, value.len()),
+                signed.len() as u64,
+                "signed, {size} bytes"
+            );
+        }
     }
 
     #[test]
