@@ -5,7 +5,7 @@ use std::time::Instant;
 
 fn main() {
     let block: Vec<u8> = (0..8192u32)
-        .map(|i| (i * 2654435761u32 >> 13) as u8)
+        .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
         .collect();
     let total = 256u64 << 20;
     let rounds = total / block.len() as u64;
