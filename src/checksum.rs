@@ -109,6 +109,14 @@ impl Digest {
         base64::engine::general_purpose::STANDARD.encode(self.as_bytes())
     }
 
+    /// A digest from its base64 form.
+    pub fn from_base64(value: &str) -> Option<Digest> {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .ok()?;
+        (!raw.is_empty() && raw.len() <= 32).then(|| Digest::new(&raw))
+    }
+
     /// The CRC as a number (CRCs only).
     pub fn crc_value(&self) -> Option<u64> {
         match self.len {
@@ -174,6 +182,15 @@ pub fn crc_digest(algorithm: Algorithm, crc: u64) -> Digest {
     } else {
         Digest::new(&(crc as u32).to_be_bytes())
     }
+}
+
+/// The CRC value of a base64 digest as S3 writes it (CRCs only).
+pub fn crc_from_base64(algorithm: Algorithm, value: &str) -> Option<u64> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    (algorithm.is_crc() && raw.len() == algorithm.digest_len())
+        .then(|| Digest::new(&raw).crc_value())?
 }
 
 // ---- CRCs ------------------------------------------------------------------------------

@@ -47,6 +47,16 @@ HOW:
   --no-expect             do not send Expect: 100-continue (sent for bodies over 1 MiB, so
                           a refusal costs no upload; some old stores break on it)
 
+INTEGRITY:
+  --checksum crc32|crc32c|crc64nvme|sha1|sha256|none
+                          checksum the store verifies (x-amz-checksum-*): default crc32
+                          (none for v2, R2, B2, GCS); a header when known before sending,
+                          else a trailer after the body (one pass)
+  --content-md5           send Content-MD5 too (reads the file once more first)
+  --verify-etag           check the ETag is the MD5 of what was sent (always on when no
+                          checksum is: about 1.4 s of CPU per GiB)
+  --delete-on-mismatch    delete an object whose ETag or checksum disagrees (single PUT)
+
 LARGE OBJECTS (multipart):
   --multipart-threshold SIZE  files larger than this go up in parts (default 64M)
   --part-size SIZE        5M..5G; default 8M, larger when needed to fit 10,000 parts
@@ -247,6 +257,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
         multipart,
+        checksum: match text(&mut p, "--checksum")?.as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some(name) => Some(Some(crate::checksum::Algorithm::parse(name).ok_or_else(
+                || {
+                    Error::Usage(format!(
+                        "--checksum {name}: use crc32, crc32c, crc64nvme, sha1, sha256 or none"
+                    ))
+                },
+            )?)),
+        },
+        content_md5: p.contains("--content-md5"),
+        verify_etag: p.contains("--verify-etag"),
+        delete_on_mismatch: p.contains("--delete-on-mismatch"),
         ..Default::default()
     };
     if let Some(secret_flag) = ["--secret-access-key", "--secret-key", "--secret"]

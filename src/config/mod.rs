@@ -103,6 +103,11 @@ pub struct Options {
     pub no_expect: bool,
     pub quiet: bool,
     pub multipart: MultipartOptions,
+    /// `--checksum`: Some(None) is `none`.
+    pub checksum: Option<Option<crate::checksum::Algorithm>>,
+    pub content_md5: bool,
+    pub verify_etag: bool,
+    pub delete_on_mismatch: bool,
 }
 
 /// What the command line said about multipart uploads.
@@ -211,6 +216,14 @@ pub struct Plan {
     pub multipart: Multipart,
     /// Seconds added to this host's clock when signing (a skew the store reported).
     pub clock_skew: i64,
+    /// The checksum the store verifies (`x-amz-checksum-*`), if any.
+    pub checksum: Option<crate::checksum::Algorithm>,
+    /// Send Content-MD5 (a pass over the body first).
+    pub content_md5: bool,
+    /// Check the ETag against the MD5 of what was sent (computed while sending).
+    pub verify_etag: bool,
+    /// Delete a single-PUT object whose ETag or checksum disagrees.
+    pub delete_on_mismatch: bool,
 }
 
 impl Plan {
@@ -317,6 +330,16 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     }
     let credentials = credentials::resolve(env, &files, &profile, profile_from_cli)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
+    let checksum = match options.checksum {
+        Some(choice) => choice,
+        None => default_checksum(&endpoint, signature),
+    };
+    if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
+        // Sent as a header, known from a pass over the body first: it works, but say so.
+        crate::report::warning(
+            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)",
+        );
+    }
     Ok(Plan {
         source: options.source,
         bucket,
@@ -342,7 +365,33 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         quiet: options.quiet,
         multipart,
         clock_skew: 0,
+        checksum,
+        content_md5: options.content_md5,
+        // The ETag check is what is left when no checksum is on.
+        verify_etag: options.verify_etag || checksum.is_none(),
+        delete_on_mismatch: options.delete_on_mismatch,
     })
+}
+
+/// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
+/// which every store that implements S3's checksums takes, as a header or a trailer;
+/// none for SigV2 and for the stores known to refuse `x-amz-checksum-*` or its trailers
+/// (Cloudflare R2, Backblaze B2, Google Cloud Storage): they get the ETag check instead.
+pub fn default_checksum(
+    endpoint: &Endpoint,
+    signature: SignatureVersion,
+) -> Option<crate::checksum::Algorithm> {
+    let host = endpoint.host.to_ascii_lowercase();
+    let refuses = [
+        ".r2.cloudflarestorage.com",
+        ".backblazeb2.com",
+        "storage.googleapis.com",
+        ".oraclecloud.com",
+    ];
+    if signature == SignatureVersion::V2 || refuses.iter().any(|r| host.ends_with(r)) {
+        return None;
+    }
+    Some(crate::checksum::Algorithm::Crc32)
 }
 
 /// S3's multipart limits (Amazon S3 user guide, "Multipart upload limits").

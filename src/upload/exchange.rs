@@ -6,10 +6,12 @@
 use super::check_response;
 use super::request::{self, RequestSpec};
 use super::retry::Attempt;
-use crate::config::Plan;
+use crate::checksum::{self, Algorithm, Hasher};
+use crate::config::{PayloadMode, Plan, SignatureVersion};
 use crate::http::request::write_request_head;
 use crate::interrupt;
 use crate::sign::chunked::{self, ChunkSigner};
+use crate::sign::v4;
 use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
 use crate::Error;
 use md5::{Digest, Md5};
@@ -80,6 +82,10 @@ pub struct Call<'a> {
     pub body: Body<'a>,
     /// `x-amz-content-sha256`: a hex digest, `UNSIGNED-PAYLOAD`, or a streaming mode.
     pub payload_hash: &'a str,
+    /// The checksum the store is to verify: sent as a header when its value is known
+    /// (`checksum_value`), else computed while sending and sent as a trailer.
+    pub checksum: Option<Algorithm>,
+    pub checksum_value: Option<String>,
     /// Compute the MD5 of the body as it goes out (the ETag check).
     pub md5: bool,
     /// Set by a failed sibling part: stop sending.
@@ -91,6 +97,91 @@ pub struct Call<'a> {
 pub struct Answer {
     pub response: Response,
     pub md5: Option<[u8; 16]>,
+    /// The checksum sent (base64), the store's echo of it having been checked.
+    pub checksum: Option<String>,
+}
+
+/// How a body's integrity is sent, decided before the first attempt: the payload hash,
+/// and what a pass over the body had to learn first (only when one was needed anyway or
+/// is cheap: a signed payload, Content-MD5, a body in memory, SigV2).
+#[derive(Debug, Clone, Default)]
+pub struct Integrity {
+    pub payload_hash: String,
+    pub checksum_value: Option<String>,
+    pub content_md5: Option<String>,
+}
+
+/// The integrity of `body` under the plan: one pre-pass computes the SHA-256, checksum
+/// and MD5 together when any of them must be known before sending.
+pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
+    let v4 = plan.signature == SignatureVersion::V4;
+    let sha = v4 && plan.payload == PayloadMode::Signed;
+    let in_memory = matches!(body, Body::Bytes(_));
+    let early_sum = plan
+        .checksum
+        .filter(|_| sha || plan.content_md5 || in_memory || !v4);
+    let mut pre = Prepass::default();
+    if sha || plan.content_md5 || early_sum.is_some() {
+        pre = prepass(body, sha, early_sum, plan.content_md5)?;
+    }
+    let payload_hash = match (plan.signature, plan.payload) {
+        (SignatureVersion::V2, _) => String::new(),
+        (SignatureVersion::V4, PayloadMode::Signed) => pre.sha256.unwrap_or_default(),
+        (SignatureVersion::V4, PayloadMode::Unsigned) => v4::UNSIGNED_PAYLOAD.to_string(),
+        (SignatureVersion::V4, PayloadMode::Streaming) => chunked::STREAMING_PAYLOAD.to_string(),
+    };
+    Ok(Integrity {
+        payload_hash,
+        checksum_value: pre.checksum.map(|d| d.to_base64()),
+        content_md5: pre.md5.map(|m| checksum::base64(&m)),
+    })
+}
+
+/// What one pass over a body learnt.
+#[derive(Debug, Default)]
+pub struct Prepass {
+    pub sha256: Option<String>,
+    pub checksum: Option<checksum::Digest>,
+    pub md5: Option<[u8; 16]>,
+}
+
+/// Reads `body` once through one fixed buffer, computing what is asked.
+pub fn prepass(
+    body: Body<'_>,
+    sha256: bool,
+    sum: Option<Algorithm>,
+    md5: bool,
+) -> Result<Prepass, Error> {
+    let mut sha = sha256.then(v4::PayloadHasher::new);
+    let mut reader = BodyReader::new(body, md5, None);
+    reader.sum = sum.map(Hasher::new);
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(&mut reader, &mut buf[..want], body.path())?;
+        if let Some(h) = &mut sha {
+            h.update(&buf[..want]);
+        }
+        left -= want as u64;
+    }
+    Ok(Prepass {
+        sha256: sha.map(v4::PayloadHasher::finish),
+        checksum: reader.sum.as_ref().map(Hasher::finish),
+        md5: reader.md5(),
+    })
+}
+
+/// How the body goes on the wire.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Plain,
+    /// aws-chunked, every chunk signed.
+    Signed,
+    /// aws-chunked, every chunk signed, then a signed checksum trailer.
+    SignedTrailer(Algorithm),
+    /// aws-chunked, plain chunks, then a checksum trailer.
+    UnsignedTrailer(Algorithm),
 }
 
 /// Where a connection lives between calls: a kept-alive connection is reused by the
@@ -139,24 +230,57 @@ fn once(
     conn: &mut Connection,
 ) -> Result<Answer, Error> {
     let size = call.body.len();
-    let streaming = call.payload_hash == chunked::STREAMING_PAYLOAD;
+    let trailer = call.checksum.filter(|_| call.checksum_value.is_none());
+    let (framing, payload_hash) = match (trailer, call.payload_hash) {
+        (Some(a), chunked::STREAMING_PAYLOAD) => {
+            (Framing::SignedTrailer(a), chunked::STREAMING_SIGNED_TRAILER)
+        }
+        (Some(a), v4::UNSIGNED_PAYLOAD) => (
+            Framing::UnsignedTrailer(a),
+            chunked::STREAMING_UNSIGNED_TRAILER,
+        ),
+        (Some(_), _) => {
+            return Err(Error::Protocol(
+                "internal: a checksum trailer needs an unsigned or streaming payload".into(),
+            ))
+        }
+        (None, chunked::STREAMING_PAYLOAD) => (Framing::Signed, chunked::STREAMING_PAYLOAD),
+        (None, hash) => (Framing::Plain, hash),
+    };
     let mut headers = call.headers.clone();
     let mut content_length = size;
-    if streaming {
+    if framing != Framing::Plain {
         // aws-chunked comes first; the object's own coding, if any, after it.
         match headers.iter_mut().find(|(n, _)| n == "content-encoding") {
             Some((_, v)) => *v = format!("aws-chunked,{v}"),
             None => headers.push(("content-encoding".into(), "aws-chunked".into())),
         }
         headers.push(("x-amz-decoded-content-length".into(), size.to_string()));
-        content_length = chunked::encoded_length(size, COPY_BUFFER as u64);
+    }
+    let chunk = COPY_BUFFER as u64;
+    content_length = match framing {
+        Framing::Plain => content_length,
+        Framing::Signed => chunked::encoded_length(size, chunk),
+        Framing::SignedTrailer(a) => {
+            chunked::encoded_length_signed_trailer(size, chunk, a.header_name(), base64_len(a))
+        }
+        Framing::UnsignedTrailer(a) => {
+            chunked::encoded_length_unsigned_trailer(size, chunk, a.header_name(), base64_len(a))
+        }
+    };
+    if let Some(a) = call.checksum {
+        headers.push(("x-amz-sdk-checksum-algorithm".into(), a.api_name().into()));
+        match &call.checksum_value {
+            Some(value) => headers.push((a.header_name().into(), value.clone())),
+            None => headers.push(("x-amz-trailer".into(), a.header_name().into())),
+        }
     }
     let spec = RequestSpec {
         method: call.method,
         query: call.query.clone(),
         headers,
         content_length,
-        payload_hash: call.payload_hash,
+        payload_hash,
     };
     let mut signed = request::sign(plan, spec, attempt.time);
     let expect = attempt.expect && size > EXPECT_MIN_BODY;
@@ -183,17 +307,23 @@ fn once(
         }
     }
     let mut reader = BodyReader::new(call.body, call.md5, call.cancel);
-    let sent = if streaming {
-        let signer = ChunkSigner::new(
+    reader.sum = trailer.map(Hasher::new);
+    let signer = || {
+        ChunkSigner::new(
             plan.credentials.secret_access_key.expose(),
             &plan.region,
             "s3",
             attempt.time,
             &signed.signature,
-        );
-        send_chunked(conn, &mut reader, call.body, signer)
-    } else {
-        send_plain(conn, &mut reader, call.body)
+        )
+    };
+    let sent = match framing {
+        Framing::Plain => send_plain(conn, &mut reader, call.body),
+        Framing::Signed => send_chunked(conn, &mut reader, call.body, Some(signer()), None),
+        Framing::SignedTrailer(a) => {
+            send_chunked(conn, &mut reader, call.body, Some(signer()), Some(a))
+        }
+        Framing::UnsignedTrailer(a) => send_chunked(conn, &mut reader, call.body, None, Some(a)),
     };
     if let Err(e) = sent {
         // A server that refuses early (bad signature, no bucket) answers before the body
@@ -207,10 +337,31 @@ fn once(
     }
     let response = conn.read_response(call.method)?;
     check_response(&response, plan)?;
+    let sent_sum = call
+        .checksum_value
+        .clone()
+        .or_else(|| reader.sum.as_ref().map(|h| h.finish().to_base64()));
+    if let (Some(a), Some(ours)) = (call.checksum, &sent_sum) {
+        if let Some(theirs) = response.head.header(a.header_name()) {
+            if theirs.trim() != ours {
+                return Err(Error::Integrity(format!(
+                    "the store computed {} {theirs} for what it received, not the {ours} that was sent: \
+                     the bytes were damaged on the way",
+                    a.api_name()
+                )));
+            }
+        }
+    }
     Ok(Answer {
         response,
-        md5: reader.md5.map(|h| h.finalize().into()),
+        md5: reader.md5(),
+        checksum: sent_sum,
     })
+}
+
+/// Characters of the base64 of an algorithm's digest.
+fn base64_len(a: Algorithm) -> usize {
+    a.digest_len().div_ceil(3) * 4
 }
 
 /// Reads a body: positioned reads for a file span (no shared cursor), with the MD5 of
@@ -220,6 +371,8 @@ pub struct BodyReader<'a> {
     pos: u64,
     end: u64,
     md5: Option<Md5>,
+    /// A checksum computed as the bytes pass (sent as a trailer).
+    sum: Option<Hasher>,
     cancel: Option<&'a AtomicBool>,
 }
 
@@ -230,6 +383,7 @@ impl<'a> BodyReader<'a> {
             pos: 0,
             end: body.len(),
             md5: md5.then(Md5::new),
+            sum: None,
             cancel,
         }
     }
@@ -248,14 +402,14 @@ impl<'a> BodyReader<'a> {
 
 impl Read for BodyReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if interrupt::should_stop(self.cancel) {
-            return Err(interrupt::stopped_error());
-        }
         let want = usize::try_from(self.end - self.pos)
             .unwrap_or(usize::MAX)
             .min(buf.len());
         if want == 0 {
             return Ok(0);
+        }
+        if interrupt::should_stop(self.cancel) {
+            return Err(interrupt::stopped_error());
         }
         let n = match self.body {
             Body::Bytes(bytes) => {
@@ -269,6 +423,9 @@ impl Read for BodyReader<'_> {
                 .read_at(&mut buf[..want], span.offset + self.pos)?,
         };
         if let Some(h) = &mut self.md5 {
+            h.update(&buf[..n]);
+        }
+        if let Some(h) = &mut self.sum {
             h.update(&buf[..n]);
         }
         self.pos += n as u64;
@@ -313,14 +470,16 @@ pub fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
     Ok((meta.len(), meta.modified().ok()))
 }
 
-/// Sends the body as aws-chunked: each 8 KiB chunk read once into a fixed buffer, signed,
-/// and framed (`hex-size;chunk-signature=SIG\r\n` data `\r\n`), then the signed final
-/// empty chunk. As in `send_plain`, the file is checked before its last chunk goes out.
+/// Sends the body as aws-chunked: each 8 KiB chunk read once into a fixed buffer,
+/// framed (`hex-size;chunk-signature=SIG\r\n` when signed, `hex-size\r\n` when not)
+/// and followed by CRLF; then the final empty chunk, and the checksum trailer when one is
+/// asked for. As in `send_plain`, the file is checked before its last chunk goes out.
 fn send_chunked(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
     body: Body<'_>,
-    mut signer: ChunkSigner,
+    mut signer: Option<ChunkSigner>,
+    trailer: Option<Algorithm>,
 ) -> Result<(), Error> {
     // Data plus its frame: the header is at most 4 hex digits, ";chunk-signature=", 64
     // hex digits and CRLF; CRLF follows the data.
@@ -335,17 +494,28 @@ fn send_chunked(
         if left == 0 {
             check_stamp(body)?;
         }
-        let head = chunked::write_chunk_header(&mut frame, want, signer.sign(&data[..want]))
-            .ok_or_else(frame_too_small)?;
+        let head = match &mut signer {
+            Some(s) => chunked::write_chunk_header(&mut frame, want, s.sign(&data[..want])),
+            None => chunked::write_plain_chunk_header(&mut frame, want),
+        }
+        .ok_or_else(frame_too_small)?;
         let used = head + want + 2;
         frame[head..head + want].copy_from_slice(&data[..want]);
         frame[used - 2..used].copy_from_slice(b"\r\n");
         conn.send(&frame[..used])?;
     }
-    let head =
-        chunked::write_chunk_header(&mut frame, 0, signer.sign(&[])).ok_or_else(frame_too_small)?;
-    frame[head..head + 2].copy_from_slice(b"\r\n");
-    conn.send(&frame[..head + 2])
+    let value = reader.sum.as_ref().map(|h| h.finish().to_base64());
+    let end = match (&mut signer, trailer, value) {
+        (Some(s), Some(a), Some(v)) => chunked::signed_trailer_end(s, a.header_name(), &v),
+        (None, Some(a), Some(v)) => chunked::unsigned_trailer_end(a.header_name(), &v),
+        (Some(s), None, _) => format!("0;chunk-signature={}\r\n\r\n", s.sign(&[])),
+        _ => {
+            return Err(Error::Protocol(
+                "internal: an aws-chunked body without its checksum".into(),
+            ))
+        }
+    };
+    conn.send(end.as_bytes())
 }
 
 /// Cannot happen for an 8 KiB chunk (87 bytes of header fit in the 96 spare); an error,

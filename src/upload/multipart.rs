@@ -5,8 +5,9 @@
 
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
 use super::journal::{self, Entry, FileIdentity};
-use super::single::{payload_hash, tls_for};
+use super::single::tls_for;
 use super::{retry, Outcome};
+use crate::checksum::{self, Algorithm};
 use crate::config::{OnFailure, Plan, SignatureVersion, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
 use crate::interrupt;
@@ -73,11 +74,14 @@ impl Layout {
     }
 }
 
-/// A part the store holds: its ETag, and the MD5 of what was sent when known.
+/// A part the store holds: its ETag, the MD5 of what was sent when computed, its
+/// checksum (base64) when one is on, and its length (to combine CRCs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartDone {
     pub etag: String,
     pub md5: Option<[u8; 16]>,
+    pub checksum: Option<String>,
+    pub len: u64,
 }
 
 /// One multipart upload in progress.
@@ -94,12 +98,26 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
     let mut plan = plan.clone();
     let tls = tls_for(&plan)?;
     let hash = empty_hash(&plan);
+    let mut headers = super::request::object_headers(&plan);
+    if let Some(a) = plan.checksum {
+        // CRCs combine into a checksum of the whole object; SHA digests only into a
+        // checksum of the parts' checksums (S3 user guide, "Checking object integrity").
+        headers.push(("x-amz-checksum-algorithm".into(), a.api_name().into()));
+        let kind = if a.is_crc() {
+            "FULL_OBJECT"
+        } else {
+            "COMPOSITE"
+        };
+        headers.push(("x-amz-checksum-type".into(), kind.into()));
+    }
     let call = Call {
         method: "POST",
         query: vec![("uploads".into(), String::new())],
-        headers: super::request::object_headers(&plan),
+        headers,
         body: Body::Bytes(&[]),
         payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
         md5: false,
         cancel: None,
     };
@@ -125,17 +143,23 @@ pub fn send_part(
     slot: &mut Slot,
 ) -> Result<PartDone, Error> {
     let plan = &session.plan;
-    let hash = payload_hash(plan, body)?;
+    let integrity = exchange::prepare(plan, body)?;
+    let mut headers = Vec::new();
+    if let Some(md5) = &integrity.content_md5 {
+        headers.push(("content-md5".into(), md5.clone()));
+    }
     let call = Call {
         method: "PUT",
         query: vec![
             ("partNumber".into(), number.to_string()),
             ("uploadId".into(), session.upload_id.clone()),
         ],
-        headers: Vec::new(),
+        headers,
         body,
-        payload_hash: &hash,
-        md5: true,
+        payload_hash: &integrity.payload_hash,
+        checksum: plan.checksum,
+        checksum_value: integrity.checksum_value.clone(),
+        md5: plan.verify_etag,
         cancel: Some(cancel),
     };
     let answer = retry::run(plan, |plan, attempt| {
@@ -158,6 +182,8 @@ pub fn send_part(
     Ok(PartDone {
         etag,
         md5: answer.md5,
+        checksum: answer.checksum,
+        len: body.len(),
     })
 }
 
@@ -165,18 +191,36 @@ pub fn send_part(
 pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error> {
     let plan = &session.plan;
     let mut body = String::with_capacity(64 + parts.len() * 90);
+    let element = plan.checksum.map(Algorithm::xml_element);
+    let sums: Vec<[(&str, &str); 1]> = parts
+        .iter()
+        .map(|p| [(element.unwrap_or(""), p.checksum.as_deref().unwrap_or(""))])
+        .collect();
     let list: Vec<xml::CompletedPart<'_>> = parts
         .iter()
+        .zip(&sums)
         .enumerate()
-        .map(|(i, p)| {
+        .map(|(i, (p, sum))| {
+            let listed: &[(&str, &str)] = if p.checksum.is_some() && element.is_some() {
+                sum
+            } else {
+                &[]
+            };
             (
                 u32::try_from(i + 1).unwrap_or(u32::MAX),
                 p.etag.as_str(),
-                &[][..],
+                listed,
             )
         })
         .collect();
     xml::write_complete_body(&list, &mut body);
+    let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    if let Some((a, whole)) = plan.checksum.zip(object_checksum(plan.checksum, parts)) {
+        if a.is_crc() {
+            headers.push((a.header_name().into(), whole));
+            headers.push(("x-amz-checksum-type".into(), "FULL_OBJECT".into()));
+        }
+    }
     let hash = match plan.signature {
         SignatureVersion::V4 => v4::hex_sha256(body.as_bytes()),
         SignatureVersion::V2 => String::new(),
@@ -184,9 +228,11 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     let call = Call {
         method: "POST",
         query: vec![("uploadId".into(), session.upload_id.clone())],
-        headers: vec![("content-type".into(), "application/xml".into())],
+        headers,
         body: Body::Bytes(body.as_bytes()),
         payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
         md5: false,
         cancel: None,
     };
@@ -209,6 +255,27 @@ pub fn verify_object(
         .and_then(|c| c.etag)
         .or_else(|| response.head.header("etag").map(str::to_string))
         .ok_or_else(|| bad_answer(response, "CompleteMultipartUpload", "no ETag"))?;
+    let completed = xml::parse_complete(&response.body);
+    if let (Some(a), Some(expected)) = (plan.checksum, object_checksum(plan.checksum, parts)) {
+        let theirs = completed
+            .as_ref()
+            .and_then(|c| c.checksums.iter().find(|(n, _)| n == a.xml_element()))
+            .map(|(_, v)| v.clone())
+            .or_else(|| response.head.header(a.header_name()).map(str::to_string));
+        if let Some(theirs) = theirs {
+            // A composite value may come back with or without its "-N".
+            let bare = |v: &str| v.split('-').next().unwrap_or(v).trim().to_string();
+            if bare(&theirs) != bare(&expected) {
+                return Err(Error::Integrity(format!(
+                    "the completed object's {} is {theirs}, not the {expected} of the parts sent: \
+                     do not trust s3://{}/{}: delete it or upload it again",
+                    a.api_name(),
+                    plan.bucket,
+                    plan.key
+                )));
+            }
+        }
+    }
     if let Some(expected) = multipart_etag(parts) {
         if unquote(&etag) != expected {
             return Err(Error::Integrity(format!(
@@ -232,6 +299,8 @@ pub fn abort(session: &Session) -> Result<(), Error> {
         headers: Vec::new(),
         body: Body::Bytes(&[]),
         payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
         md5: false,
         cancel: None,
     };
@@ -375,7 +444,7 @@ pub fn send_parts<'a>(
                     let Some(&number) = todo.get(i) else { break };
                     match send_part(session, number, body_of(number), &cancel, &mut slot) {
                         Ok(done) => {
-                            if let (Some(j), Some(md5)) = (journal_path, done.md5) {
+                            if let (Some(j), Some(md5)) = (journal_path, etag_md5(&done.etag)) {
                                 // Without the record, a resume re-checks this part by its
                                 // ETag where the store lists one (it re-sends it where not).
                                 let _ = journal::record_part(j, number, &md5);
@@ -561,7 +630,6 @@ fn find_pending(
     });
     let layout = Layout::for_size(size, part_size)?;
     let mut done = vec![None; layout.parts as usize];
-    let cancel = AtomicBool::new(false);
     // What the store confirmed for each part: the ETag it lists now, else the MD5 it
     // confirmed when the part was stored (recorded in the journal of this upload).
     let confirmed = |number: u32, etag: &str| {
@@ -587,7 +655,8 @@ fn find_pending(
             path,
             stamp: None,
         });
-        let ours = exchange::md5_of(body, Some(&cancel))?;
+        let local = exchange::prepass(body, false, plan.checksum, true)?;
+        let ours = local.md5.unwrap_or_default();
         if ours == theirs {
             let etag = if part.etag.is_empty() {
                 format!("\"{}\"", hex(&ours))
@@ -597,6 +666,8 @@ fn find_pending(
             done[part.number as usize - 1] = Some(PartDone {
                 etag,
                 md5: Some(ours),
+                checksum: local.checksum.map(|d| d.to_base64()),
+                len,
             });
         }
     }
@@ -620,6 +691,8 @@ fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
             headers: Vec::new(),
             body: Body::Bytes(&[]),
             payload_hash: &hash,
+            checksum: None,
+            checksum_value: None,
             md5: false,
             cancel: None,
         };
@@ -656,6 +729,8 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
         headers: Vec::new(),
         body: Body::Bytes(&[]),
         payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
         md5: false,
         cancel: None,
     };
@@ -764,6 +839,30 @@ pub fn outcome(
     }
 }
 
+/// The object's checksum from its parts': the CRCs combined (FULL_OBJECT), or the
+/// composite of SHA digests, `-N` (COMPOSITE). None when a part's is missing.
+pub fn object_checksum(algorithm: Option<Algorithm>, parts: &[PartDone]) -> Option<String> {
+    let a = algorithm?;
+    if a.is_crc() {
+        let mut whole = 0u64;
+        for (i, p) in parts.iter().enumerate() {
+            let crc = checksum::crc_from_base64(a, p.checksum.as_deref()?)?;
+            whole = if i == 0 {
+                crc
+            } else {
+                checksum::crc_combine(a, whole, crc, p.len)
+            };
+        }
+        Some(checksum::crc_digest(a, whole).to_base64())
+    } else {
+        let mut digests = Vec::with_capacity(parts.len());
+        for p in parts {
+            digests.push(checksum::Digest::from_base64(p.checksum.as_deref()?)?);
+        }
+        Some(checksum::composite(a, &digests))
+    }
+}
+
 /// The ETag S3 gives a multipart object when every part's ETag is its MD5.
 pub fn multipart_etag(parts: &[PartDone]) -> Option<String> {
     let mut all = Md5::new();
@@ -856,10 +955,14 @@ mod tests {
             PartDone {
                 etag: format!("\"{}\"", hex(&a)),
                 md5: Some(a),
+                checksum: None,
+                len: 5 * 1024 * 1024,
             },
             PartDone {
                 etag: format!("\"{}\"", hex(&b)),
                 md5: Some(b),
+                checksum: None,
+                len: 1,
             },
         ];
         assert_eq!(multipart_etag(&parts).unwrap(), expected);

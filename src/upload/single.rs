@@ -2,9 +2,9 @@
 //! the body, and hold the last bytes back until the file is known not to have changed.
 
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
+use super::multipart::{etag_md5, hex};
 use super::{retry, Outcome};
-use crate::config::{PayloadMode, Plan, Scheme, SignatureVersion};
-use crate::sign::chunked;
+use crate::config::{Plan, Scheme, SignatureVersion};
 use crate::sign::v4;
 use crate::transport;
 use crate::Error;
@@ -29,29 +29,54 @@ pub fn put_file(plan: &Plan, file: &File, size: u64, stamp: FileStamp) -> Result
     put(plan, body)
 }
 
-/// Uploads `body` with one PutObject, retried as the plan's policy allows.
+/// Uploads `body` with one PutObject, retried as the plan's policy allows, and checks
+/// what the store says it got.
 pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let payload_hash = payload_hash(plan, body)?;
+    let integrity = exchange::prepare(plan, body)?;
     let tls = tls_for(plan)?;
+    let mut headers = super::request::object_headers(plan);
+    if let Some(md5) = &integrity.content_md5 {
+        headers.push(("content-md5".into(), md5.clone()));
+    }
     let call = Call {
         method: "PUT",
         query: Vec::new(),
-        headers: super::request::object_headers(plan),
+        headers,
         body,
-        payload_hash: &payload_hash,
-        md5: false,
+        payload_hash: &integrity.payload_hash,
+        checksum: plan.checksum,
+        checksum_value: integrity.checksum_value.clone(),
+        md5: plan.verify_etag,
         cancel: None,
     };
     let mut slot: Slot = None;
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, tls.as_ref(), &mut slot)
-    })?;
+    });
+    let answer = match answer {
+        Err(Error::Integrity(m)) => return Err(mismatch(plan, tls.as_ref(), m)),
+        other => other?,
+    };
     let head = &answer.response.head;
+    let etag = head.header("etag").map(str::to_string);
+    if let (Some(ours), Some(theirs)) = (answer.md5, etag.as_deref().and_then(etag_md5)) {
+        if ours != theirs {
+            return Err(mismatch(
+                plan,
+                tls.as_ref(),
+                format!(
+                    "the store's ETag {} is not the MD5 of the bytes sent ({})",
+                    etag.as_deref().unwrap_or_default(),
+                    hex(&ours)
+                ),
+            ));
+        }
+    }
     Ok(Outcome {
         url: plan.url(),
         bytes: body.len(),
-        etag: head.header("etag").map(str::to_string),
+        etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
         elapsed: started.elapsed(),
         parts: 0,
@@ -59,14 +84,44 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
     })
 }
 
-/// `x-amz-content-sha256` for a body in the plan's payload mode (SigV2 signs no hash).
-pub fn payload_hash(plan: &Plan, body: Body<'_>) -> Result<String, Error> {
-    Ok(match (plan.signature, plan.payload) {
-        (SignatureVersion::V2, _) => String::new(),
-        (SignatureVersion::V4, PayloadMode::Unsigned) => v4::UNSIGNED_PAYLOAD.to_string(),
-        (SignatureVersion::V4, PayloadMode::Signed) => exchange::sha256_of(body)?,
-        (SignatureVersion::V4, PayloadMode::Streaming) => chunked::STREAMING_PAYLOAD.to_string(),
-    })
+/// A stored object that disagrees with what was sent: reported as not to be trusted,
+/// and deleted only when --delete-on-mismatch says so.
+fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error {
+    let url = plan.url();
+    if !plan.delete_on_mismatch {
+        return Error::Integrity(format!(
+            "{what}: do not trust {url}; it was left in place (delete it, or pass --delete-on-mismatch)"
+        ));
+    }
+    let hash = empty_payload(plan);
+    let call = Call {
+        method: "DELETE",
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Body::Bytes(&[]),
+        payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    match retry::run(plan, |plan, attempt| {
+        exchange::exchange(plan, attempt, &call, tls, &mut slot)
+    }) {
+        Ok(_) => Error::Integrity(format!("{what}: {url} was deleted (--delete-on-mismatch)")),
+        Err(e) => Error::Integrity(format!(
+            "{what}: do not trust {url}; deleting it failed too ({e})"
+        )),
+    }
+}
+
+/// `x-amz-content-sha256` of an empty body.
+pub fn empty_payload(plan: &Plan) -> String {
+    match plan.signature {
+        SignatureVersion::V4 => v4::EMPTY_SHA256.to_string(),
+        SignatureVersion::V2 => String::new(),
+    }
 }
 
 /// The TLS configuration for the plan's endpoint, None for plain HTTP.
