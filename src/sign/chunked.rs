@@ -82,6 +82,38 @@ impl ChunkSigner {
     }
 }
 
+/// Frames one chunk into `frame`: its header (signed when a signer is given, plain
+/// `hex-size\r\n` when not), the data, CRLF. Returns the framed length; None when
+/// `frame` is too small (data plus 96 bytes always fits).
+pub fn frame_chunk(
+    frame: &mut [u8],
+    data: &[u8],
+    signer: Option<&mut ChunkSigner>,
+) -> Option<usize> {
+    let head = match signer {
+        Some(s) => write_chunk_header(frame, data.len(), s.sign(data))?,
+        None => write_plain_chunk_header(frame, data.len())?,
+    };
+    let used = head + data.len() + 2;
+    frame
+        .get_mut(head..head + data.len())?
+        .copy_from_slice(data);
+    frame.get_mut(used - 2..used)?.copy_from_slice(b"\r\n");
+    Some(used)
+}
+
+/// What follows the last data chunk: the final empty chunk (signed or plain), and the
+/// trailer (`header`, `value`) when there is one. None for a plain body with no trailer,
+/// which aws-chunked does not have.
+pub fn body_end(signer: Option<&mut ChunkSigner>, trailer: Option<(&str, &str)>) -> Option<String> {
+    match (signer, trailer) {
+        (Some(s), Some((header, value))) => Some(signed_trailer_end(s, header, value)),
+        (Some(s), None) => Some(format!("0;chunk-signature={}\r\n\r\n", s.sign(&[]))),
+        (None, Some((header, value))) => Some(unsigned_trailer_end(header, value)),
+        (None, None) => None,
+    }
+}
+
 /// Writes `hex-size\r\n`, the header of a chunk of an unsigned-trailer body.
 pub fn write_plain_chunk_header(out: &mut [u8], len: usize) -> Option<usize> {
     let room = out.len();

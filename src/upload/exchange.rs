@@ -494,27 +494,17 @@ fn send_chunked(
         if left == 0 {
             check_stamp(body)?;
         }
-        let head = match &mut signer {
-            Some(s) => chunked::write_chunk_header(&mut frame, want, s.sign(&data[..want])),
-            None => chunked::write_plain_chunk_header(&mut frame, want),
-        }
-        .ok_or_else(frame_too_small)?;
-        let used = head + want + 2;
-        frame[head..head + want].copy_from_slice(&data[..want]);
-        frame[used - 2..used].copy_from_slice(b"\r\n");
+        let used = chunked::frame_chunk(&mut frame, &data[..want], signer.as_mut())
+            .ok_or_else(frame_too_small)?;
         conn.send(&frame[..used])?;
     }
     let value = reader.sum.as_ref().map(|h| h.finish().to_base64());
-    let end = match (&mut signer, trailer, value) {
-        (Some(s), Some(a), Some(v)) => chunked::signed_trailer_end(s, a.header_name(), &v),
-        (None, Some(a), Some(v)) => chunked::unsigned_trailer_end(a.header_name(), &v),
-        (Some(s), None, _) => format!("0;chunk-signature={}\r\n\r\n", s.sign(&[])),
-        _ => {
-            return Err(Error::Protocol(
-                "internal: an aws-chunked body without its checksum".into(),
-            ))
-        }
-    };
+    let trailer = trailer
+        .zip(value.as_deref())
+        .map(|(a, v)| (a.header_name(), v));
+    let end = chunked::body_end(signer.as_mut(), trailer).ok_or_else(|| {
+        Error::Protocol("internal: an aws-chunked body without signatures or checksum".into())
+    })?;
     conn.send(end.as_bytes())
 }
 
