@@ -359,6 +359,50 @@ fn once(
     })
 }
 
+/// A call whose body, if any, is a small document in memory (an XML list, nothing):
+/// signed with its SHA-256, no checksum, retried as the plan allows; the corrections the
+/// store asked for (region, clock) stay in `plan`.
+pub fn small_call_adjusting(
+    plan: &mut Plan,
+    tls: Option<&Arc<ClientConfig>>,
+    method: &'static str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+) -> Result<Answer, Error> {
+    let hash = match plan.signature {
+        SignatureVersion::V4 => v4::hex_sha256(body),
+        SignatureVersion::V2 => String::new(),
+    };
+    let call = Call {
+        method,
+        query,
+        headers,
+        body: Body::Bytes(body),
+        payload_hash: &hash,
+        checksum: None,
+        checksum_value: None,
+        md5: false,
+        cancel: None,
+    };
+    let mut slot: Slot = None;
+    super::retry::run_adjusting(plan, |plan, attempt| {
+        exchange(plan, attempt, &call, tls, &mut slot)
+    })
+}
+
+/// As `small_call_adjusting`, leaving the plan as it is.
+pub fn small_call(
+    plan: &Plan,
+    tls: Option<&Arc<ClientConfig>>,
+    method: &'static str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+) -> Result<Answer, Error> {
+    small_call_adjusting(&mut plan.clone(), tls, method, query, headers, body)
+}
+
 /// Characters of the base64 of an algorithm's digest.
 fn base64_len(a: Algorithm) -> usize {
     a.digest_len().div_ceil(3) * 4

@@ -8,11 +8,10 @@ use super::journal::{self, Entry, FileIdentity};
 use super::single::tls_for;
 use super::{retry, Outcome};
 use crate::checksum::{self, Algorithm};
-use crate::config::{OnFailure, Plan, SignatureVersion, MAX_PART, MAX_PARTS, MIN_PART};
+use crate::config::{OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
 use crate::interrupt;
 use crate::report;
-use crate::sign::v4;
 use crate::transport::Response;
 use crate::Error;
 use md5::{Digest, Md5};
@@ -25,6 +24,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The default part size: aws-cli's 8 MiB, grown when an object needs more than 10,000.
 pub const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+/// The least wait for CompleteMultipartUpload's answer.
+pub const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Files from this size keep a failed upload for `--resume` unless told otherwise.
 pub const KEEP_FROM: u64 = 1024 * 1024 * 1024;
 
@@ -97,7 +98,6 @@ pub struct Session {
 pub fn create(plan: &Plan) -> Result<Session, Error> {
     let mut plan = plan.clone();
     let tls = tls_for(&plan)?;
-    let hash = empty_hash(&plan);
     let mut headers = super::request::object_headers(&plan);
     if let Some(a) = plan.checksum {
         // CRCs combine into a checksum of the whole object; SHA digests only into a
@@ -110,21 +110,9 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
         };
         headers.push(("x-amz-checksum-type".into(), kind.into()));
     }
-    let call = Call {
-        method: "POST",
-        query: vec![("uploads".into(), String::new())],
-        headers,
-        body: Body::Bytes(&[]),
-        payload_hash: &hash,
-        checksum: None,
-        checksum_value: None,
-        md5: false,
-        cancel: None,
-    };
-    let mut slot: Slot = None;
-    let answer = retry::run_adjusting(&mut plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, tls.as_ref(), &mut slot)
-    })?;
+    let query = vec![("uploads".into(), String::new())];
+    let answer =
+        exchange::small_call_adjusting(&mut plan, tls.as_ref(), "POST", query, headers, &[])?;
     let initiated = xml::parse_initiate(&answer.response.body)
         .ok_or_else(|| bad_answer(&answer.response, "CreateMultipartUpload", "no UploadId"))?;
     Ok(Session {
@@ -221,25 +209,14 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
             headers.push(("x-amz-checksum-type".into(), "FULL_OBJECT".into()));
         }
     }
-    let hash = match plan.signature {
-        SignatureVersion::V4 => v4::hex_sha256(body.as_bytes()),
-        SignatureVersion::V2 => String::new(),
-    };
-    let call = Call {
-        method: "POST",
-        query: vec![("uploadId".into(), session.upload_id.clone())],
-        headers,
-        body: Body::Bytes(body.as_bytes()),
-        payload_hash: &hash,
-        checksum: None,
-        checksum_value: None,
-        md5: false,
-        cancel: None,
-    };
-    let mut slot: Slot = None;
-    let answer = retry::run(plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
-    })?;
+    let query = vec![("uploadId".into(), session.upload_id.clone())];
+    let tls = session.tls.as_ref();
+    // The store assembles the object before it answers: minutes for a large one (S3 keeps
+    // the connection alive with whitespace meanwhile; others are silent). A retry after a
+    // timeout would find the upload gone, so the wait is long.
+    let mut patient = plan.clone();
+    patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
+    let answer = exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes())?;
     Ok(answer.response)
 }
 
@@ -292,22 +269,15 @@ pub fn verify_object(
 
 /// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
 pub fn abort(session: &Session) -> Result<(), Error> {
-    let hash = empty_hash(&session.plan);
-    let call = Call {
-        method: "DELETE",
-        query: vec![("uploadId".into(), session.upload_id.clone())],
-        headers: Vec::new(),
-        body: Body::Bytes(&[]),
-        payload_hash: &hash,
-        checksum: None,
-        checksum_value: None,
-        md5: false,
-        cancel: None,
-    };
-    let mut slot: Slot = None;
-    match retry::run(&session.plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
-    }) {
+    let query = vec![("uploadId".into(), session.upload_id.clone())];
+    match exchange::small_call(
+        &session.plan,
+        session.tls.as_ref(),
+        "DELETE",
+        query,
+        Vec::new(),
+        &[],
+    ) {
         Ok(_) => Ok(()),
         Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => Ok(()),
         Err(e) => Err(e),
@@ -676,7 +646,6 @@ fn find_pending(
 
 /// Every part the store lists for the upload (ListParts, page after page).
 fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
-    let hash = empty_hash(&session.plan);
     let mut parts = Vec::new();
     let mut marker: Option<u32> = None;
     // 10,000 parts at 1,000 a page: a store that pages forever is cut short.
@@ -685,21 +654,14 @@ fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
         if let Some(m) = marker {
             query.push(("part-number-marker".into(), m.to_string()));
         }
-        let call = Call {
-            method: "GET",
+        let answer = exchange::small_call(
+            &session.plan,
+            session.tls.as_ref(),
+            "GET",
             query,
-            headers: Vec::new(),
-            body: Body::Bytes(&[]),
-            payload_hash: &hash,
-            checksum: None,
-            checksum_value: None,
-            md5: false,
-            cancel: None,
-        };
-        let mut slot: Slot = None;
-        let answer = retry::run(&session.plan, |plan, attempt| {
-            exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
-        })?;
+            Vec::new(),
+            &[],
+        )?;
         let page = xml::parse_list_parts(&answer.response.body)
             .ok_or_else(|| bad_answer(&answer.response, "ListParts", "not a ListPartsResult"))?;
         parts.extend(page.parts);
@@ -719,22 +681,10 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
         tls: tls_for(plan)?,
         upload_id: String::new(),
     };
-    let hash = empty_hash(plan);
-    let call = Call {
-        method: "GET",
-        query: vec![
-            ("uploads".into(), String::new()),
-            ("prefix".into(), plan.key.clone()),
-        ],
-        headers: Vec::new(),
-        body: Body::Bytes(&[]),
-        payload_hash: &hash,
-        checksum: None,
-        checksum_value: None,
-        md5: false,
-        cancel: None,
-    };
-    let mut slot: Slot = None;
+    let query = vec![
+        ("uploads".into(), String::new()),
+        ("prefix".into(), plan.key.clone()),
+    ];
     let cannot_list = |why: String| {
         Error::Usage(format!(
             "no journal of an upload of {} to {} on this host, and {why}: pass --upload-id ID",
@@ -742,10 +692,8 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
             plan.url()
         ))
     };
-    let answer = retry::run(plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, session.tls.as_ref(), &mut slot)
-    })
-    .map_err(|e| cannot_list(format!("the store did not list its pending uploads ({e})")))?;
+    let answer = exchange::small_call(plan, session.tls.as_ref(), "GET", query, Vec::new(), &[])
+        .map_err(|e| cannot_list(format!("the store did not list its pending uploads ({e})")))?;
     let page = xml::parse_list_uploads(&answer.response.body)
         .ok_or_else(|| cannot_list("the store's list of pending uploads was unreadable".into()))?;
     let mut ids: Vec<String> = page
@@ -894,14 +842,6 @@ fn unquote(etag: &str) -> &str {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `x-amz-content-sha256` of an empty body.
-fn empty_hash(plan: &Plan) -> String {
-    match plan.signature {
-        SignatureVersion::V4 => v4::EMPTY_SHA256.to_string(),
-        SignatureVersion::V2 => String::new(),
-    }
 }
 
 fn bad_answer(response: &Response, call: &str, what: &str) -> Error {

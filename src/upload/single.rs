@@ -4,8 +4,7 @@
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
 use super::multipart::{etag_md5, hex};
 use super::{retry, Outcome};
-use crate::config::{Plan, Scheme, SignatureVersion};
-use crate::sign::v4;
+use crate::config::{Plan, Scheme};
 use crate::transport;
 use crate::Error;
 use rustls::ClientConfig;
@@ -93,34 +92,11 @@ fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error
             "{what}: do not trust {url}; it was left in place (delete it, or pass --delete-on-mismatch)"
         ));
     }
-    let hash = empty_payload(plan);
-    let call = Call {
-        method: "DELETE",
-        query: Vec::new(),
-        headers: Vec::new(),
-        body: Body::Bytes(&[]),
-        payload_hash: &hash,
-        checksum: None,
-        checksum_value: None,
-        md5: false,
-        cancel: None,
-    };
-    let mut slot: Slot = None;
-    match retry::run(plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, tls, &mut slot)
-    }) {
+    match exchange::small_call(plan, tls, "DELETE", Vec::new(), Vec::new(), &[]) {
         Ok(_) => Error::Integrity(format!("{what}: {url} was deleted (--delete-on-mismatch)")),
         Err(e) => Error::Integrity(format!(
             "{what}: do not trust {url}; deleting it failed too ({e})"
         )),
-    }
-}
-
-/// `x-amz-content-sha256` of an empty body.
-pub fn empty_payload(plan: &Plan) -> String {
-    match plan.signature {
-        SignatureVersion::V4 => v4::EMPTY_SHA256.to_string(),
-        SignatureVersion::V2 => String::new(),
     }
 }
 
