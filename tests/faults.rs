@@ -802,3 +802,104 @@ fn a_part_checksum_echo_that_disagrees_fails_the_upload() {
     );
     assert!(seen[0].header("x-amz-checksum-algorithm").as_deref() == Some("CRC32C"));
 }
+
+/// A store that refuses the checksum trailer (as B2 or R2 do) gets a message naming the
+/// way back.
+#[test]
+fn a_refused_checksum_trailer_names_the_fallback() {
+    let src = source(SMALL);
+    let server = ScriptedServer::start(vec![after_body(s3_error(
+        "400 Bad Request",
+        "InvalidArgument",
+        "",
+    ))]);
+    let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+    let err = assert_failed(&out, 7);
+    assert!(err.contains("--checksum none"), "{err}");
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].header("x-amz-content-sha256").as_deref(),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    assert_eq!(
+        seen[0].header("x-amz-trailer").as_deref(),
+        Some("x-amz-checksum-crc32")
+    );
+}
+
+/// --resume with no journal on this host: the pending upload is found by
+/// ListMultipartUploads, its parts by ListParts page after page, and only the part the
+/// store does not hold is sent.
+#[test]
+fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
+    let src = source(TWO_PARTS);
+    let (p1, p2) = (
+        md5_etag(&src, 0..5 << 20),
+        md5_etag(&src, 5 << 20..TWO_PARTS as usize),
+    );
+    let xml = |body: String| {
+        answer(
+            "HTTP/1.1 200 OK",
+            &[("Content-Type", "application/xml")],
+            &body,
+        )
+    };
+    let uploads = xml(
+        "<ListMultipartUploadsResult><Bucket>bucket</Bucket><IsTruncated>false</IsTruncated>\
+         <Upload><Key>key.bin.other</Key><UploadId>OTHER</UploadId></Upload>\
+         <Upload><Key>key.bin</Key><UploadId>UPLOAD-9</UploadId></Upload></ListMultipartUploadsResult>"
+            .to_string(),
+    );
+    let page1 = xml(format!(
+        "<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>1</NextPartNumberMarker>\
+         <Part><PartNumber>1</PartNumber><ETag>{}</ETag><Size>{}</Size></Part></ListPartsResult>",
+        p1.replace('"', "&quot;"),
+        5 << 20
+    ));
+    let page2 =
+        xml("<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>".to_string());
+    let completed = xml(format!(
+        "<CompleteMultipartUploadResult><ETag>{}</ETag></CompleteMultipartUploadResult>",
+        object_etag(&src)
+    ));
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(uploads)],
+        vec![ReadHead, Reply(page1)],
+        vec![ReadHead, Reply(page2)],
+        part(&p2),
+        after_body(completed),
+    ]);
+    let mut flags = MULTIPART.to_vec();
+    flags.push("--resume");
+    let out = push(&server.endpoint(), &src, &flags);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(text(&out.stdout).starts_with(&format!("uploaded {DEST} ")));
+    no_secret(&out);
+    assert!(
+        err.contains("1 of 2 parts already stored, sending 1"),
+        "{err}"
+    );
+    let lines = request_lines(&server.seen());
+    assert!(
+        lines[0].starts_with("GET /bucket/key.bin?prefix=key.bin&uploads="),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("GET /bucket/key.bin?uploadId=UPLOAD-9 "),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].contains("part-number-marker=1&uploadId=UPLOAD-9"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("PUT /bucket/key.bin?partNumber=2&uploadId=UPLOAD-9"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-9"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 5, "{lines:?}");
+}

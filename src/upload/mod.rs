@@ -59,7 +59,13 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
         .header("x-amz-bucket-region")
         .map(str::to_string)
         .or_else(|| s3.as_ref().and_then(|e| e.region.clone()));
-    let hint = hint(head.status, code.as_deref(), region.as_deref(), plan);
+    let mut hint = hint(head.status, code.as_deref(), region.as_deref(), plan);
+    if let Some(fallback) = checksum_fallback(head.status, code.as_deref(), plan) {
+        hint = Some(match hint {
+            Some(h) => format!("{h}; {fallback}"),
+            None => fallback,
+        });
+    }
     let region = region.filter(|r| !r.is_empty());
     Err(Error::Refused(Box::new(Refusal {
         status_line: head.status_line(),
@@ -74,6 +80,31 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
         server_date: head.header("date").map(str::to_string),
         region,
     })))
+}
+
+/// Stores that do not take `x-amz-checksum-*` or aws-chunked trailers answer with these
+/// (Cloudflare R2 even with SignatureDoesNotMatch): name the way back.
+fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<String> {
+    plan.checksum?;
+    let suspicious = matches!(status, 400 | 403 | 411 | 501)
+        && matches!(
+            code,
+            None | Some(
+                "NotImplemented"
+                    | "InvalidArgument"
+                    | "InvalidRequest"
+                    | "SignatureDoesNotMatch"
+                    | "XAmzContentSHA256Mismatch"
+                    | "MissingContentLength"
+                    | "InvalidDigest"
+                    | "BadRequest"
+            )
+        );
+    suspicious.then(|| {
+        "if this store does not take checksums or aws-chunked trailers (B2, R2, GCS do not), \
+         retry with --checksum none, or --payload signed to send the checksum as a header"
+            .to_string()
+    })
 }
 
 /// What to do about a refusal, by S3 error code (S3 API reference, "Error codes").
