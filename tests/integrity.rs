@@ -78,12 +78,16 @@ fn the_default_is_crc32_and_content_md5_is_sent_when_asked() {
 }
 
 #[test]
-fn standard_input_carries_its_checksum_as_a_header() {
+fn standard_input_carries_its_checksum_as_a_header_in_every_payload_mode() {
     let stage = Stage::tls();
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
-    for algorithm in ALGORITHMS {
-        let key = format!("stdin-sums/{algorithm}.bin");
-        let mut cmd = stage.command(&["--checksum", algorithm]);
+    let modes = ALGORITHMS
+        .iter()
+        .map(|a| (*a, "unsigned"))
+        .chain([("crc32c", "streaming"), ("sha256", "signed")]);
+    for (algorithm, payload) in modes {
+        let key = format!("stdin-sums/{algorithm}-{payload}.bin");
+        let mut cmd = stage.command(&["--checksum", algorithm, "--payload", payload]);
         cmd.arg("-").arg(format!("s3://{BUCKET}/{key}"));
         let feed = data.clone();
         let out = common::run_bounded_fed(
