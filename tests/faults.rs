@@ -673,6 +673,59 @@ fn a_completed_object_whose_etag_disagrees_is_not_trusted() {
     assert_eq!(server.seen().len(), 4, "no abort of a completed upload");
 }
 
+/// The store completes the object but the answer is lost (the connection is cut, as a
+/// load balancer does to a silent connection); the retry finds the upload gone. A HEAD of
+/// the object shows the ETag of the parts sent: that is a success, with a warning.
+#[test]
+fn a_lost_complete_answer_is_confirmed_by_the_object_etag() {
+    let src = source(TWO_PARTS);
+    let (p1, p2) = (
+        md5_etag(&src, 0..5 << 20),
+        md5_etag(&src, 5 << 20..TWO_PARTS as usize),
+    );
+    let head = |etag: &str| {
+        vec![
+            ReadHead,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", etag)], "")),
+        ]
+    };
+    for (stored, ok) in [
+        (object_etag(&src), true),
+        ("\"0123456789abcdef0123456789abcdef-2\"".to_string(), false),
+    ] {
+        let server = ScriptedServer::start(vec![
+            vec![ReadHead, ReadBody, Reply(initiated())],
+            part(&p1),
+            part(&p2),
+            vec![ReadHead, ReadBody, Close],
+            after_body(s3_error("404 Not Found", "NoSuchUpload", "")),
+            head(&stored),
+            // With the ETag wrong, the upload is aborted (it is gone: NoSuchUpload).
+            after_body(s3_error("404 Not Found", "NoSuchUpload", "")),
+        ]);
+        let mut flags = MULTIPART.to_vec();
+        let last = flags.len() - 1;
+        flags[last] = "1"; // --retries 1
+        let out = push(&server.endpoint(), &src, &flags);
+        let lines = request_lines(&server.seen());
+        assert!(
+            lines.len() > 5 && lines[5].starts_with("HEAD /bucket/key.bin "),
+            "{lines:?} {}",
+            text(&out.stderr)
+        );
+        if ok {
+            let err = assert_ok(&out);
+            assert!(err.contains("answer was lost"), "{err}");
+            assert_eq!(lines.len(), 6, "{lines:?}");
+        } else {
+            let err = text(&out.stderr);
+            assert_ne!(out.status.code(), Some(0), "{err}");
+            assert!(err.contains("NoSuchUpload"), "{err}");
+            assert!(text(&out.stdout).is_empty());
+        }
+    }
+}
+
 #[test]
 fn a_part_refused_with_slow_down_is_retried_alone() {
     let src = source(TWO_PARTS);

@@ -216,8 +216,64 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    let answer = exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes())?;
-    Ok(answer.response)
+    match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
+        Ok(answer) => Ok(answer.response),
+        Err(e) => confirm_completed(session, parts, e),
+    }
+}
+
+/// When CompleteMultipartUpload says the upload is gone (NoSuchUpload; s3s-fs answers
+/// AccessDenied), an earlier attempt may have completed it and lost the answer (a proxy
+/// or load balancer that cuts a silent connection after 60 s, say). A HEAD of the object
+/// settles it: the object's ETag (the MD5 of the parts' ETags, each an MD5) or its
+/// checksum must be the one of the parts sent; then its answer stands for the lost one. Else `error`.
+fn confirm_completed(
+    session: &Session,
+    parts: &[PartDone],
+    error: Error,
+) -> Result<Response, Error> {
+    let Error::Refused(r) = &error else {
+        return Err(error);
+    };
+    if !matches!(r.code.as_deref(), Some("NoSuchUpload" | "AccessDenied")) && r.status != 404 {
+        return Err(error);
+    }
+    let plan = &session.plan;
+    let headers = vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
+    let Ok(head) =
+        exchange::small_call(plan, session.tls.as_ref(), "HEAD", Vec::new(), headers, &[])
+    else {
+        return Err(error);
+    };
+    let response = head.response;
+    // The ETag of an object assembled from exactly these parts, from the ETags the store
+    // gave them (each part was checked as it was stored).
+    let assembled = parts
+        .iter()
+        .map(|p| etag_md5(&p.etag))
+        .collect::<Option<Vec<_>>>()
+        .map(|md5s| {
+            let mut all = Md5::new();
+            md5s.iter().for_each(|m| all.update(m));
+            let digest: [u8; 16] = all.finalize().into();
+            format!("{}-{}", hex(&digest), parts.len())
+        });
+    let etag_matches = assembled
+        .zip(response.head.header("etag"))
+        .is_some_and(|(ours, theirs)| unquote(theirs) == ours);
+    let checksum_matches = plan
+        .checksum
+        .zip(object_checksum(plan.checksum, parts))
+        .and_then(|(a, ours)| Some((response.head.header(a.header_name())?, ours)))
+        .is_some_and(|(theirs, ours)| theirs.split('-').next() == ours.split('-').next());
+    if etag_matches || checksum_matches {
+        report::warning(
+            "CompleteMultipartUpload's answer was lost; the object the store now holds is the one of the parts sent",
+        );
+        Ok(response)
+    } else {
+        Err(error)
+    }
 }
 
 /// Checks a completed object's ETag: the MD5 of the parts' MD5s, then `-N` (when every
