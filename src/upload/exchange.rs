@@ -117,9 +117,11 @@ pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
     let v4 = plan.signature == SignatureVersion::V4;
     let sha = v4 && plan.payload == PayloadMode::Signed;
     let in_memory = matches!(body, Body::Bytes(_));
+    // Unsigned requests never carry a trailer (see config::resolve): a checksum asked
+    // for goes as a header.
     let early_sum = plan
         .checksum
-        .filter(|_| sha || plan.content_md5 || in_memory || !v4);
+        .filter(|_| sha || plan.content_md5 || in_memory || !v4 || !plan.signs());
     let mut pre = Prepass::default();
     if sha || plan.content_md5 || early_sum.is_some() {
         pre = prepass(body, sha, early_sum, plan.content_md5)?;
