@@ -111,6 +111,30 @@ fn v4_url_takes_curl_and_s3push_over_http() {
     assert_stored_at(&stage, &out, "second.bin", &other);
 }
 
+/// S3 refuses x-amz-* headers a presigned URL did not sign: s3push does not send them.
+/// An ACL given to presign rides in the signed query, so the upload needs no header.
+#[test]
+fn unsigned_amz_headers_are_not_sent_to_a_presigned_url() {
+    let stage = Stage::http();
+    let file = stage.file("acl.bin", 20_000);
+    let (url, notes) = presign(&stage, &["--acl", "public-read"], "acl.bin");
+    assert!(
+        url.contains("&x-amz-acl=public-read&X-Amz-Signature="),
+        "{url}"
+    );
+    assert!(notes.is_empty(), "no header to send: {notes}");
+    for (flags, needle) in [
+        (&["--acl", "public-read"][..], "x-amz-acl"),
+        (&["--checksum", "crc32"], "x-amz-checksum-crc32"),
+        (&["--meta", "owner=alice"], "x-amz-meta-owner"),
+    ] {
+        let out = push_to_url(stage.home.path(), flags, &file, &url);
+        assert_failure(&out, 2, &[needle, "not presigned with"]);
+    }
+    let out = push_to_url(stage.home.path(), &["--content-md5"], &file, &url);
+    assert_stored_at(&stage, &out, "acl.bin", &file);
+}
+
 #[test]
 fn a_signed_content_type_must_be_sent_as_signed() {
     let stage = Stage::http();

@@ -465,7 +465,12 @@ fn check_url_destination(
     if options.delete_on_mismatch {
         return refuse("--delete-on-mismatch cannot work (the URL allows no DELETE)");
     }
-    presigned::check_signed_headers(target, object, options.content_md5)
+    presigned::check_signed_headers(
+        target,
+        object,
+        options.content_md5,
+        options.checksum.flatten(),
+    )
 }
 
 /// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,

@@ -3,6 +3,7 @@
 
 use super::endpoint::Endpoint;
 use super::ObjectHeaders;
+use crate::checksum::Algorithm;
 use crate::Error;
 
 /// A URL to PUT to as it is.
@@ -15,8 +16,22 @@ pub struct UrlTarget {
     pub shown: String,
     /// The query carries a signature (`X-Amz-Signature`, or SigV2's `Signature`).
     pub presigned: bool,
+    /// A SigV2 query (`Signature`, `Expires`): it signs Content-MD5, Content-Type and
+    /// every x-amz-* header, without naming them.
+    pub sigv2: bool,
     /// `X-Amz-SignedHeaders`, lowercase (empty for SigV2 URLs and unsigned ones).
     pub signed_headers: Vec<String>,
+}
+
+impl UrlTarget {
+    /// Whether a header may be added to a request to this URL: S3 refuses a presigned
+    /// request carrying an x-amz-* header its signature does not cover ("There were
+    /// headers present in the request which were not signed").
+    pub fn may_send(&self, header: &str) -> bool {
+        !self.presigned
+            || !header.starts_with("x-amz-")
+            || self.signed_headers.iter().any(|h| h == header)
+    }
 }
 
 /// The endpoint and target of an `http://` or `https://` destination; None for any
@@ -56,7 +71,9 @@ pub fn parse(url: &str) -> Result<Option<(Endpoint, UrlTarget)>, Error> {
             .split('&')
             .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
     };
-    let presigned = params().any(|(k, _)| k == "X-Amz-Signature" || k == "Signature");
+    let v4 = params().any(|(k, _)| k == "X-Amz-Signature");
+    let sigv2 = !v4 && params().any(|(k, _)| k == "Signature");
+    let presigned = v4 || sigv2;
     let signed_headers = params()
         .find(|(k, _)| *k == "X-Amz-SignedHeaders")
         .map(|(_, v)| {
@@ -72,6 +89,7 @@ pub fn parse(url: &str) -> Result<Option<(Endpoint, UrlTarget)>, Error> {
         UrlTarget {
             shown,
             presigned,
+            sigv2,
             signed_headers,
             target,
         },
@@ -85,10 +103,44 @@ pub fn check_signed_headers(
     target: &UrlTarget,
     object: &ObjectHeaders,
     content_md5: bool,
+    checksum: Option<Algorithm>,
 ) -> Result<(), Error> {
+    if target.sigv2 && content_md5 {
+        return Err(Error::Usage(
+            "a SigV2 URL signs Content-MD5 (as empty unless presigned with one): leave out --content-md5".into(),
+        ));
+    }
+    // What the user asks to send that S3 would refuse unsigned.
+    let mut given_amz: Vec<(String, &str)> = Vec::new();
+    if object.acl.is_some() {
+        given_amz.push(("x-amz-acl".into(), "--acl"));
+    }
+    if object.storage_class.is_some() {
+        given_amz.push(("x-amz-storage-class".into(), "--storage-class"));
+    }
+    for (k, _) in &object.meta {
+        given_amz.push((format!("x-amz-meta-{}", k.to_ascii_lowercase()), "--meta"));
+    }
+    if let Some(a) = checksum {
+        given_amz.push((a.header_name().into(), "--checksum"));
+    }
+    if !target.sigv2 {
+        if let Some((header, flag)) = given_amz.iter().find(|(h, _)| !target.may_send(h)) {
+            return Err(Error::Usage(format!(
+                "the URL was not presigned with header '{header}', and S3 refuses unsigned x-amz-* headers: \
+                 leave out {flag}{}",
+                if *flag == "--checksum" { " (the ETag check stays on)" } else { " (or presign with it)" }
+            )));
+        }
+    }
     for name in &target.signed_headers {
         let given = match name.as_str() {
             "host" | "content-length" => continue,
+            "x-amz-sdk-checksum-algorithm" => ("--checksum ALG", checksum.is_some()),
+            n if n.starts_with("x-amz-checksum-") => (
+                "--checksum ALG",
+                checksum.is_some_and(|a| a.header_name() == n),
+            ),
             "content-type" => ("--content-type TYPE", object.content_type.is_some()),
             "cache-control" => ("--cache-control V", object.cache_control.is_some()),
             "content-disposition" => (
@@ -193,21 +245,61 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut object = ObjectHeaders::default();
-        let err = check_signed_headers(&t, &object, false).unwrap_err();
+        let err = check_signed_headers(&t, &object, false, None).unwrap_err();
         assert!(err.to_string().contains("--content-type"), "{err}");
         object.content_type = Some("text/plain".into());
-        let err = check_signed_headers(&t, &object, false).unwrap_err();
+        let err = check_signed_headers(&t, &object, false, None).unwrap_err();
         assert!(err.to_string().contains("--meta"), "{err}");
         object.meta.push(("owner".into(), "alice".into()));
-        check_signed_headers(&t, &object, false).unwrap();
+        check_signed_headers(&t, &object, false, None).unwrap();
         let (_, odd) = parse(
             "http://h/b/k?X-Amz-SignedHeaders=host;x-amz-server-side-encryption&X-Amz-Signature=1",
         )
         .unwrap()
         .unwrap();
-        assert!(check_signed_headers(&odd, &object, false)
-            .unwrap_err()
-            .to_string()
-            .contains("x-amz-server-side-encryption"));
+        assert!(
+            check_signed_headers(&odd, &ObjectHeaders::default(), false, None)
+                .unwrap_err()
+                .to_string()
+                .contains("x-amz-server-side-encryption")
+        );
+    }
+
+    #[test]
+    fn unsigned_amz_headers_are_refused_for_presigned_urls() {
+        let (_, t) = parse("http://h/b/k?X-Amz-SignedHeaders=host&X-Amz-Signature=1")
+            .unwrap()
+            .unwrap();
+        let acl = ObjectHeaders {
+            acl: Some("public-read".into()),
+            ..Default::default()
+        };
+        let err = check_signed_headers(&t, &acl, false, None).unwrap_err();
+        assert!(err.to_string().contains("x-amz-acl"), "{err}");
+        let none = ObjectHeaders::default();
+        let err = check_signed_headers(&t, &none, false, Some(Algorithm::Crc32)).unwrap_err();
+        assert!(err.to_string().contains("x-amz-checksum-crc32"), "{err}");
+        assert!(!t.may_send("x-amz-sdk-checksum-algorithm"));
+        assert!(t.may_send("content-md5"));
+        check_signed_headers(&t, &none, true, None).unwrap();
+
+        let (_, signed) = parse(
+            "http://h/b/k?X-Amz-SignedHeaders=host%3Bx-amz-checksum-crc32%3Bx-amz-sdk-checksum-algorithm&X-Amz-Signature=1",
+        )
+        .unwrap()
+        .unwrap();
+        check_signed_headers(&signed, &none, false, Some(Algorithm::Crc32)).unwrap();
+        assert!(check_signed_headers(&signed, &none, false, None).is_err());
+        assert!(check_signed_headers(&signed, &none, false, Some(Algorithm::Sha256)).is_err());
+
+        let (_, v2) = parse("http://h/b/k?AWSAccessKeyId=A&Expires=1&Signature=x")
+            .unwrap()
+            .unwrap();
+        assert!(v2.sigv2);
+        assert!(check_signed_headers(&v2, &none, true, None).is_err());
+        check_signed_headers(&v2, &acl, false, None).unwrap();
+        // Not presigned (--no-sign-request): anything goes.
+        let (_, open) = parse("http://h/b/k").unwrap().unwrap();
+        check_signed_headers(&open, &acl, true, Some(Algorithm::Crc32)).unwrap();
     }
 }

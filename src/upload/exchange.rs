@@ -271,7 +271,14 @@ fn once(
         }
     };
     if let Some(a) = call.checksum {
-        headers.push(("x-amz-sdk-checksum-algorithm".into(), a.api_name().into()));
+        // A presigned URL may not have signed it, and S3 refuses unsigned x-amz-* headers.
+        if plan
+            .url_target
+            .as_ref()
+            .is_none_or(|t| t.may_send("x-amz-sdk-checksum-algorithm"))
+        {
+            headers.push(("x-amz-sdk-checksum-algorithm".into(), a.api_name().into()));
+        }
         match &call.checksum_value {
             Some(value) => headers.push((a.header_name().into(), value.clone())),
             None => headers.push(("x-amz-trailer".into(), a.header_name().into())),
