@@ -6,8 +6,9 @@ use super::ObjectHeaders;
 use crate::checksum::Algorithm;
 use crate::Error;
 
-/// A URL to PUT to as it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A URL to PUT to as it is. Its Debug output leaves the query out: the signature (and
+/// any X-Amz-Security-Token) in it let anyone make the request.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UrlTarget {
     /// The request target exactly as given: the path and the query.
     pub target: String,
@@ -21,6 +22,18 @@ pub struct UrlTarget {
     pub sigv2: bool,
     /// `X-Amz-SignedHeaders`, lowercase (empty for SigV2 URLs and unsigned ones).
     pub signed_headers: Vec<String>,
+}
+
+impl std::fmt::Debug for UrlTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlTarget")
+            .field("shown", &self.shown)
+            .field("target", &"(path and query: not shown)")
+            .field("presigned", &self.presigned)
+            .field("sigv2", &self.sigv2)
+            .field("signed_headers", &self.signed_headers)
+            .finish()
+    }
 }
 
 impl UrlTarget {
@@ -216,6 +229,7 @@ mod tests {
         assert_eq!(t.shown, "https://B.s3.amazonaws.com:8443/a%20b/c+d");
         assert!(t.presigned);
         assert_eq!(t.signed_headers, vec!["content-type", "host"]);
+        assert!(!format!("{t:?}").contains("X-Amz-Signature"));
         let (_, v2) = parse("http://127.0.0.1:9000/b/k?AWSAccessKeyId=A&Expires=1&Signature=x%2B")
             .unwrap()
             .unwrap();
