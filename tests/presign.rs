@@ -373,6 +373,7 @@ fn what_a_url_cannot_take_is_refused_before_connecting() {
         (&["--signature", "v2"][..], "--signature"),
         (&["--payload", "signed"], "--payload signed"),
         (&["--resume"], "--resume"),
+        (&["--endpoint", "http://127.0.0.1:1"], "--endpoint"),
     ] {
         let out = push_to_url(dir.path(), flags, &small, &url);
         assert_failure(&out, 2, &[needle]);

@@ -458,6 +458,9 @@ fn check_url_destination(
     if options.signature.is_some() {
         return refuse("--signature has no use (the URL is signed already)");
     }
+    if options.endpoint.is_some() {
+        return refuse("--endpoint has no use (the URL names its host)");
+    }
     if options.multipart.resume || options.multipart.abort || options.multipart.upload_id.is_some()
     {
         return refuse("--resume, --abort and --upload-id do not apply (no multipart upload)");
