@@ -217,6 +217,18 @@ fn v2_url_takes_curl_and_s3push() {
     // Without the signed Content-Type, s3s-fs computes another signature.
     let out = push_to_url(stage.home.path(), &[], &typed, &url);
     assert_failure(&out, 7, &["SignatureDoesNotMatch"]);
+
+    // SigV2 signs x-amz-acl as a header: the upload sends it, as the note says.
+    let (url, notes) = presign(
+        &stage,
+        &["--signature", "v2", "--acl", "public-read"],
+        "v2-acl.bin",
+    );
+    assert!(notes.contains("x-amz-acl: public-read"), "{notes}");
+    let out = push_to_url(stage.home.path(), &[], &file, &url);
+    assert_failure(&out, 7, &["SignatureDoesNotMatch"]);
+    let out = push_to_url(stage.home.path(), &["--acl", "public-read"], &file, &url);
+    assert_stored_at(&stage, &out, "v2-acl.bin", &file);
 }
 
 /// A URL made an hour ago, valid 60 s (by the library's own signer): the store refuses
