@@ -256,7 +256,11 @@ fn an_expired_url_is_refused_by_the_store() {
     let signed = presign::v4(&req, signer, "us-east-1", an_hour_ago);
     let url = format!("http://{host}{path}?{}", signed.query);
     let out = push_to_url(stage.home.path(), &[], &file, &url);
-    assert_failure(&out, 7, &["AccessDenied", "expired", "presign a new one"]);
+    assert_failure(
+        &out,
+        7,
+        &["AccessDenied", "Request has expired", "presign a new one"],
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains(&signed.signature));
     assert!(!stage.server.has_exact_key(BUCKET, "late.bin"));
     if let Some(code) = curl_put(&file, &url, &[], None) {
