@@ -4,6 +4,7 @@ use crate::config::{
     self, MultipartOptions, ObjectHeaders, OnFailure, Options, PayloadMode, SignatureVersion,
 };
 use crate::error::exit;
+use crate::presign::PresignOptions;
 use crate::{report, upload, Error};
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ USAGE:
   s3push [OPTIONS] - s3://BUCKET/KEY            (standard input)
   s3push --resume FILE s3://BUCKET/KEY          (finish an interrupted multipart upload)
   s3push --abort [--upload-id ID] [FILE] s3://BUCKET/KEY   (discard one)
+  s3push [OPTIONS] FILE 'https://HOST/BUCKET/KEY?X-Amz-...'  (PUT to a presigned URL)
+  s3push presign s3://BUCKET/KEY [--expires 1h]  (print a presigned PUT URL; presign --help)
 
 EXAMPLES:
   s3push backup.tar.gz s3://my-bucket/
@@ -32,6 +35,7 @@ WHERE:
   --profile NAME          profile of ~/.aws/credentials and ~/.aws/config (also AWS_PROFILE)
   --path-style            https://HOST/BUCKET/KEY instead of https://BUCKET.HOST/KEY
   --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store)
+  --no-sign-request       send requests unsigned, with no credentials (public-write bucket)
 
 HOW:
   --signature v4|v2       v4 (default), or legacy v2 for old stores
@@ -87,9 +91,56 @@ the profile; never from the command line. Exit codes: 0 ok, 2 usage, 3 local fil
 4 credentials, 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity.
 ";
 
+pub const PRESIGN_HELP: &str = "\
+s3push presign: print a URL that lets its holder PUT one object, until it expires, with
+no credentials of their own (nothing is sent; credentials and addressing as for uploads)
+
+USAGE:
+  s3push presign [OPTIONS] s3://BUCKET/KEY
+
+EXAMPLES:
+  url=$(s3push presign --expires 15m s3://my-bucket/report.pdf)
+  curl -T report.pdf \"$url\"          or: s3push report.pdf \"$url\"
+  s3push presign --content-type text/csv s3://my-bucket/a.csv   (the PUT must send it)
+
+OPTIONS:
+  --expires DURATION      90s, 15m, 1h, 7d or seconds; at most 7 days (default 1h)
+  --content-type TYPE     sign this Content-Type: the upload must send exactly it
+  --acl CANNED            the object's canned ACL (v4: carried in the URL; v2: a header
+                          the upload must send)
+  --signature v4|v2       v4 (default: X-Amz-* query), or legacy v2 (Expires, Signature)
+  --endpoint URL, --region REGION, --profile NAME, --path-style   as for uploads
+  -q, --quiet             print only the URL (not the headers the upload must send)
+";
+
 /// Parses `args`, runs the upload, reports, and returns the exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let result = match parse(args) {
+        Ok(Parsed::PresignHelp) => {
+            report::print_stdout(PRESIGN_HELP);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Presign(options)) => {
+            let quiet = options.quiet;
+            match crate::presign::run(*options, &config::Env::from_process()) {
+                Ok(presigned) => {
+                    report::print_stdout(&format!("{}\n", presigned.url));
+                    if !presigned.headers.is_empty() {
+                        let list: Vec<String> = presigned
+                            .headers
+                            .iter()
+                            .map(|(n, v)| format!("{n}: {v}"))
+                            .collect();
+                        report::note(
+                            quiet,
+                            &format!("the PUT must send these headers: {}", list.join(", ")),
+                        );
+                    }
+                    return ExitCode::from(exit::OK);
+                }
+                Err(e) => Err(e),
+            }
+        }
         Ok(Parsed::Help) => {
             report::print_stdout(HELP);
             return ExitCode::SUCCESS;
@@ -130,10 +181,15 @@ pub enum Parsed {
     Help,
     Version,
     Upload(Box<Options>),
+    Presign(Box<PresignOptions>),
+    PresignHelp,
 }
 
 /// Turns the arguments into options; no file or network access.
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
+    if args.first().is_some_and(|a| a == "presign") {
+        return parse_presign(args.into_iter().skip(1).collect());
+    }
     let mut p = pico_args::Arguments::from_vec(args);
     if p.contains(["-h", "--help"]) {
         return Ok(Parsed::Help);
@@ -271,6 +327,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         content_md5: p.contains("--content-md5"),
         verify_etag: p.contains("--verify-etag"),
         delete_on_mismatch: p.contains("--delete-on-mismatch"),
+        no_sign_request: p.contains("--no-sign-request"),
         ..Default::default()
     };
     if let Some(secret_flag) = ["--secret-access-key", "--secret-key", "--secret"]
@@ -313,6 +370,63 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         ))
     })?;
     Ok(Parsed::Upload(Box::new(options)))
+}
+
+/// `s3push presign [OPTIONS] s3://BUCKET/KEY`.
+fn parse_presign(args: Vec<OsString>) -> Result<Parsed, Error> {
+    let mut p = pico_args::Arguments::from_vec(args);
+    if p.contains(["-h", "--help"]) {
+        return Ok(Parsed::PresignHelp);
+    }
+    let text = |p: &mut pico_args::Arguments, flag: &'static str| {
+        p.opt_value_from_str::<_, String>(flag).map_err(usage)
+    };
+    let expires = match text(&mut p, "--expires")? {
+        None => crate::presign::DEFAULT_EXPIRES_SECS,
+        Some(s) => crate::presign::parse_duration(&s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--expires {s}: give a duration like 90s, 15m, 1h, 7d, or seconds"
+            ))
+        })?,
+    };
+    let signature = match text(&mut p, "--signature")?.as_deref() {
+        None => None,
+        Some("v4" | "4") => Some(SignatureVersion::V4),
+        Some("v2" | "2") => Some(SignatureVersion::V2),
+        Some(other) => return Err(Error::Usage(format!("--signature {other}: use v4 or v2"))),
+    };
+    let mut options = PresignOptions {
+        expires,
+        signature,
+        content_type: text(&mut p, "--content-type")?,
+        acl: text(&mut p, "--acl")?,
+        endpoint: text(&mut p, "--endpoint")?,
+        region: text(&mut p, "--region")?,
+        profile: text(&mut p, "--profile")?,
+        path_style: p.contains("--path-style"),
+        quiet: p.contains(["-q", "--quiet"]),
+        ..Default::default()
+    };
+    let free = p.finish();
+    if let Some(flag) = free
+        .iter()
+        .find(|a| a.to_str().is_some_and(|s| s.starts_with('-')))
+    {
+        return Err(Error::Usage(format!(
+            "unknown presign option {}: see s3push presign --help",
+            flag.to_string_lossy()
+        )));
+    }
+    let [destination]: [OsString; 1] = free.try_into().map_err(|free: Vec<OsString>| {
+        Error::Usage(format!(
+            "presign takes one s3://BUCKET/KEY, got {} argument(s): see s3push presign --help",
+            free.len()
+        ))
+    })?;
+    options.destination = destination
+        .into_string()
+        .map_err(|_| Error::Usage("the destination is not UTF-8: S3 keys are UTF-8".into()))?;
+    Ok(Parsed::Presign(Box::new(options)))
 }
 
 fn usage(e: pico_args::Error) -> Error {
@@ -379,5 +493,50 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
         }
         assert!(matches!(parse(args(&["-h"])).unwrap(), Parsed::Help));
+    }
+
+    #[test]
+    fn presign_is_a_subcommand_with_its_own_flags() {
+        let parsed = parse(args(&[
+            "presign",
+            "--expires",
+            "15m",
+            "s3://b/k",
+            "--content-type",
+            "text/csv",
+            "--signature",
+            "v2",
+        ]));
+        match parsed.unwrap() {
+            Parsed::Presign(o) => {
+                assert_eq!(o.expires, 900);
+                assert_eq!(o.destination, "s3://b/k");
+                assert_eq!(o.content_type.as_deref(), Some("text/csv"));
+                assert_eq!(o.signature, Some(SignatureVersion::V2));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(args(&["presign", "s3://b/k"])).unwrap() {
+            Parsed::Presign(o) => assert_eq!(o.expires, 3600),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(args(&["presign", "--help"])).unwrap(),
+            Parsed::PresignHelp
+        ));
+        for bad in [
+            &["presign"][..],
+            &["presign", "--expires", "1w", "s3://b/k"],
+            &["presign", "--bogus", "s3://b/k"],
+            &["presign", "s3://b/k", "s3://b/j"],
+            &["presign", "--payload", "signed", "s3://b/k"],
+        ] {
+            let err = parse(args(bad)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
+        // A file named presign is uploaded when it is not the first argument.
+        let o = options(&["--no-sign-request", "./presign", "https://h/b/k"]);
+        assert!(o.no_sign_request);
+        assert_eq!(o.destination, "https://h/b/k");
     }
 }

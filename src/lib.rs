@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod interrupt;
+pub mod presign;
 pub mod report;
 pub mod secret;
 pub mod sign;

@@ -15,6 +15,18 @@ pub struct Credentials {
     pub source: String,
 }
 
+impl Credentials {
+    /// No keys: for requests that are not signed (`--no-sign-request`, a presigned URL).
+    pub fn anonymous() -> Credentials {
+        Credentials {
+            access_key_id: String::new(),
+            secret_access_key: Secret::new(String::new()),
+            session_token: None,
+            source: "none (requests are not signed)".into(),
+        }
+    }
+}
+
 /// The shared files of one run, read once.
 #[derive(Debug, Default)]
 pub struct SharedFiles {

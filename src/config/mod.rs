@@ -3,12 +3,14 @@
 
 pub mod credentials;
 pub mod endpoint;
+pub mod presigned;
 pub mod profile;
 
 use crate::http::request::{check_header_name, check_header_value};
 use crate::Error;
 pub use credentials::Credentials;
 pub use endpoint::{Endpoint, Scheme};
+pub use presigned::UrlTarget;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -108,6 +110,8 @@ pub struct Options {
     pub content_md5: bool,
     pub verify_etag: bool,
     pub delete_on_mismatch: bool,
+    /// `--no-sign-request`: send requests without a signature (public-write buckets).
+    pub no_sign_request: bool,
 }
 
 /// What the command line said about multipart uploads.
@@ -224,6 +228,10 @@ pub struct Plan {
     pub verify_etag: bool,
     /// Delete a single-PUT object whose ETag or checksum disagrees.
     pub delete_on_mismatch: bool,
+    /// The destination was a URL (a presigned PUT): requests go to its target as it is.
+    pub url_target: Option<UrlTarget>,
+    /// `--no-sign-request`: no signature, no credentials.
+    pub no_sign: bool,
 }
 
 impl Plan {
@@ -252,16 +260,35 @@ impl Plan {
         plan
     }
 
-    /// `s3://bucket/key`, for messages.
+    /// `s3://bucket/key`, for messages (a URL destination without its query).
     pub fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        match &self.url_target {
+            Some(t) => t.shown.clone(),
+            None => format!("s3://{}/{}", self.bucket, self.key),
+        }
+    }
+
+    /// True when requests are signed: not for `--no-sign-request` or a URL destination
+    /// (a presigned URL carries its own signature).
+    pub fn signs(&self) -> bool {
+        !self.no_sign && self.url_target.is_none()
     }
 }
 
 /// Resolves options against the environment and the shared files.
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
-    let (bucket, key) = parse_destination(&options.destination, &options.source)?;
-    let object = check_object_headers(options.object, &key)?;
+    let url_target = presigned::parse(&options.destination)?;
+    let (bucket, key) = match &url_target {
+        Some(_) => (String::new(), String::new()),
+        None => parse_destination(&options.destination, &options.source)?,
+    };
+    // A URL destination gets only the headers the user gave: a guessed Content-Type
+    // would break a SigV2 URL, which signs it.
+    let object = check_object_headers(options.object.clone(), &key, url_target.is_none())?;
+    if let Some((_, target)) = &url_target {
+        check_url_destination(&options, target, &object)?;
+    }
+    let unsigned = url_target.is_some() || options.no_sign_request;
     let files = credentials::SharedFiles::load(env)?;
     let profile_from_cli = options.profile.is_some();
     let profile = options
@@ -293,25 +320,45 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         )));
     }
     let mut endpoint_from_region = false;
-    let endpoint = match options
+    let configured_endpoint = options
         .endpoint
         .or_else(|| env.get("AWS_ENDPOINT_URL_S3").map(str::to_string))
         .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-        .or_else(|| setting("endpoint_url"))
-    {
-        Some(url) => Endpoint::parse(&url)?,
-        None => {
+        .or_else(|| setting("endpoint_url"));
+    let endpoint = match (&url_target, configured_endpoint) {
+        (Some((endpoint, _)), _) => endpoint.clone(),
+        (None, Some(url)) => Endpoint::parse(&url)?,
+        (None, None) => {
             endpoint_from_region = true;
             Endpoint::aws(&region)
         }
     };
-    let path_style = options.path_style
+    let path_style = url_target.is_some()
+        || options.path_style
         || setting("s3.addressing_style").as_deref() == Some("path")
         || endpoint.needs_path_style(&bucket);
     let signature = options.signature.unwrap_or(SignatureVersion::V4);
+    if unsigned {
+        if let Some(mode @ (PayloadMode::Signed | PayloadMode::Streaming)) = options.payload {
+            let mode = if mode == PayloadMode::Signed {
+                "signed"
+            } else {
+                "streaming"
+            };
+            return Err(Error::Usage(format!(
+                "--payload {mode} needs a signature, and {} sends none: leave it out",
+                if url_target.is_some() {
+                    "a URL destination"
+                } else {
+                    "--no-sign-request"
+                }
+            )));
+        }
+    }
     // Over TLS the record layer already authenticates every byte; in clear text only a
     // signed body hash stops a body from being altered on the way (README, "Payload modes").
     let payload = options.payload.unwrap_or(match endpoint.scheme {
+        _ if unsigned => PayloadMode::Unsigned,
         Scheme::Https => PayloadMode::Unsigned,
         Scheme::Http => PayloadMode::Signed,
     });
@@ -328,10 +375,18 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             )));
         }
     }
-    let credentials = credentials::resolve(env, &files, &profile, profile_from_cli)?;
+    let credentials = if unsigned {
+        Credentials::anonymous()
+    } else {
+        credentials::resolve(env, &files, &profile, profile_from_cli)?
+    };
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
+    // Unsigned requests get no checksum unless asked for (then a header, from a first
+    // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
+    // a presigned URL does not sign; the ETag check stands in.
     let checksum = match options.checksum {
         Some(choice) => choice,
+        None if unsigned => None,
         None => default_checksum(&endpoint, signature),
     };
     if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
@@ -370,7 +425,55 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         // The ETag check is what is left when no checksum is on.
         verify_etag: options.verify_etag || checksum.is_none(),
         delete_on_mismatch: options.delete_on_mismatch,
+        url_target: url_target.map(|(_, target)| target),
+        no_sign: options.no_sign_request,
     })
+}
+
+/// What a URL destination cannot be combined with, said before anything is sent.
+fn check_url_destination(
+    options: &Options,
+    target: &UrlTarget,
+    object: &ObjectHeaders,
+) -> Result<(), Error> {
+    let refuse = |what: &str| {
+        Err(Error::Usage(format!(
+            "{what} with a URL destination: a presigned URL allows one PUT, as it was signed"
+        )))
+    };
+    if !target.presigned && !options.no_sign_request {
+        return Err(Error::Usage(
+            "the URL has no presigned query (X-Amz-Signature or Signature): give s3://BUCKET/KEY \
+             (with --endpoint for another store), or add --no-sign-request for a public-write bucket"
+                .into(),
+        ));
+    }
+    if options.source.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "standard input cannot go to a URL destination: a presigned URL takes one PUT whose length \
+             is known up front; save the stream to a file first"
+                .into(),
+        ));
+    }
+    if options.signature.is_some() {
+        return refuse("--signature has no use (the URL is signed already)");
+    }
+    if options.endpoint.is_some() {
+        return refuse("--endpoint has no use (the URL names its host)");
+    }
+    if options.multipart.resume || options.multipart.abort || options.multipart.upload_id.is_some()
+    {
+        return refuse("--resume, --abort and --upload-id do not apply (no multipart upload)");
+    }
+    if options.delete_on_mismatch {
+        return refuse("--delete-on-mismatch cannot work (the URL allows no DELETE)");
+    }
+    presigned::check_signed_headers(
+        target,
+        object,
+        options.content_md5,
+        options.checksum.flatten(),
+    )
 }
 
 /// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
@@ -548,14 +651,19 @@ pub fn parse_destination(dest: &str, source: &std::path::Path) -> Result<(String
 
 /// Checks every value bound for a header (printable ASCII only: S3 keeps metadata as
 /// US-ASCII) and fills in the content type guessed from the key.
-fn check_object_headers(mut h: ObjectHeaders, key: &str) -> Result<ObjectHeaders, Error> {
-    let content_type = h.content_type.take().unwrap_or_else(|| {
-        mime_guess::from_path(key)
-            .first_raw()
-            .unwrap_or("application/octet-stream")
-            .to_string()
-    });
-    h.content_type = Some(content_type);
+fn check_object_headers(
+    mut h: ObjectHeaders,
+    key: &str,
+    guess_type: bool,
+) -> Result<ObjectHeaders, Error> {
+    if guess_type && h.content_type.is_none() {
+        h.content_type = Some(
+            mime_guess::from_path(key)
+                .first_raw()
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+        );
+    }
     if let Some(acl) = &h.acl {
         if !CANNED_ACLS.contains(&acl.as_str()) {
             return Err(Error::Usage(format!(
@@ -646,20 +754,25 @@ mod tests {
 
     #[test]
     fn headers_are_checked_and_type_guessed() {
-        let h = check_object_headers(ObjectHeaders::default(), "a/x.json").unwrap();
+        let h = check_object_headers(ObjectHeaders::default(), "a/x.json", true).unwrap();
         assert_eq!(h.content_type.as_deref(), Some("application/json"));
-        let h = check_object_headers(ObjectHeaders::default(), "noext").unwrap();
+        let h = check_object_headers(ObjectHeaders::default(), "noext", true).unwrap();
         assert_eq!(h.content_type.as_deref(), Some("application/octet-stream"));
         let bad = ObjectHeaders {
             meta: vec![("k".into(), "v\r\nx: y".into())],
             ..Default::default()
         };
-        assert_eq!(check_object_headers(bad, "k").unwrap_err().exit_code(), 2);
+        assert_eq!(
+            check_object_headers(bad, "k", true)
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
         let bad = ObjectHeaders {
             acl: Some("world-writable".into()),
             ..Default::default()
         };
-        assert!(check_object_headers(bad, "k")
+        assert!(check_object_headers(bad, "k", true)
             .unwrap_err()
             .to_string()
             .contains("public-read"));
@@ -667,7 +780,10 @@ mod tests {
             meta: vec![("Owner".into(), "alice".into())],
             ..Default::default()
         };
-        assert_eq!(check_object_headers(meta, "k").unwrap().meta[0].0, "owner");
+        assert_eq!(
+            check_object_headers(meta, "k", true).unwrap().meta[0].0,
+            "owner"
+        );
     }
 
     #[test]

@@ -59,17 +59,7 @@ pub fn sign(
 
 /// The canonical request text and the signed-headers list.
 pub fn canonical_request(req: &V4Request) -> (String, String) {
-    let mut query: Vec<(String, String)> = req
-        .query
-        .iter()
-        .map(|(k, v)| (encode_component(k), encode_component(v)))
-        .collect();
-    query.sort();
-    let query = query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
+    let query = canonical_query(req.query);
 
     // Lowercase names, sorted; values trimmed with inner space runs collapsed; a name
     // given more than once has its values joined by commas, in the order given.
@@ -100,6 +90,21 @@ pub fn canonical_request(req: &V4Request) -> (String, String) {
         req.method, req.canonical_uri, req.payload_hash
     );
     (text, signed_headers)
+}
+
+/// The canonical query string of decoded pairs: each name and value encoded once,
+/// sorted by name then value, joined with `&` (also the query of a presigned URL).
+pub fn canonical_query(pairs: &[(String, String)]) -> String {
+    let mut query: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (encode_component(k), encode_component(v)))
+        .collect();
+    query.sort();
+    query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `20150830/us-east-1/service/aws4_request`.

@@ -117,9 +117,11 @@ pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
     let v4 = plan.signature == SignatureVersion::V4;
     let sha = v4 && plan.payload == PayloadMode::Signed;
     let in_memory = matches!(body, Body::Bytes(_));
+    // Unsigned requests never carry a trailer (see config::resolve): a checksum asked
+    // for goes as a header.
     let early_sum = plan
         .checksum
-        .filter(|_| sha || plan.content_md5 || in_memory || !v4);
+        .filter(|_| sha || plan.content_md5 || in_memory || !v4 || !plan.signs());
     let mut pre = Prepass::default();
     if sha || plan.content_md5 || early_sum.is_some() {
         pre = prepass(body, sha, early_sum, plan.content_md5)?;
@@ -269,7 +271,14 @@ fn once(
         }
     };
     if let Some(a) = call.checksum {
-        headers.push(("x-amz-sdk-checksum-algorithm".into(), a.api_name().into()));
+        // A presigned URL may not have signed it, and S3 refuses unsigned x-amz-* headers.
+        if plan
+            .url_target
+            .as_ref()
+            .is_none_or(|t| t.may_send("x-amz-sdk-checksum-algorithm"))
+        {
+            headers.push(("x-amz-sdk-checksum-algorithm".into(), a.api_name().into()));
+        }
         match &call.checksum_value {
             Some(value) => headers.push((a.header_name().into(), value.clone())),
             None => headers.push(("x-amz-trailer".into(), a.header_name().into())),

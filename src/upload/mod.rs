@@ -39,6 +39,16 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
         return stdin::upload(plan);
     }
     let (file, size, stamp) = single::open_source(&plan.source)?;
+    if plan.url_target.is_some() {
+        if size > single::MAX_SINGLE_PUT {
+            return Err(Error::LocalFile(format!(
+                "{} is {size} bytes, over the 5 GiB one PUT can take, and a presigned URL allows \
+                 one PUT: upload it to s3://BUCKET/KEY with credentials (multipart) instead",
+                plan.source.display()
+            )));
+        }
+        return single::put_file(plan, &file, size, stamp);
+    }
     if plan.multipart.resume || size > plan.multipart.threshold || size > single::MAX_SINGLE_PUT {
         multipart::upload_file(plan, &file, size, stamp)
     } else {
@@ -82,6 +92,28 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
     })))
 }
 
+/// What to do about a refused unsigned request: there is no key to blame.
+fn unsigned_hint(status: u16, code: Option<&str>, plan: &Plan) -> Option<&'static str> {
+    if plan.url_target.as_ref().is_some_and(|t| t.presigned) {
+        return match (status, code) {
+            (_, Some("SignatureDoesNotMatch")) => Some(
+                "the URL's signature does not cover this request: send the headers it was presigned with \
+                 (--content-type, --acl...) with the same values, and pass the URL unaltered",
+            ),
+            (_, Some("AccessDenied")) | (403, None) => Some(
+                "the presigned URL has expired or does not allow this upload: presign a new one",
+            ),
+            _ => None,
+        };
+    }
+    match (status, code) {
+        (_, Some("AccessDenied" | "AllAccessDisabled")) | (401 | 403, None) if !plan.signs() => Some(
+            "the bucket does not take unsigned writes: leave out --no-sign-request to sign with credentials",
+        ),
+        _ => None,
+    }
+}
+
 /// Stores that do not take `x-amz-checksum-*` or aws-chunked trailers answer with these
 /// (Cloudflare R2 even with SignatureDoesNotMatch): name the way back.
 fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<String> {
@@ -109,6 +141,9 @@ fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<Str
 
 /// What to do about a refusal, by S3 error code (S3 API reference, "Error codes").
 fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> Option<String> {
+    if let Some(text) = unsigned_hint(status, code, plan) {
+        return Some(text.to_string());
+    }
     let text = match (status, code) {
         (_, Some("SignatureDoesNotMatch")) => format!(
             "the secret key does not match access key {} (credentials from {}), or this host's clock is off: check both",

@@ -66,10 +66,11 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
         .map(|(k, v)| format!("{}={}", uri::encode_component(k), uri::encode_component(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let target = if query_string.is_empty() {
-        encoded_path.clone()
-    } else {
-        format!("{encoded_path}?{query_string}")
+    let target = match &plan.url_target {
+        // A presigned URL is sent exactly as it was given: its query is what was signed.
+        Some(url) => url.target.clone(),
+        None if query_string.is_empty() => encoded_path.clone(),
+        None => format!("{encoded_path}?{query_string}"),
     };
 
     let mut headers = vec![
@@ -80,6 +81,15 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
         ),
     ];
     headers.extend(spec.headers);
+    if !plan.signs() {
+        headers.push(user_agent());
+        return SignedRequest {
+            method: spec.method,
+            target,
+            headers,
+            signature: String::new(),
+        };
+    }
     if let Some(token) = &plan.credentials.session_token {
         headers.push(("x-amz-security-token".into(), token.expose().to_string()));
     }
@@ -149,17 +159,21 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
         }
     };
     headers.push(("authorization".into(), authorization));
-    // Not signed: proxies and agents may rewrite it.
-    headers.push((
-        "user-agent".into(),
-        concat!("s3push/", env!("CARGO_PKG_VERSION")).into(),
-    ));
+    headers.push(user_agent());
     SignedRequest {
         method: spec.method,
         target,
         headers,
         signature: seed,
     }
+}
+
+/// Not signed: proxies and agents may rewrite it.
+fn user_agent() -> (String, String) {
+    (
+        "user-agent".into(),
+        concat!("s3push/", env!("CARGO_PKG_VERSION")).into(),
+    )
 }
 
 /// The headers of a PutObject / CreateMultipartUpload that describe the object.

@@ -55,12 +55,14 @@ pub fn run_adjusting<T>(
         };
         // One corrected retry each, outside the retry budget: they fix the request.
         if let Error::Refused(r) = &error {
+            let signs = plan.signs();
             if r.status == 417 && plan.expect {
                 plan.expect = false;
                 report::warning("the store refused Expect: 100-continue; going on without it (--no-expect skips it)");
                 continue;
             }
-            if !skew_corrected {
+            // Re-signing is what corrects these; an unsigned request cannot change.
+            if signs && !skew_corrected {
                 if let Some(off) = clock_skew(r, now) {
                     plan.clock_skew = off;
                     skew_corrected = true;
@@ -72,7 +74,7 @@ pub fn run_adjusting<T>(
                     continue;
                 }
             }
-            if !region_corrected {
+            if signs && !region_corrected {
                 if let Some(region) = redirect_region(r, &plan.region) {
                     report::warning(&format!(
                         "bucket '{}' is in region {region}: pass --region {region} to skip this round trip",
