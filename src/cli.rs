@@ -113,6 +113,18 @@ OPTIONS:
   -q, --quiet             print only the URL (not the headers the upload must send)
 ";
 
+/// `s3push --version`: the version, the TLS stack and what this build can do.
+pub fn version() -> String {
+    format!(
+        "s3push {}\n\
+         tls: rustls 0.23 (ring provider; TLS 1.3 and 1.2), {} built-in roots (webpki-roots)\n\
+         signatures: sigv4 sigv2 presign; payload: unsigned signed streaming (aws-chunked, trailers)\n\
+         checksums: crc32 crc32c crc64nvme sha1 sha256, content-md5, etag-md5; multipart, stdin\n",
+        env!("CARGO_PKG_VERSION"),
+        webpki_roots::TLS_SERVER_ROOTS.len()
+    )
+}
+
 /// Parses `args`, runs the upload, reports, and returns the exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
     let result = match parse(args) {
@@ -146,11 +158,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Version) => {
-            report::print_stdout(&format!(
-                "s3push {} (rustls {}, ring)\n",
-                env!("CARGO_PKG_VERSION"),
-                "0.23"
-            ));
+            report::print_stdout(&version());
             return ExitCode::SUCCESS;
         }
         Ok(Parsed::Upload(options)) => {
