@@ -203,6 +203,13 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
         .collect();
     xml::write_complete_body(&list, &mut body);
     let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    // S3 takes If-None-Match and If-Match on CompleteMultipartUpload: the object appears
+    // (or not) at this call, so the condition is checked here.
+    headers.extend(
+        plan.condition
+            .as_ref()
+            .map(crate::config::Condition::header),
+    );
     if let Some((a, whole)) = plan.checksum.zip(object_checksum(plan.checksum, parts)) {
         if a.is_crc() {
             headers.push((a.header_name().into(), whole));
@@ -216,7 +223,8 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    let answer = exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes())?;
+    let answer = exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes())
+        .map_err(|e| super::precondition_failed(plan, e, false))?;
     Ok(answer.response)
 }
 
@@ -471,6 +479,13 @@ pub fn fail(
         } else {
             OnFailure::Keep
         });
+    // Refused at Complete by --no-clobber or --if-match: a resume would be refused the
+    // same way, so the parts are never kept.
+    let policy = if matches!(cause, Error::Precondition(_)) {
+        OnFailure::Abort
+    } else {
+        policy
+    };
     let discard = format!(
         "s3push --abort --upload-id {} {}",
         shell_word(id),
@@ -482,6 +497,11 @@ pub fn fail(
             Ok(()) => {
                 if let Some(j) = journal_path {
                     let _ = journal::remove(j);
+                }
+                if matches!(cause, Error::Precondition(_)) {
+                    return cause.with_note(&format!(
+                        "the multipart upload {id} was aborted, its parts deleted"
+                    ));
                 }
                 cause.with_note(&format!(
                     "the multipart upload was aborted: nothing of s3://{}/{} is left on the server",
