@@ -84,6 +84,28 @@ fn several_files_go_under_the_prefix_by_name() {
     assert!(stage.server.has_exact_key(BUCKET, "again/f-0.bin"));
 }
 
+/// Over TLS, with a file in parts between two single PUTs: the parts go over their own
+/// connections, the single PUTs share one, and everything is read back.
+#[test]
+fn a_batch_over_tls_with_a_file_in_parts_in_the_middle() {
+    let stage = Stage::tls();
+    let small = stage.file("small.bin", 70_000);
+    let big = stage.file("big.bin", 11 * MIB + 5);
+    let last = stage.file("last.bin", 1);
+    let mut cmd = stage.command(TWO_PARTS);
+    cmd.arg(&small)
+        .arg(&big)
+        .arg(&last)
+        .arg(format!("s3://{BUCKET}/mixed/"));
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", stage.describe(&out));
+    assert_object(&stage, &out, "mixed/small.bin", &small);
+    assert_object(&stage, &out, "mixed/big.bin", &big);
+    assert_object(&stage, &out, "mixed/last.bin", &last);
+    assert!(text(&out.stdout).contains("3 parts"), "{}", describe(&out));
+    assert_eq!(stderr_lines(&out), ["s3push: 3 uploaded, 0 failed"]);
+}
+
 #[test]
 fn a_missing_file_in_the_middle_fails_alone() {
     let stage = Stage::http();
@@ -426,10 +448,11 @@ fn no_clobber_writes_a_new_key_and_never_overwrites_one() {
     stage.assert_stored(&out, "kept.bin", &second);
 }
 
-/// s3s-fs checks If-None-Match at CompleteMultipartUpload: the parts go up, Complete is
-/// refused, and the upload is aborted (no part left on the server).
+/// In parts, the key is looked at (HEAD) before any part goes up: an existing object
+/// costs one round trip, not the upload. (The store's own check at Complete, for a writer
+/// racing in between, is tested against the scripted server below.)
 #[test]
-fn no_clobber_refused_at_complete_aborts_the_multipart_upload() {
+fn no_clobber_in_parts_is_refused_before_sending() {
     let stage = Stage::http();
     let first = stage.file("first.bin", 1000);
     let big = stage.file("big.bin", 10 * MIB + 3);
@@ -445,7 +468,7 @@ fn no_clobber_refused_at_complete_aborts_the_multipart_upload() {
         11,
         &[
             "big.bin exists; --no-clobber did not overwrite it",
-            "aborted",
+            "nothing was sent",
         ],
     );
     assert!(common::same_file_contents(
@@ -508,7 +531,11 @@ fn if_match_overwrites_only_the_object_it_names() {
     let big = stage.file("big.bin", 10 * MIB + 1);
     let flags = [TWO_PARTS, &["--if-match", &etag1]].concat();
     let out = stage.push(&flags, &big, &dest);
-    stage.assert_failure(&out, 11, &["--if-match did not overwrite it", "aborted"]);
+    stage.assert_failure(
+        &out,
+        11,
+        &["--if-match did not overwrite it", "nothing was sent"],
+    );
     let etag2 = etag_of(&stage, "cas.bin");
     let flags = [TWO_PARTS, &["--if-match", &etag2]].concat();
     let out = stage.push(&flags, &big, &dest);
@@ -565,7 +592,10 @@ fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
     for _ in 0..2 {
         parts.extend([ReadHead, ContinueIfExpected, ReadBody, Reply(ok_put())]);
     }
+    // The look before sending finds no object; another writer stores one meanwhile, and
+    // the store refuses Complete.
     let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
         vec![ReadHead, ReadBody, Reply(initiated())],
         parts,
         vec![
@@ -600,24 +630,60 @@ fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
     );
     let seen = server.seen();
     let lines = request_lines(&seen);
-    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    assert!(lines[0].starts_with("HEAD /bucket/key.bin "), "{lines:?}");
     assert!(
-        lines[0].starts_with("POST /bucket/key.bin?uploads"),
+        lines[1].starts_with("POST /bucket/key.bin?uploads"),
         "{lines:?}"
     );
     assert!(
-        lines[3].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-1 "),
+        lines[4].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-1 "),
         "{lines:?}"
     );
     assert!(
-        lines[4].starts_with("DELETE /bucket/key.bin?uploadId=UPLOAD-1 "),
+        lines[5].starts_with("DELETE /bucket/key.bin?uploadId=UPLOAD-1 "),
         "{lines:?}"
     );
     // The condition goes on Complete only: not on Create, not on the parts.
-    assert_eq!(seen[3].header("if-none-match").as_deref(), Some("*"));
-    for s in &seen[..3] {
+    assert_eq!(seen[4].header("if-none-match").as_deref(), Some("*"));
+    for s in &seen[1..4] {
         assert_eq!(s.header("if-none-match"), None, "{}", s.head);
     }
+}
+
+/// A PUT that broke off mid-body may have been stored by the store all the same: the
+/// retry's 412 says so rather than blaming another writer.
+#[test]
+fn a_412_after_a_broken_attempt_says_the_first_may_have_stored_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::random_file(dir.path(), "key.bin", 256 * 1024);
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Step::ReadBodyPart(64 * 1024), Step::Reset],
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(s3_error(
+                "412 Precondition Failed",
+                "PreconditionFailed",
+                "",
+            )),
+        ],
+    ]);
+    let mut cmd = common::s3push(dir.path());
+    cmd.args(["--endpoint", &server.endpoint(), "--retry-max-wait", "0.05"])
+        .args(["--no-clobber"])
+        .arg(&source)
+        .arg("s3://bucket/key.bin");
+    let out = common::run_bounded(cmd, LIMIT);
+    assert_failure(
+        &out,
+        11,
+        &[
+            "exists; --no-clobber did not overwrite it",
+            "may have stored it itself",
+        ],
+    );
+    assert_eq!(server.seen().len(), 2);
 }
 
 #[test]

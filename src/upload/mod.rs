@@ -63,21 +63,26 @@ pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error 
     if r.status != 412 {
         return error;
     }
+    let error = not_written(plan, condition);
+    if broke_off {
+        return error.with_note(
+            "an earlier attempt broke off on the way and may have stored it itself: \
+             compare its ETag with the file's MD5",
+        );
+    }
+    error
+}
+
+/// The object at the plan's key does not meet `condition`: nothing is written (exit 11).
+pub fn not_written(plan: &Plan, condition: &Condition) -> Error {
     let url = plan.url();
-    let mut text = match condition {
+    Error::Precondition(match condition {
         Condition::NoneMatch => format!("{url} exists; --no-clobber did not overwrite it"),
         Condition::Match(etag) => format!(
             "{url} is not the object with ETag {etag} (it changed, or is gone); --if-match did not \
              overwrite it: look up its ETag again"
         ),
-    };
-    if broke_off {
-        text.push_str(
-            " (an earlier attempt broke off on the way and may have stored it itself: \
-             compare its ETag with the file's MD5)",
-        );
-    }
-    Error::Precondition(text)
+    })
 }
 
 /// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,

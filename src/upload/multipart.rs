@@ -8,7 +8,7 @@ use super::journal::{self, Entry, FileIdentity};
 use super::single::tls_for;
 use super::{retry, Outcome};
 use crate::checksum::{self, Algorithm};
-use crate::config::{OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
+use crate::config::{Condition, OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
 use crate::interrupt;
 use crate::report;
@@ -120,6 +120,36 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
         tls,
         upload_id: initiated.upload_id,
     })
+}
+
+/// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before any part is sent:
+/// the store checks the condition only at Complete, after every byte went up. A refusal
+/// here costs one round trip; an answer that does not settle it (403 to a user who may
+/// not read, an unreachable store) leaves the decision to Complete, which is what makes
+/// it safe against a writer racing in between.
+pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
+    let Some(condition) = &plan.condition else {
+        return Ok(());
+    };
+    let tls = tls_for(plan)?;
+    let found = match exchange::small_call(plan, tls.as_ref(), "HEAD", Vec::new(), Vec::new(), &[])
+    {
+        Ok(answer) => Some(answer.response.head.header("etag").map(str::to_string)),
+        Err(Error::Refused(r)) if r.status == 404 => None,
+        Err(_) => return Ok(()),
+    };
+    let holds = match (condition, &found) {
+        (Condition::NoneMatch, found) => found.is_none(),
+        (Condition::Match(_), None) => false,
+        (Condition::Match(etag), Some(Some(theirs))) => {
+            etag == "*" || unquote(etag) == unquote(theirs)
+        }
+        (Condition::Match(_), Some(None)) => true,
+    };
+    if holds {
+        return Ok(());
+    }
+    Err(super::not_written(plan, condition).with_note("found before sending: nothing was sent"))
 }
 
 /// Sends part `number` and checks the store's ETag against the MD5 of what went out.
@@ -329,6 +359,7 @@ pub fn upload_file(
         (session, layout, done)
     } else {
         let layout = Layout::for_size(size, plan.multipart.part_size)?;
+        condition_holds_now(plan)?;
         let session = create(plan)?;
         let entry = Entry {
             endpoint: plan.endpoint.url(),
