@@ -266,6 +266,43 @@ fn a_list_file_by_line_skips_blanks_and_refuses_paths_out_of_the_prefix() {
     assert_eq!(stderr_lines(&out), ["s3push: 0 uploaded, 0 failed"]);
 }
 
+/// Memory does not follow the number of files: a list of 300 takes what one file takes
+/// (the list is read an entry at a time; each file's plan and buffers go when it is done).
+#[test]
+fn a_long_list_takes_no_more_memory_than_one_file() {
+    let stage = Stage::http();
+    let root = stage.files.path().join("many");
+    fs::create_dir(&root).unwrap();
+    let mut list = Vec::new();
+    for i in 0..300 {
+        common::random_file(&root, &format!("f{i:03}.bin"), 2000 + i);
+        list.extend_from_slice(format!("f{i:03}.bin\n").as_bytes());
+    }
+    let list_path = stage.files.path().join("list.txt");
+    fs::write(&list_path, &list).unwrap();
+    let mut one = stage.command(&["--quiet"]);
+    one.arg(root.join("f000.bin"))
+        .arg(format!("s3://{BUCKET}/one/"))
+        .current_dir(&root);
+    let (out, single_kib) = common::peak_rss_kib(one);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut many = stage.command(&["--quiet", "--files-from"]);
+    many.arg(&list_path)
+        .arg(format!("s3://{BUCKET}/many/"))
+        .current_dir(&root);
+    let (out, batch_kib) = common::peak_rss_kib(many);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stage.server.has_exact_key(BUCKET, "many/f299.bin"));
+    assert!(common::same_file_contents(
+        &root.join("f150.bin"),
+        &stage.server.object_path(BUCKET, "many/f150.bin")
+    ));
+    assert!(
+        batch_kib <= single_kib + 512,
+        "300 files took {batch_kib} KiB at peak, one file {single_kib} KiB"
+    );
+}
+
 // ---- one connection for the batch ---------------------------------------------------------
 
 /// One stored PUT per request on the same connection.
