@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-/// Exit codes, documented in the README ("Exit codes").
+/// Exit codes, documented in the README ("Exit codes"). A batch of several files exits
+/// with the code of its first failed file, INTERRUPTED when a signal stopped it, OK when
+/// every file was stored (`crate::batch::Summary::exit_code`).
 pub mod exit {
     pub const OK: u8 = 0;
     pub const USAGE: u8 = 2;
