@@ -1,12 +1,14 @@
 //! The command line: pico-args into [`Options`], unknown flags refused, then run.
 
 use crate::config::{
-    self, MultipartOptions, ObjectHeaders, OnFailure, Options, PayloadMode, SignatureVersion,
+    self, BatchOptions, MultipartOptions, ObjectHeaders, OnFailure, Options, PayloadMode,
+    SignatureVersion,
 };
 use crate::error::exit;
 use crate::presign::PresignOptions;
 use crate::{report, upload, Error};
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,12 +23,15 @@ USAGE:
   s3push --abort [--upload-id ID] [FILE] s3://BUCKET/KEY   (discard one)
   s3push [OPTIONS] FILE 'https://HOST/BUCKET/KEY?X-Amz-...'  (PUT to a presigned URL)
   s3push presign s3://BUCKET/KEY [--expires 1h]  (print a presigned PUT URL; presign --help)
+  s3push [OPTIONS] FILE... s3://BUCKET/PREFIX/  (several files: each key = PREFIX/ + name)
+  s3push [OPTIONS] --files-from LIST|- s3://BUCKET/PREFIX/   (key = PREFIX/ + listed path)
 
 EXAMPLES:
   s3push backup.tar.gz s3://my-bucket/
   s3push --endpoint http://127.0.0.1:9000 disk.img s3://images/2026/disk.img
   s3push --signature v2 --acl public-read photo.jpg s3://legacy-bucket/
   pg_dump db | s3push --expected-size 200G - s3://backups/db.sql
+  find . -name '*.gz' -print0 | s3push --files-from - -0 --no-clobber s3://logs/host1/
 
 WHERE:
   --endpoint URL          S3-compatible store, http[s]://HOST[:PORT] (also AWS_ENDPOINT_URL_S3,
@@ -60,6 +65,15 @@ INTEGRITY:
   --verify-etag           check the ETag is the MD5 of what was sent (always on when no
                           checksum is: about 1.4 s of CPU per GiB)
   --delete-on-mismatch    delete an object whose ETag or checksum disagrees (single PUT)
+  --no-clobber            never overwrite: If-None-Match: * (an existing key exits 11)
+  --if-match ETAG         overwrite only the object that has this ETag (else exit 11)
+
+SEVERAL FILES:
+  --files-from FILE|-     upload the paths listed in FILE (- : standard input), one a line;
+                          a relative path keeps its directories under the prefix
+  -0                      the list is NUL-separated (find -print0)
+  --fail-fast             stop at the first failed file (default: go on, exit with the
+                          first failure's code and print \"N uploaded, M failed\")
 
 LARGE OBJECTS (multipart):
   --multipart-threshold SIZE  files larger than this go up in parts (default 64M)
@@ -88,7 +102,8 @@ OUTPUT:
 
 Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), else
 the profile; never from the command line. Exit codes: 0 ok, 2 usage, 3 local file,
-4 credentials, 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity.
+4 credentials, 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity,
+10 multipart upload kept, 11 not written (--no-clobber, --if-match), 130 interrupted.
 ";
 
 pub const PRESIGN_HELP: &str = "\
@@ -161,6 +176,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             report::print_stdout(&version());
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Upload(options)) if options.batch.is_batch() => return run_batch(&options),
         Ok(Parsed::Upload(options)) => {
             let quiet = options.quiet;
             crate::interrupt::install();
@@ -176,6 +192,37 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                 report::success(&outcome);
             }
             ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            report::failure(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Several files: a result line for each as it is done, then the summary on stderr.
+fn run_batch(options: &Options) -> ExitCode {
+    crate::interrupt::install();
+    let quiet = options.quiet;
+    let result = crate::batch::run(
+        options,
+        &config::Env::from_process(),
+        |result| match result {
+            Ok(outcome) => {
+                if !quiet {
+                    report::success(outcome);
+                }
+            }
+            Err(e) => report::failure(e),
+        },
+    );
+    match result {
+        Ok(summary) => {
+            let trouble = summary.failed > 0 || summary.stopped.is_some();
+            if summary.files() != 1 || summary.stopped.is_some() {
+                report::note(quiet && !trouble, &summary.line());
+            }
+            ExitCode::from(summary.exit_code())
         }
         Err(e) => {
             report::failure(&e);
@@ -336,6 +383,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         verify_etag: p.contains("--verify-etag"),
         delete_on_mismatch: p.contains("--delete-on-mismatch"),
         no_sign_request: p.contains("--no-sign-request"),
+        no_clobber: p.contains("--no-clobber"),
+        if_match: text(&mut p, "--if-match")?,
+        batch: BatchOptions {
+            files_from: p
+                .opt_value_from_os_str::<_, _, std::convert::Infallible>("--files-from", |s| {
+                    Ok(s.into())
+                })
+                .map_err(usage)?,
+            nul: p.contains("-0"),
+            fail_fast: p.contains("--fail-fast"),
+            sources: Vec::new(),
+        },
         ..Default::default()
     };
     if let Some(secret_flag) = ["--secret-access-key", "--secret-key", "--secret"]
@@ -364,19 +423,47 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
     } else {
         free
     };
-    let [source, destination]: [OsString; 2] = free.try_into().map_err(|free: Vec<OsString>| {
-        Error::Usage(format!(
-            "expected FILE and s3://BUCKET/KEY, got {} argument(s): see s3push --help",
-            free.len()
-        ))
-    })?;
-    options.source = source.into();
+    if options.batch.nul && options.batch.files_from.is_none() {
+        return Err(Error::Usage(
+            "-0 says how --files-from's list is separated: give --files-from FILE too".into(),
+        ));
+    }
+    let mut free = free;
+    let given = free.len();
+    let destination = match free.pop() {
+        Some(d) if options.batch.files_from.is_some() && free.is_empty() => d,
+        Some(_) if options.batch.files_from.is_some() => {
+            return Err(Error::Usage(
+                "with --files-from, give only the destination s3://BUCKET/PREFIX/ (list every file in the list)"
+                    .into(),
+            ))
+        }
+        Some(d) if !free.is_empty() => d,
+        _ if options.batch.files_from.is_some() => {
+            return Err(Error::Usage(
+                "--files-from needs the destination, s3://BUCKET/PREFIX/".into(),
+            ))
+        }
+        _ => {
+            return Err(Error::Usage(format!(
+                "expected FILE and s3://BUCKET/KEY, got {given} argument(s): see s3push --help"
+            )))
+        }
+    };
+    if free.len() == 1 {
+        options.source = free.remove(0).into();
+    } else {
+        options.batch.sources = free.into_iter().map(PathBuf::from).collect();
+    }
     options.destination = destination.into_string().map_err(|d| {
         Error::Usage(format!(
             "destination '{}' is not UTF-8: S3 keys are UTF-8",
             d.to_string_lossy()
         ))
     })?;
+    if options.batch.is_batch() {
+        crate::batch::prefix_of(&options.destination)?;
+    }
     Ok(Parsed::Upload(Box::new(options)))
 }
 
@@ -546,5 +633,38 @@ mod tests {
         let o = options(&["--no-sign-request", "./presign", "https://h/b/k"]);
         assert!(o.no_sign_request);
         assert_eq!(o.destination, "https://h/b/k");
+    }
+
+    #[test]
+    fn several_sources_and_lists() {
+        let o = options(&["a.log", "dir/b.log", "s3://b/logs/", "--fail-fast"]);
+        assert!(o.batch.is_batch() && o.batch.fail_fast);
+        assert_eq!(
+            o.batch.sources,
+            vec![PathBuf::from("a.log"), "dir/b.log".into()]
+        );
+        assert_eq!(o.source, PathBuf::new());
+        let o = options(&["--files-from", "-", "-0", "s3://b/"]);
+        assert_eq!(o.batch.files_from, Some(PathBuf::from("-")));
+        assert!(o.batch.nul && o.batch.is_batch());
+        let o = options(&["one.log", "s3://b/logs/", "--no-clobber"]);
+        assert!(!o.batch.is_batch() && o.no_clobber);
+        assert_eq!(o.source, PathBuf::from("one.log"));
+        let o = options(&["--if-match", "\"abc\"", "f", "s3://b/k"]);
+        assert_eq!(o.if_match.as_deref(), Some("\"abc\""));
+        for (bad, needle) in [
+            (&["a", "b", "s3://b/logs"][..], "like s3://b/logs/"),
+            (&["a", "b", "s3://b"], "end the destination with '/'"),
+            (
+                &["--files-from", "l", "a", "s3://b/p/"],
+                "only the destination",
+            ),
+            (&["--files-from", "l"], "needs the destination"),
+            (&["-0", "a", "s3://b/p/"], "--files-from FILE"),
+        ] {
+            let err = parse(args(bad)).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+            assert!(err.to_string().contains(needle), "{bad:?}: {err}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-/// Exit codes, documented in the README ("Exit codes").
+/// Exit codes, documented in the README ("Exit codes"). A batch of several files exits
+/// with the code of its first failed file, INTERRUPTED when a signal stopped it, OK when
+/// every file was stored (`crate::batch::Summary::exit_code`).
 pub mod exit {
     pub const OK: u8 = 0;
     pub const USAGE: u8 = 2;
@@ -15,6 +17,9 @@ pub mod exit {
     pub const PROTOCOL: u8 = 8;
     pub const INTEGRITY: u8 = 9;
     pub const KEPT: u8 = 10;
+    /// A conditional write was refused (412): `--no-clobber` found the key taken, or
+    /// `--if-match` found another ETag. Nothing was written.
+    pub const PRECONDITION: u8 = 11;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -41,6 +46,8 @@ pub enum Error {
     Interrupted(String),
     /// A multipart upload did not finish and was kept on the server, to be resumed.
     Kept(String),
+    /// `--no-clobber` or `--if-match` did not hold (412): the object was left as it was.
+    Precondition(String),
 }
 
 /// A non-success HTTP answer, reduced to what a user needs.
@@ -75,6 +82,7 @@ impl Error {
             Error::Integrity(_) => exit::INTEGRITY,
             Error::Interrupted(_) => exit::INTERRUPTED,
             Error::Kept(_) => exit::KEPT,
+            Error::Precondition(_) => exit::PRECONDITION,
         }
     }
 
@@ -91,6 +99,7 @@ impl Error {
             Error::Integrity(_) => "integrity",
             Error::Interrupted(_) => "interrupted",
             Error::Kept(_) => "incomplete",
+            Error::Precondition(_) => "not written",
         }
     }
 
@@ -107,6 +116,7 @@ impl Error {
             Error::Integrity(m) => Error::Integrity(add(m)),
             Error::Interrupted(m) => Error::Interrupted(add(m)),
             Error::Kept(m) => Error::Kept(add(m)),
+            Error::Precondition(m) => Error::Precondition(add(m)),
             Error::Refused(mut r) => {
                 r.hint = Some(match r.hint.take() {
                     Some(h) => format!("{h}; {note}"),
@@ -129,7 +139,8 @@ impl fmt::Display for Error {
             | Error::Protocol(m)
             | Error::Integrity(m)
             | Error::Interrupted(m)
-            | Error::Kept(m) => f.write_str(m),
+            | Error::Kept(m)
+            | Error::Precondition(m) => f.write_str(m),
             Error::Refused(r) => {
                 write!(f, "server answered {}", r.status_line)?;
                 if let Some(code) = &r.code {

@@ -1,9 +1,10 @@
 //! s3push: stream a local file into an S3-compatible bucket in constant memory.
 //!
 //! Layers, top to bottom (data flows down, nothing calls back up):
-//! `cli` -> `config` -> `sign` / `http` -> `transport` -> `upload` -> `report`.
+//! `cli` -> `batch` -> `config` -> `sign` / `http` -> `transport` -> `upload` -> `report`.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod checksum;
 pub mod cli;
 pub mod config;

@@ -54,6 +54,15 @@ pub fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<ClientConfig>, Error> 
     Ok(Arc::new(config))
 }
 
+/// `host:port`, `[v6]:port`.
+fn peer_name(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// An open connection to the store, plain or TLS.
 pub struct Connection {
     stream: Stream,
@@ -95,11 +104,7 @@ impl Connection {
         connect_timeout: Duration,
         io_timeout: Duration,
     ) -> Result<Connection, Error> {
-        let peer = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
+        let peer = peer_name(host, port);
         let addrs: Vec<_> = (host, port)
             .to_socket_addrs()
             .map_err(|e| {
@@ -146,6 +151,12 @@ impl Connection {
             io_timeout,
             pending: Vec::new(),
         })
+    }
+
+    /// Whether this connection goes to `host` at `port` (a kept-alive connection is
+    /// reused only for requests to the same place).
+    pub fn is_to(&self, host: &str, port: u16) -> bool {
+        self.peer == peer_name(host, port)
     }
 
     /// Writes all of `bytes` (a request head, or a small body).

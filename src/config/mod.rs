@@ -112,6 +112,52 @@ pub struct Options {
     pub delete_on_mismatch: bool,
     /// `--no-sign-request`: send requests without a signature (public-write buckets).
     pub no_sign_request: bool,
+    /// `--no-clobber`: never overwrite an existing object (If-None-Match: *).
+    pub no_clobber: bool,
+    /// `--if-match ETAG`: overwrite only the object with this ETag (If-Match).
+    pub if_match: Option<String>,
+    pub batch: BatchOptions,
+}
+
+/// What the command line said about several files (see `crate::batch`).
+#[derive(Debug, Default, Clone)]
+pub struct BatchOptions {
+    /// The sources named on the command line when there are several of them (`source`
+    /// holds the one source otherwise).
+    pub sources: Vec<PathBuf>,
+    /// `--files-from FILE|-`: more sources, one a line.
+    pub files_from: Option<PathBuf>,
+    /// `-0`: the list of --files-from is NUL-separated.
+    pub nul: bool,
+    /// `--fail-fast`: the first failed file stops the batch.
+    pub fail_fast: bool,
+}
+
+impl BatchOptions {
+    /// True when the command names more than one source, or a list of them.
+    pub fn is_batch(&self) -> bool {
+        self.files_from.is_some() || self.sources.len() > 1
+    }
+}
+
+/// A conditional write (S3 user guide, "Conditional requests"): sent on PutObject and on
+/// CompleteMultipartUpload; the store answers 412 Precondition Failed when it does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `If-None-Match: *`: only when no object has the key.
+    NoneMatch,
+    /// `If-Match: "ETAG"`: only over the object that has this ETag.
+    Match(String),
+}
+
+impl Condition {
+    /// The header that carries the condition.
+    pub fn header(&self) -> (String, String) {
+        match self {
+            Condition::NoneMatch => ("if-none-match".into(), "*".into()),
+            Condition::Match(etag) => ("if-match".into(), etag.clone()),
+        }
+    }
 }
 
 /// What the command line said about multipart uploads.
@@ -232,6 +278,8 @@ pub struct Plan {
     pub url_target: Option<UrlTarget>,
     /// `--no-sign-request`: no signature, no credentials.
     pub no_sign: bool,
+    /// Write only if this holds (`--no-clobber`, `--if-match`).
+    pub condition: Option<Condition>,
 }
 
 impl Plan {
@@ -272,6 +320,30 @@ impl Plan {
     /// (a presigned URL carries its own signature).
     pub fn signs(&self) -> bool {
         !self.no_sign && self.url_target.is_none()
+    }
+
+    /// The plan for another file of the same batch: this plan was resolved from the same
+    /// options, so only what depends on the file and its key is resolved again (the key,
+    /// the guessed content type); credentials, endpoint and region are kept.
+    pub fn for_file(
+        &self,
+        object: &ObjectHeaders,
+        source: PathBuf,
+        destination: &str,
+    ) -> Result<Plan, Error> {
+        if source.as_os_str() == "-" {
+            return Err(Error::Usage(
+                "'-' (standard input) cannot be one file of several: upload it on its own".into(),
+            ));
+        }
+        let (bucket, key) = parse_destination(destination, &source)?;
+        let object = check_object_headers(object.clone(), &key, self.url_target.is_none())?;
+        let mut plan = self.clone();
+        plan.bucket = bucket;
+        plan.key = key;
+        plan.object = object;
+        plan.source = source;
+        Ok(plan)
     }
 }
 
@@ -380,6 +452,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     } else {
         credentials::resolve(env, &files, &profile, profile_from_cli)?
     };
+    let condition = resolve_condition(options.no_clobber, options.if_match)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     // Unsigned requests get no checksum unless asked for (then a header, from a first
     // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
@@ -425,6 +498,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         // The ETag check is what is left when no checksum is on.
         verify_etag: options.verify_etag || checksum.is_none(),
         delete_on_mismatch: options.delete_on_mismatch,
+        condition,
         url_target: url_target.map(|(_, target)| target),
         no_sign: options.no_sign_request,
     })
@@ -474,6 +548,40 @@ fn check_url_destination(
         options.content_md5,
         options.checksum.flatten(),
     )
+}
+
+/// `--no-clobber` or `--if-match ETAG` (not both); an ETag is sent quoted, as S3 gives
+/// it (RFC 9110 8.8.3), whether or not the user quoted it.
+fn resolve_condition(
+    no_clobber: bool,
+    if_match: Option<String>,
+) -> Result<Option<Condition>, Error> {
+    match (no_clobber, if_match) {
+        (false, None) => Ok(None),
+        (true, None) => Ok(Some(Condition::NoneMatch)),
+        (true, Some(_)) => Err(Error::Usage(
+            "--no-clobber and --if-match: choose one (the first writes only a new object, \
+             the second only over a known one)"
+                .into(),
+        )),
+        (false, Some(etag)) => {
+            let bare = etag.trim().trim_matches('"');
+            if bare.is_empty()
+                || !bare
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b',')
+            {
+                return Err(Error::Usage(format!(
+                    "--if-match {etag:?}: give the object's ETag as the store printed it, like --if-match 9e107d9d372bb6826bd81d3542a419d6"
+                )));
+            }
+            Ok(Some(Condition::Match(if bare == "*" {
+                "*".into()
+            } else {
+                format!("\"{bare}\"")
+            })))
+        }
+    }
 }
 
 /// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
@@ -731,6 +839,39 @@ mod tests {
         let long = format!("s3://b/{}", "k".repeat(1025));
         assert!(d(&long).unwrap_err().to_string().contains("1025 bytes"));
         assert!(d(&format!("s3://b/{}", "k".repeat(1024))).is_ok());
+    }
+
+    #[test]
+    fn conditions() {
+        assert_eq!(resolve_condition(false, None).unwrap(), None);
+        assert_eq!(
+            resolve_condition(true, None).unwrap().unwrap().header(),
+            ("if-none-match".into(), "*".into())
+        );
+        for given in ["abc123", "\"abc123\"", " abc123 "] {
+            assert_eq!(
+                resolve_condition(false, Some(given.into())).unwrap(),
+                Some(Condition::Match("\"abc123\"".into())),
+                "{given}"
+            );
+        }
+        assert_eq!(
+            resolve_condition(false, Some("9e10-2".into())).unwrap(),
+            Some(Condition::Match("\"9e10-2\"".into()))
+        );
+        for bad in ["", "\"\"", "a b", "a\r\nx: y", "a,b"] {
+            assert_eq!(
+                resolve_condition(false, Some(bad.into()))
+                    .unwrap_err()
+                    .exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
+        assert!(resolve_condition(true, Some("abc".into()))
+            .unwrap_err()
+            .to_string()
+            .contains("choose one"));
     }
 
     #[test]

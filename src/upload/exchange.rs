@@ -199,7 +199,9 @@ pub fn exchange(
     tls: Option<&Arc<ClientConfig>>,
     slot: &mut Slot,
 ) -> Result<Answer, Error> {
-    if let Some(mut conn) = slot.take() {
+    let host = plan.host();
+    // A connection kept for another host (a region the store redirected to) is dropped.
+    if let Some(mut conn) = slot.take().filter(|c| c.is_to(&host, plan.endpoint.port)) {
         match once(plan, attempt, call, &mut conn) {
             Ok(answer) => {
                 if conn.reusable_after(&answer.response) {
@@ -212,7 +214,7 @@ pub fn exchange(
         }
     }
     let mut conn = Connection::open(
-        &plan.host(),
+        &host,
         plan.endpoint.port,
         tls,
         plan.timeouts.connect,

@@ -8,7 +8,7 @@ pub mod retry;
 pub mod single;
 pub mod stdin;
 
-use crate::config::Plan;
+use crate::config::{Condition, Plan};
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
 use crate::transport::Response;
@@ -32,6 +32,13 @@ pub struct Outcome {
 
 /// Uploads the plan's source: standard input, one PUT, or parts.
 pub fn run(plan: &Plan) -> Result<Outcome, Error> {
+    run_on(plan, &mut None)
+}
+
+/// As `run`; a single PUT goes over the kept-alive connection in `slot` (left by the file
+/// before it in a batch), and leaves its own there when the store keeps it open. Parts
+/// of a multipart upload go over connections of their own, one per job.
+pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
     if plan.multipart.abort {
         return multipart::abort_command(plan);
     }
@@ -47,13 +54,45 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
                 plan.source.display()
             )));
         }
-        return single::put_file(plan, &file, size, stamp);
+        return single::put_file(plan, &file, size, stamp, slot);
     }
     if plan.multipart.resume || size > plan.multipart.threshold || size > single::MAX_SINGLE_PUT {
         multipart::upload_file(plan, &file, size, stamp)
     } else {
-        single::put_file(plan, &file, size, stamp)
+        single::put_file(plan, &file, size, stamp, slot)
     }
+}
+
+/// A 412 to a conditional write, in the user's words (exit 11); any other error as it is.
+/// `broke_off`: an earlier attempt of the same request failed on the way, and may have
+/// stored the object itself.
+pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error {
+    let (Error::Refused(r), Some(condition)) = (&error, &plan.condition) else {
+        return error;
+    };
+    if r.status != 412 {
+        return error;
+    }
+    let error = not_written(plan, condition);
+    if broke_off {
+        return error.with_note(
+            "an earlier attempt broke off on the way and may have stored it itself: \
+             compare its ETag with the file's MD5",
+        );
+    }
+    error
+}
+
+/// The object at the plan's key does not meet `condition`: nothing is written (exit 11).
+pub fn not_written(plan: &Plan, condition: &Condition) -> Error {
+    let url = plan.url();
+    Error::Precondition(match condition {
+        Condition::NoneMatch => format!("{url} exists; --no-clobber did not overwrite it"),
+        Condition::Match(etag) => format!(
+            "{url} is not the object with ETag {etag} (it changed, or is gone); --if-match did not \
+             overwrite it: look up its ETag again"
+        ),
+    })
 }
 
 /// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,

@@ -8,7 +8,7 @@ use super::journal::{self, Entry, FileIdentity};
 use super::single::tls_for;
 use super::{retry, Outcome};
 use crate::checksum::{self, Algorithm};
-use crate::config::{OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
+use crate::config::{Condition, OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
 use crate::interrupt;
 use crate::report;
@@ -122,6 +122,36 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
     })
 }
 
+/// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before any part is sent:
+/// the store checks the condition only at Complete, after every byte went up. A refusal
+/// here costs one round trip; an answer that does not settle it (403 to a user who may
+/// not read, an unreachable store) leaves the decision to Complete, which is what makes
+/// it safe against a writer racing in between.
+pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
+    let Some(condition) = &plan.condition else {
+        return Ok(());
+    };
+    let tls = tls_for(plan)?;
+    let found = match exchange::small_call(plan, tls.as_ref(), "HEAD", Vec::new(), Vec::new(), &[])
+    {
+        Ok(answer) => Some(answer.response.head.header("etag").map(str::to_string)),
+        Err(Error::Refused(r)) if r.status == 404 => None,
+        Err(_) => return Ok(()),
+    };
+    let holds = match (condition, &found) {
+        (Condition::NoneMatch, found) => found.is_none(),
+        (Condition::Match(_), None) => false,
+        (Condition::Match(etag), Some(Some(theirs))) => {
+            etag == "*" || unquote(etag) == unquote(theirs)
+        }
+        (Condition::Match(_), Some(None)) => true,
+    };
+    if holds {
+        return Ok(());
+    }
+    Err(super::not_written(plan, condition).with_note("found before sending: nothing was sent"))
+}
+
 /// Sends part `number` and checks the store's ETag against the MD5 of what went out.
 pub fn send_part(
     session: &Session,
@@ -203,6 +233,13 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
         .collect();
     xml::write_complete_body(&list, &mut body);
     let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    // S3 takes If-None-Match and If-Match on CompleteMultipartUpload: the object appears
+    // (or not) at this call, so the condition is checked here.
+    headers.extend(
+        plan.condition
+            .as_ref()
+            .map(crate::config::Condition::header),
+    );
     if let Some((a, whole)) = plan.checksum.zip(object_checksum(plan.checksum, parts)) {
         if a.is_crc() {
             headers.push((a.header_name().into(), whole));
@@ -218,7 +255,7 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
     match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
         Ok(answer) => Ok(answer.response),
-        Err(e) => confirm_completed(session, parts, e),
+        Err(e) => confirm_completed(session, parts, super::precondition_failed(plan, e, false)),
     }
 }
 
@@ -377,6 +414,7 @@ pub fn upload_file(
         (session, layout, done)
     } else {
         let layout = Layout::for_size(size, plan.multipart.part_size)?;
+        condition_holds_now(plan)?;
         let session = create(plan)?;
         let entry = Entry {
             endpoint: plan.endpoint.url(),
@@ -527,6 +565,13 @@ pub fn fail(
         } else {
             OnFailure::Keep
         });
+    // Refused at Complete by --no-clobber or --if-match: a resume would be refused the
+    // same way, so the parts are never kept.
+    let policy = if matches!(cause, Error::Precondition(_)) {
+        OnFailure::Abort
+    } else {
+        policy
+    };
     let discard = format!(
         "s3push --abort --upload-id {} {}",
         shell_word(id),
@@ -538,6 +583,11 @@ pub fn fail(
             Ok(()) => {
                 if let Some(j) = journal_path {
                     let _ = journal::remove(j);
+                }
+                if matches!(cause, Error::Precondition(_)) {
+                    return cause.with_note(&format!(
+                        "the multipart upload {id} was aborted, its parts deleted"
+                    ));
                 }
                 cause.with_note(&format!(
                     "the multipart upload was aborted: nothing of s3://{}/{} is left on the server",

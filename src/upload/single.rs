@@ -4,7 +4,7 @@
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
 use super::multipart::{etag_md5, hex};
 use super::{retry, Outcome};
-use crate::config::{Plan, Scheme};
+use crate::config::{Condition, Plan, Scheme};
 use crate::transport;
 use crate::Error;
 use rustls::ClientConfig;
@@ -16,8 +16,15 @@ use std::time::Instant;
 /// S3's largest single PUT (PutObject limits).
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
-/// Uploads the plan's file with one PUT, retried as the plan's policy allows.
-pub fn put_file(plan: &Plan, file: &File, size: u64, stamp: FileStamp) -> Result<Outcome, Error> {
+/// Uploads the plan's file with one PUT, retried as the plan's policy allows, over the
+/// connection kept in `slot` when there is one (the file before it in a batch).
+pub fn put_file(
+    plan: &Plan,
+    file: &File,
+    size: u64,
+    stamp: FileStamp,
+    slot: &mut Slot,
+) -> Result<Outcome, Error> {
     let body = Body::File(FileSpan {
         file,
         offset: 0,
@@ -25,12 +32,18 @@ pub fn put_file(plan: &Plan, file: &File, size: u64, stamp: FileStamp) -> Result
         path: &plan.source,
         stamp: Some(stamp),
     });
-    put(plan, body)
+    put_on(plan, body, slot)
 }
 
 /// Uploads `body` with one PutObject, retried as the plan's policy allows, and checks
 /// what the store says it got.
 pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
+    put_on(plan, body, &mut None)
+}
+
+/// As `put`, over the kept-alive connection in `slot` if any; the connection is left
+/// there for the next call when the store keeps it open.
+pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, Error> {
     let started = Instant::now();
     let integrity = exchange::prepare(plan, body)?;
     let tls = tls_for(plan)?;
@@ -38,6 +51,7 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
     if let Some(md5) = &integrity.content_md5 {
         headers.push(("content-md5".into(), md5.clone()));
     }
+    headers.extend(plan.condition.as_ref().map(Condition::header));
     let call = Call {
         method: "PUT",
         query: Vec::new(),
@@ -49,13 +63,20 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
         md5: plan.verify_etag,
         cancel: None,
     };
-    let mut slot: Slot = None;
+    // An attempt that broke off may have stored the object all the same: a conditional
+    // retry of it would then be refused by that very object.
+    let mut broke_off = false;
     let answer = retry::run(plan, |plan, attempt| {
-        exchange::exchange(plan, attempt, &call, tls.as_ref(), &mut slot)
+        let answer = exchange::exchange(plan, attempt, &call, tls.as_ref(), slot);
+        if answer.as_ref().is_err_and(retry::retryable) {
+            broke_off = true;
+        }
+        answer
     });
     let answer = match answer {
         Err(Error::Integrity(m)) => return Err(mismatch(plan, tls.as_ref(), m)),
-        other => other?,
+        Err(e) => return Err(super::precondition_failed(plan, e, broke_off)),
+        Ok(answer) => answer,
     };
     let head = &answer.response.head;
     let etag = head.header("etag").map(str::to_string);
