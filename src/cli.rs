@@ -79,7 +79,12 @@ OBJECT:
   --meta KEY=VALUE        user metadata (x-amz-meta-KEY), repeatable
 
 OUTPUT:
-  -q, --quiet             print nothing on success
+  -q, --quiet             print nothing on success (and no progress)
+  --progress, --no-progress  progress on stderr: on a terminal by default (a line redrawn
+                          4 times a second); --progress elsewhere writes a line every 5 s
+  --json                  one JSON object per object on stdout, errors too (README, Output)
+  -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
+                          connects, TLS, reused connections, retries and their waits
   -h, --help, -V, --version
 
 Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), else
@@ -89,10 +94,12 @@ the profile; never from the command line. Exit codes: 0 ok, 2 usage, 3 local fil
 
 /// Parses `args`, runs the upload, reports, and returns the exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let result = match parse(args) {
+    // Known before parsing, so that a usage error is JSON too.
+    let json = args.iter().any(|a| a == "--json");
+    match parse(args) {
         Ok(Parsed::Help) => {
             report::print_stdout(HELP);
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
         Ok(Parsed::Version) => {
             report::print_stdout(&format!(
@@ -100,27 +107,55 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                 env!("CARGO_PKG_VERSION"),
                 "0.23"
             ));
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
         Ok(Parsed::Upload(options)) => {
-            let quiet = options.quiet;
+            let output = options.output();
+            report::trace::set_level(output.verbose);
             crate::interrupt::install();
-            config::resolve(*options, &config::Env::from_process())
-                .and_then(|plan| upload::run(&plan))
-                .map(|outcome| (outcome, quiet))
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok((outcome, quiet)) => {
-            if !quiet {
-                report::success(&outcome);
+            match config::resolve(*options, &config::Env::from_process()) {
+                Ok(plan) => ExitCode::from(upload_and_report(&plan)),
+                Err(e) => {
+                    report::failure(&output, &e, None);
+                    ExitCode::from(e.exit_code())
+                }
             }
-            ExitCode::from(exit::OK)
         }
         Err(e) => {
-            report::failure(&e);
+            let output = report::Output {
+                json,
+                ..Default::default()
+            };
+            report::failure(&output, &e, None);
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Uploads one object with its progress shown, reports its result (text or JSON), and
+/// returns its exit code. A run of several objects calls it once per object, each with
+/// a plan of its own meter.
+pub fn upload_and_report(plan: &config::Plan) -> u8 {
+    let o = &plan.output;
+    // `--abort` sends no body: nothing to show progress of.
+    let quiet = o.quiet || plan.multipart.abort;
+    let style = report::progress::Style::choose(quiet, o.progress, o.verbose);
+    let progress = report::progress::Progress::start(plan.meter.clone(), style);
+    let result = upload::run(plan);
+    progress.finish();
+    match result {
+        Ok(outcome) => {
+            report::success(o, &outcome);
+            exit::OK
+        }
+        Err(e) => {
+            let target = report::Target {
+                bucket: &plan.bucket,
+                key: &plan.key,
+                kept: plan.meter.kept(),
+            };
+            report::failure(o, &e, Some(&target));
+            e.exit_code()
         }
     }
 }
@@ -256,6 +291,27 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         },
         no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
+        json: p.contains("--json"),
+        progress: match (p.contains("--progress"), p.contains("--no-progress")) {
+            (true, true) => {
+                return Err(Error::Usage(
+                    "--progress and --no-progress: give one of them".into(),
+                ))
+            }
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        },
+        verbose: {
+            let mut level = 0u8;
+            while p.contains("-vv") {
+                level = level.saturating_add(2);
+            }
+            while p.contains(["-v", "--verbose"]) {
+                level = level.saturating_add(1);
+            }
+            level.min(2)
+        },
         multipart,
         checksum: match text(&mut p, "--checksum")?.as_deref() {
             None => None,

@@ -102,12 +102,30 @@ pub struct Options {
     pub retry_max_wait: Option<Duration>,
     pub no_expect: bool,
     pub quiet: bool,
+    /// `--json`: results as JSON objects on stdout.
+    pub json: bool,
+    /// `--progress` (Some(true)) or `--no-progress` (Some(false)).
+    pub progress: Option<bool>,
+    /// `-v` (1) or `-vv` (2).
+    pub verbose: u8,
     pub multipart: MultipartOptions,
     /// `--checksum`: Some(None) is `none`.
     pub checksum: Option<Option<crate::checksum::Algorithm>>,
     pub content_md5: bool,
     pub verify_etag: bool,
     pub delete_on_mismatch: bool,
+}
+
+impl Options {
+    /// How results are shown.
+    pub fn output(&self) -> crate::report::Output {
+        crate::report::Output {
+            quiet: self.quiet,
+            json: self.json,
+            progress: self.progress,
+            verbose: self.verbose,
+        }
+    }
 }
 
 /// What the command line said about multipart uploads.
@@ -213,6 +231,11 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
+    /// How results, progress and wire traces are shown.
+    pub output: crate::report::Output,
+    /// This object's progress, retries and kept upload: shared by every clone of the
+    /// plan (every part, every retry). A new object needs a new meter.
+    pub meter: std::sync::Arc<crate::report::progress::Meter>,
     pub multipart: Multipart,
     /// Seconds added to this host's clock when signing (a skew the store reported).
     pub clock_skew: i64,
@@ -260,6 +283,7 @@ impl Plan {
 
 /// Resolves options against the environment and the shared files.
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
+    let output = options.output();
     let (bucket, key) = parse_destination(&options.destination, &options.source)?;
     let object = check_object_headers(options.object, &key)?;
     let files = credentials::SharedFiles::load(env)?;
@@ -363,6 +387,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
+        output,
+        meter: Default::default(),
         multipart,
         clock_skew: 0,
         checksum,

@@ -48,7 +48,9 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
         checksum_value: integrity.checksum_value.clone(),
         md5: plan.verify_etag,
         cancel: None,
+        meter: Some(&plan.meter),
     };
+    plan.meter.set_total(body.len());
     let mut slot: Slot = None;
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, tls.as_ref(), &mut slot)
@@ -73,13 +75,10 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
         }
     }
     Ok(Outcome {
-        url: plan.url(),
-        bytes: body.len(),
         etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
-        elapsed: started.elapsed(),
-        parts: 0,
-        aborted: None,
+        checksum: plan.checksum.zip(answer.checksum.clone()),
+        ..Outcome::of(plan, body.len(), started.elapsed())
     })
 }
 
