@@ -80,8 +80,9 @@ OBJECT:
 
 OUTPUT:
   -q, --quiet             print nothing on success (and no progress)
-  --progress, --no-progress  progress on stderr: on a terminal by default (a line redrawn
-                          4 times a second); --progress elsewhere writes a line every 5 s
+  --progress, --no-progress
+                          progress on stderr: redrawn on a terminal (the default there);
+                          elsewhere --progress writes a line every 5 s
   --json                  one JSON object per object on stdout, errors too (README, Output)
   -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
                           connects, TLS, reused connections, retries and their waits
@@ -417,6 +418,23 @@ mod tests {
         assert_eq!(o.signature, Some(SignatureVersion::V2));
         assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(o.object.acl.as_deref(), Some("public-read"));
+    }
+
+    #[test]
+    fn output_flags() {
+        let o = options(&["f", "s3://b/k"]);
+        assert_eq!((o.json, o.progress, o.verbose), (false, None, 0));
+        let o = options(&["--json", "--progress", "-v", "f", "s3://b/k"]);
+        assert_eq!((o.json, o.progress, o.verbose), (true, Some(true), 1));
+        assert_eq!(options(&["-vv", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(options(&["-v", "--verbose", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(options(&["-vv", "-v", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(
+            options(&["--no-progress", "f", "s3://b/k"]).progress,
+            Some(false)
+        );
+        assert!(parse(args(&["--progress", "--no-progress", "f", "s3://b/k"])).is_err());
+        assert!(parse(args(&["-vvv", "f", "s3://b/k"])).is_err());
     }
 
     #[test]

@@ -159,11 +159,13 @@ impl Connection {
                 let started = Instant::now();
                 let tls = handshake(config, host, tcp, &peer, io_timeout)?;
                 if trace::level() >= 2 {
+                    let version = tls.conn.protocol_version();
+                    let suite = tls.conn.negotiated_cipher_suite().map(|c| c.suite());
                     trace::event(format_args!(
-                        "TLS handshake with {peer} done in {:.3} s: {:?}, {:?}",
+                        "TLS handshake with {peer} done in {:.3} s: {}, {}",
                         started.elapsed().as_secs_f64(),
-                        tls.conn.protocol_version(),
-                        tls.conn.negotiated_cipher_suite().map(|c| c.suite()),
+                        version.map_or("?".into(), |v| format!("{v:?}")),
+                        suite.map_or("?".into(), |s| format!("{s:?}")),
                     ));
                 }
                 Stream::Tls(Box::new(tls))

@@ -453,3 +453,36 @@ fn one_v_shows_heads_without_events() {
     assert!(!err.contains("* "), "{err}");
     assert!(text(&out.stdout).starts_with("uploaded "));
 }
+
+#[test]
+fn vv_over_tls_names_the_handshake_and_the_reused_connection() {
+    let stage = Stage::tls();
+    let source = stage.file("t.bin", 11 * MIB);
+    let flags = [
+        "-vv",
+        "--multipart-threshold",
+        "5M",
+        "--part-size",
+        "5M",
+        "--jobs",
+        "1",
+    ];
+    let out = stage.push(&flags, &source, &format!("s3://{BUCKET}/t.bin"));
+    assert!(out.status.success(), "{}", stage.describe(&out));
+    let err = text(&out.stderr);
+    for needle in [
+        "* TLS handshake with localhost:",
+        ": TLSv1_3, TLS13_",
+        "* reusing the kept-alive connection",
+        "> POST /test-bucket/t.bin?uploads= HTTP/1.1",
+        "> PUT /test-bucket/t.bin?partNumber=3&uploadId=",
+        "< HTTP/1.1 200 OK",
+    ] {
+        assert!(err.contains(needle), "no {needle:?} in:\n{err}");
+    }
+    assert!(!err.contains(common::SECRET_KEY));
+    assert_eq!(
+        stage.server.object_bytes(BUCKET, "t.bin").unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+}
