@@ -486,3 +486,56 @@ fn vv_over_tls_names_the_handshake_and_the_reused_connection() {
         std::fs::read(&source).unwrap()
     );
 }
+
+#[test]
+fn progress_counts_payload_bytes_of_streams_and_aws_chunked_bodies() {
+    let stage = Stage::http();
+    // Standard input: no size, so no percent; parts counted as they are stored.
+    let mut cmd = stage.command(&[
+        "--progress",
+        "--part-size",
+        "5M",
+        "--multipart-threshold",
+        "5M",
+    ]);
+    cmd.arg("-").arg(format!("s3://{BUCKET}/stream.bin"));
+    let data: Vec<u8> = (0..12 * MIB).map(|i| (i % 251) as u8).collect();
+    let fed = data.clone();
+    let feed: common::Feed = Box::new(move |mut stdin| {
+        use std::io::Write;
+        let _ = stdin.write_all(&fed);
+    });
+    let out = common::run_bounded_fed(cmd, LIMIT, Some(feed));
+    assert!(out.status.success(), "{}", stage.describe(&out));
+    let lines = progress_lines(&out);
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("{}", stage.describe(&out)));
+    assert!(
+        last.starts_with("s3push: 12.0 MiB  ") && last.ends_with("  parts 3"),
+        "{last:?}"
+    );
+    assert!(!last.contains('%'), "{last:?}");
+    assert_eq!(
+        stage.server.object_bytes(BUCKET, "stream.bin").unwrap(),
+        data
+    );
+
+    // aws-chunked: the payload, not the framed length, is what is counted.
+    let source = stage.file("chunked.bin", 2 * MIB + 7);
+    let out = stage.push(
+        &["--progress", "--payload", "streaming"],
+        &source,
+        &format!("s3://{BUCKET}/chunked.bin"),
+    );
+    assert!(out.status.success(), "{}", stage.describe(&out));
+    let lines = progress_lines(&out);
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("{}", stage.describe(&out)));
+    assert!(
+        last.starts_with("s3push: 2.00 MiB / 2.00 MiB  100%  "),
+        "{last:?}"
+    );
+    stage.assert_stored(&out, "chunked.bin", &source);
+}
