@@ -539,3 +539,76 @@ fn progress_counts_payload_bytes_of_streams_and_aws_chunked_bodies() {
     );
     stage.assert_stored(&out, "chunked.bin", &source);
 }
+
+/// The quoted hex MD5 of `bytes`: the ETag S3 gives a part.
+fn quoted_md5(bytes: &[u8]) -> String {
+    format!("\"{}\"", md5_hex(bytes))
+}
+
+#[test]
+fn a_resume_counts_the_stored_parts_as_done() {
+    let src = source(5 * MIB + 1);
+    let bytes = std::fs::read(&src.file).unwrap();
+    let split = 5 * MIB as usize;
+    let (p1, p2) = (quoted_md5(&bytes[..split]), quoted_md5(&bytes[split..]));
+    let object = {
+        use md5::{Digest, Md5};
+        let mut both = Vec::new();
+        both.extend_from_slice(&Md5::digest(&bytes[..split]));
+        both.extend_from_slice(&Md5::digest(&bytes[split..]));
+        format!("\"{}-2\"", md5_hex(&both))
+    };
+    let xml = |body: String| {
+        answer(
+            "HTTP/1.1 200 OK",
+            &[("Content-Type", "application/xml")],
+            &body,
+        )
+    };
+    let listed = xml(format!(
+        "<ListPartsResult><IsTruncated>false</IsTruncated>\
+         <Part><PartNumber>1</PartNumber><ETag>{}</ETag><Size>{split}</Size></Part></ListPartsResult>",
+        p1.replace('"', "&quot;")
+    ));
+    let completed = xml(format!(
+        "<CompleteMultipartUploadResult><ETag>{object}</ETag></CompleteMultipartUploadResult>"
+    ));
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(listed)],
+        after_body(answer("HTTP/1.1 200 OK", &[("ETag", &p2)], "")),
+        after_body(completed),
+    ]);
+    let flags = [
+        "--progress",
+        "--json",
+        "--resume",
+        "--upload-id",
+        "UPLOAD-9",
+        "--part-size",
+        "5M",
+        "--multipart-threshold",
+        "5M",
+        "--jobs",
+        "1",
+    ];
+    let out = push(&server.endpoint(), &src, &flags);
+    assert!(out.status.success(), "{}", common::stage::describe(&out));
+    let lines = progress_lines(&out);
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("{}", common::stage::describe(&out)));
+    assert!(
+        last.starts_with("s3push: 5.00 MiB / 5.00 MiB  100%  ") && last.ends_with("  parts 2/2"),
+        "{last:?}"
+    );
+    let v = one_json(&out);
+    assert_eq!(v["parts"], 2);
+    assert_eq!(v["size"], 5 * MIB + 1);
+    assert_eq!(v["etag"], object.trim_matches('"'));
+    // Only the missing part went out.
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1]
+        .head
+        .starts_with("PUT /bucket/key.bin?partNumber=2&uploadId=UPLOAD-9"));
+}
