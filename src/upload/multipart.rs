@@ -350,11 +350,11 @@ pub fn upload_file(
     };
     plan.meter.set_total(size);
     plan.meter.set_parts(layout.parts);
-    let stored: Vec<&PartDone> = done.iter().flatten().collect();
-    plan.meter.already_stored(
-        u32::try_from(stored.len()).unwrap_or(u32::MAX),
-        stored.iter().map(|d| d.len).sum(),
-    );
+    let (held, held_bytes) = done
+        .iter()
+        .flatten()
+        .fold((0u32, 0u64), |(n, bytes), d| (n + 1, bytes + d.len));
+    plan.meter.already_stored(held, held_bytes);
     let table = Mutex::new(done);
     let todo: Vec<u32> = lock(&table)
         .iter()
