@@ -12,7 +12,7 @@
 
 use crate::config::{self, Env, Options, Plan};
 use crate::error::exit;
-use crate::upload::{self, exchange::Slot, Outcome};
+use crate::upload::{exchange::Slot, Outcome};
 use crate::{interrupt, Error};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -70,7 +70,8 @@ const FAIL_FAST: &str = "--fail-fast";
 pub fn run(
     options: &Options,
     env: &Env,
-    mut report: impl FnMut(Result<&Outcome, &Error>),
+    mut upload: impl FnMut(&Plan, &mut Slot) -> Result<Outcome, Error>,
+    mut report: impl FnMut(Option<&Plan>, Result<&Outcome, &Error>),
 ) -> Result<Summary, Error> {
     check(options)?;
     let (bucket, prefix) = prefix_of(&options.destination)?;
@@ -88,13 +89,16 @@ pub fn run(
             summary.stopped = Some(signal);
             break;
         }
-        let result = entry.and_then(|(source, destination)| {
-            let plan = template
+        let plan = entry.and_then(|(source, destination)| {
+            template
                 .for_file(&options.object, source.clone(), &destination)
-                .map_err(|e| about(e, &source.display().to_string()))?;
-            upload::run_on(&plan, &mut slot).map_err(|e| name_file(e, &plan))
+                .map_err(|e| about(e, &source.display().to_string()))
         });
-        report(result.as_ref());
+        let result = match &plan {
+            Ok(plan) => upload(plan, &mut slot).map_err(|e| name_file(e, plan)),
+            Err(e) => Err(e.clone()),
+        };
+        report(plan.as_ref().ok(), result.as_ref());
         match result {
             Ok(_) => summary.uploaded += 1,
             Err(e) => {

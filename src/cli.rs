@@ -97,7 +97,13 @@ OBJECT:
   --meta KEY=VALUE        user metadata (x-amz-meta-KEY), repeatable
 
 OUTPUT:
-  -q, --quiet             print nothing on success
+  -q, --quiet             print nothing on success (and no progress)
+  --progress, --no-progress
+                          progress on stderr: redrawn on a terminal (the default there);
+                          elsewhere --progress writes a line every 5 s
+  --json                  one JSON object per object on stdout, errors too (README, Output)
+  -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
+                          connects, TLS, reused connections, retries and their waits
   -h, --help, -V, --version
 
 Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), else
@@ -142,10 +148,28 @@ pub fn version() -> String {
 
 /// Parses `args`, runs the upload, reports, and returns the exit code.
 pub fn run(args: Vec<OsString>) -> ExitCode {
-    let result = match parse(args) {
+    // Known before parsing, so that a usage error is JSON too.
+    let json = args.iter().any(|a| a == "--json");
+    let failed = |e: Error| {
+        let output = report::Output {
+            json,
+            ..Default::default()
+        };
+        report::failure(&output, &e, None);
+        ExitCode::from(e.exit_code())
+    };
+    match parse(args) {
+        Ok(Parsed::Help) => {
+            report::print_stdout(HELP);
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Version) => {
+            report::print_stdout(&version());
+            ExitCode::SUCCESS
+        }
         Ok(Parsed::PresignHelp) => {
             report::print_stdout(PRESIGN_HELP);
-            return ExitCode::SUCCESS;
+            ExitCode::SUCCESS
         }
         Ok(Parsed::Presign(options)) => {
             let quiet = options.quiet;
@@ -163,70 +187,96 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                             &format!("the PUT must send these headers: {}", list.join(", ")),
                         );
                     }
-                    return ExitCode::from(exit::OK);
+                    ExitCode::from(exit::OK)
                 }
-                Err(e) => Err(e),
+                Err(e) => failed(e),
             }
         }
-        Ok(Parsed::Help) => {
-            report::print_stdout(HELP);
-            return ExitCode::SUCCESS;
-        }
-        Ok(Parsed::Version) => {
-            report::print_stdout(&version());
-            return ExitCode::SUCCESS;
-        }
-        Ok(Parsed::Upload(options)) if options.batch.is_batch() => return run_batch(&options),
+        Ok(Parsed::Upload(options)) if options.batch.is_batch() => run_batch(&options),
         Ok(Parsed::Upload(options)) => {
-            let quiet = options.quiet;
+            let output = options.output();
+            report::trace::set_level(output.verbose);
             crate::interrupt::install();
-            config::resolve(*options, &config::Env::from_process())
-                .and_then(|plan| upload::run(&plan))
-                .map(|outcome| (outcome, quiet))
-        }
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok((outcome, quiet)) => {
-            if !quiet {
-                report::success(&outcome);
+            match config::resolve(*options, &config::Env::from_process()) {
+                Ok(plan) => ExitCode::from(upload_and_report(&plan)),
+                Err(e) => {
+                    report::failure(&output, &e, None);
+                    ExitCode::from(e.exit_code())
+                }
             }
-            ExitCode::from(exit::OK)
         }
-        Err(e) => {
-            report::failure(&e);
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => failed(e),
     }
 }
 
-/// Several files: a result line for each as it is done, then the summary on stderr.
+/// Several files: each with its progress and its result (text or JSON) as it is done,
+/// then the summary on stderr.
 fn run_batch(options: &Options) -> ExitCode {
+    let output = options.output();
+    report::trace::set_level(output.verbose);
     crate::interrupt::install();
-    let quiet = options.quiet;
     let result = crate::batch::run(
         options,
         &config::Env::from_process(),
-        |result| match result {
-            Ok(outcome) => {
-                if !quiet {
-                    report::success(outcome);
-                }
-            }
-            Err(e) => report::failure(e),
-        },
+        |plan, slot| with_progress(plan, || upload::run_on(plan, slot)),
+        |plan, result| report_result(&output, plan, result),
     );
     match result {
         Ok(summary) => {
             let trouble = summary.failed > 0 || summary.stopped.is_some();
             if summary.files() != 1 || summary.stopped.is_some() {
-                report::note(quiet && !trouble, &summary.line());
+                report::note(output.quiet && !trouble, &summary.line());
             }
             ExitCode::from(summary.exit_code())
         }
         Err(e) => {
-            report::failure(&e);
+            report::failure(&output, &e, None);
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Uploads one object with its progress shown, reports its result (text or JSON), and
+/// returns its exit code.
+pub fn upload_and_report(plan: &config::Plan) -> u8 {
+    let result = with_progress(plan, || upload::run(plan));
+    report_result(&plan.output, Some(plan), result.as_ref());
+    match result {
+        Ok(_) => exit::OK,
+        Err(e) => e.exit_code(),
+    }
+}
+
+/// Runs `upload` with the progress of `plan`'s meter on stderr (as the output asks).
+fn with_progress(
+    plan: &config::Plan,
+    upload: impl FnOnce() -> Result<upload::Outcome, Error>,
+) -> Result<upload::Outcome, Error> {
+    let o = &plan.output;
+    // `--abort` sends no body: nothing to show progress of.
+    let quiet = o.quiet || plan.multipart.abort;
+    let style = report::progress::Style::choose(quiet, o.progress, o.verbose);
+    let progress = report::progress::Progress::start(plan.meter.clone(), style);
+    let result = upload();
+    progress.finish();
+    result
+}
+
+/// One object's result line (or JSON object); a failure names the upload it kept.
+fn report_result(
+    output: &report::Output,
+    plan: Option<&config::Plan>,
+    result: Result<&upload::Outcome, &Error>,
+) {
+    match result {
+        Ok(outcome) => report::success(output, outcome),
+        Err(e) => {
+            let target = plan.map(|plan| report::Target {
+                bucket: &plan.bucket,
+                key: &plan.key,
+                kept: plan.meter.kept(),
+            });
+            report::failure(output, e, target.as_ref());
         }
     }
 }
@@ -367,6 +417,27 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         },
         no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
+        json: p.contains("--json"),
+        progress: match (p.contains("--progress"), p.contains("--no-progress")) {
+            (true, true) => {
+                return Err(Error::Usage(
+                    "--progress and --no-progress: give one of them".into(),
+                ))
+            }
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        },
+        verbose: {
+            let mut level = 0u8;
+            while p.contains("-vv") {
+                level = level.saturating_add(2);
+            }
+            while p.contains(["-v", "--verbose"]) {
+                level = level.saturating_add(1);
+            }
+            level.min(2)
+        },
         multipart,
         checksum: match text(&mut p, "--checksum")?.as_deref() {
             None => None,
@@ -570,6 +641,23 @@ mod tests {
         assert_eq!(o.signature, Some(SignatureVersion::V2));
         assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(o.object.acl.as_deref(), Some("public-read"));
+    }
+
+    #[test]
+    fn output_flags() {
+        let o = options(&["f", "s3://b/k"]);
+        assert_eq!((o.json, o.progress, o.verbose), (false, None, 0));
+        let o = options(&["--json", "--progress", "-v", "f", "s3://b/k"]);
+        assert_eq!((o.json, o.progress, o.verbose), (true, Some(true), 1));
+        assert_eq!(options(&["-vv", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(options(&["-v", "--verbose", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(options(&["-vv", "-v", "f", "s3://b/k"]).verbose, 2);
+        assert_eq!(
+            options(&["--no-progress", "f", "s3://b/k"]).progress,
+            Some(false)
+        );
+        assert!(parse(args(&["--progress", "--no-progress", "f", "s3://b/k"])).is_err());
+        assert!(parse(args(&["-vvv", "f", "s3://b/k"])).is_err());
     }
 
     #[test]

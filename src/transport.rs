@@ -5,6 +5,7 @@
 use crate::http::body::{BodyFraming, ChunkedDecoder};
 use crate::http::response::{ResponseHead, Status};
 use crate::interrupt::Stopped;
+use crate::report::trace;
 use crate::Error;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -14,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The fixed size of every body copy buffer.
 pub const COPY_BUFFER: usize = 8 * 1024;
@@ -116,12 +117,28 @@ impl Connection {
         let mut last_error = None;
         let mut tcp = None;
         for addr in &addrs {
+            let started = Instant::now();
             match TcpStream::connect_timeout(addr, connect_timeout) {
                 Ok(s) => {
+                    if trace::level() >= 2 {
+                        let at = addr.to_string();
+                        let via = if at == peer {
+                            String::new()
+                        } else {
+                            format!(" ({at})")
+                        };
+                        trace::event(format_args!(
+                            "connected to {peer}{via} in {:.3} s",
+                            started.elapsed().as_secs_f64()
+                        ));
+                    }
                     tcp = Some(s);
                     break;
                 }
-                Err(e) => last_error = Some(e),
+                Err(e) => {
+                    trace::event(format_args!("connecting to {peer} ({addr}) failed: {e}"));
+                    last_error = Some(e);
+                }
             }
         }
         let tcp = tcp.ok_or_else(|| match last_error {
@@ -143,7 +160,21 @@ impl Connection {
         set(tcp.set_nodelay(true))?;
         let stream = match tls {
             None => Stream::Plain(tcp),
-            Some(config) => Stream::Tls(Box::new(handshake(config, host, tcp, &peer, io_timeout)?)),
+            Some(config) => {
+                let started = Instant::now();
+                let tls = handshake(config, host, tcp, &peer, io_timeout)?;
+                if trace::level() >= 2 {
+                    let version = tls.conn.protocol_version();
+                    let suite = tls.conn.negotiated_cipher_suite().map(|c| c.suite());
+                    trace::event(format_args!(
+                        "TLS handshake with {peer} done in {:.3} s: {}, {}",
+                        started.elapsed().as_secs_f64(),
+                        version.map_or("?".into(), |v| format!("{v:?}")),
+                        suite.map_or("?".into(), |s| format!("{s:?}")),
+                    ));
+                }
+                Stream::Tls(Box::new(tls))
+            }
         };
         Ok(Connection {
             stream,
@@ -272,6 +303,7 @@ impl Connection {
         loop {
             match ResponseHead::parse(&self.pending) {
                 Ok(Status::Complete(used, head)) => {
+                    trace::response_head(&self.pending[..used]);
                     self.pending.drain(..used);
                     return Ok(Some(head));
                 }

@@ -104,6 +104,12 @@ pub struct Options {
     pub retry_max_wait: Option<Duration>,
     pub no_expect: bool,
     pub quiet: bool,
+    /// `--json`: results as JSON objects on stdout.
+    pub json: bool,
+    /// `--progress` (Some(true)) or `--no-progress` (Some(false)).
+    pub progress: Option<bool>,
+    /// `-v` (1) or `-vv` (2).
+    pub verbose: u8,
     pub multipart: MultipartOptions,
     /// `--checksum`: Some(None) is `none`.
     pub checksum: Option<Option<crate::checksum::Algorithm>>,
@@ -156,6 +162,18 @@ impl Condition {
         match self {
             Condition::NoneMatch => ("if-none-match".into(), "*".into()),
             Condition::Match(etag) => ("if-match".into(), etag.clone()),
+        }
+    }
+}
+
+impl Options {
+    /// How results are shown.
+    pub fn output(&self) -> crate::report::Output {
+        crate::report::Output {
+            quiet: self.quiet,
+            json: self.json,
+            progress: self.progress,
+            verbose: self.verbose,
         }
     }
 }
@@ -263,6 +281,11 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
+    /// How results, progress and wire traces are shown.
+    pub output: crate::report::Output,
+    /// This object's progress, retries and kept upload: shared by every clone of the
+    /// plan (every part, every retry). A new object needs a new meter.
+    pub meter: std::sync::Arc<crate::report::progress::Meter>,
     pub multipart: Multipart,
     /// Seconds added to this host's clock when signing (a skew the store reported).
     pub clock_skew: i64,
@@ -343,12 +366,15 @@ impl Plan {
         plan.key = key;
         plan.object = object;
         plan.source = source;
+        // Its own progress, retries and kept upload.
+        plan.meter = Default::default();
         Ok(plan)
     }
 }
 
 /// Resolves options against the environment and the shared files.
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
+    let output = options.output();
     let url_target = presigned::parse(&options.destination)?;
     let (bucket, key) = match &url_target {
         Some(_) => (String::new(), String::new()),
@@ -491,6 +517,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
+        output,
+        meter: Default::default(),
         multipart,
         clock_skew: 0,
         checksum,

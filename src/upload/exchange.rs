@@ -10,6 +10,8 @@ use crate::checksum::{self, Algorithm, Hasher};
 use crate::config::{PayloadMode, Plan, SignatureVersion};
 use crate::http::request::write_request_head;
 use crate::interrupt;
+use crate::report::progress::{Meter, Sending};
+use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
 use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
@@ -22,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Bodies above this size are sent after `Expect: 100-continue` (curl's threshold): a
 /// refusal then costs no upload.
@@ -90,6 +92,8 @@ pub struct Call<'a> {
     pub md5: bool,
     /// Set by a failed sibling part: stop sending.
     pub cancel: Option<&'a AtomicBool>,
+    /// Where the body's bytes are counted for progress (the object's payload only).
+    pub meter: Option<&'a Meter>,
 }
 
 /// The store's answer and what was learnt of the body while sending it.
@@ -202,6 +206,7 @@ pub fn exchange(
     let host = plan.host();
     // A connection kept for another host (a region the store redirected to) is dropped.
     if let Some(mut conn) = slot.take().filter(|c| c.is_to(&host, plan.endpoint.port)) {
+        trace::event(format_args!("reusing the kept-alive connection"));
         match once(plan, attempt, call, &mut conn) {
             Ok(answer) => {
                 if conn.reusable_after(&answer.response) {
@@ -209,7 +214,12 @@ pub fn exchange(
                 }
                 return Ok(answer);
             }
-            Err(Error::Network(_)) => {} // a stale connection: open a fresh one below
+            // A stale connection: open a fresh one below.
+            Err(Error::Network(e)) => {
+                trace::event(format_args!(
+                    "the kept-alive connection failed ({e}): opening a new one"
+                ));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -307,6 +317,7 @@ fn once(
             "a header cannot be sent ({e}): check the values given to s3push"
         ))
     })?;
+    trace::request_head(&head);
     conn.send(&head)?;
     if expect {
         if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, call.method)? {
@@ -319,6 +330,8 @@ fn once(
     }
     let mut reader = BodyReader::new(call.body, call.md5, call.cancel);
     reader.sum = trailer.map(Hasher::new);
+    reader.sending = call.meter.map(Meter::attempt);
+    let body_started = Instant::now();
     let signer = || {
         ChunkSigner::new(
             plan.credentials.secret_access_key.expose(),
@@ -346,7 +359,18 @@ fn once(
         }
         return Err(e);
     }
+    if trace::level() >= 2 && size > 0 {
+        trace::event(format_args!(
+            "body of {size} bytes sent in {:.3} s",
+            body_started.elapsed().as_secs_f64()
+        ));
+    }
     let response = conn.read_response(call.method)?;
+    trace::event(format_args!(
+        "answer after {:.3} s ({} bytes of body)",
+        body_started.elapsed().as_secs_f64(),
+        response.body.len()
+    ));
     check_response(&response, plan)?;
     let sent_sum = call
         .checksum_value
@@ -362,6 +386,9 @@ fn once(
                 )));
             }
         }
+    }
+    if let Some(sending) = &mut reader.sending {
+        sending.confirm();
     }
     Ok(Answer {
         response,
@@ -395,6 +422,7 @@ pub fn small_call_adjusting(
         checksum_value: None,
         md5: false,
         cancel: None,
+        meter: None,
     };
     let mut slot: Slot = None;
     super::retry::run_adjusting(plan, |plan, attempt| {
@@ -429,6 +457,8 @@ pub struct BodyReader<'a> {
     /// A checksum computed as the bytes pass (sent as a trailer).
     sum: Option<Hasher>,
     cancel: Option<&'a AtomicBool>,
+    /// Progress: the bytes read, taken back if the attempt fails.
+    sending: Option<Sending<'a>>,
 }
 
 impl<'a> BodyReader<'a> {
@@ -440,6 +470,7 @@ impl<'a> BodyReader<'a> {
             md5: md5.then(Md5::new),
             sum: None,
             cancel,
+            sending: None,
         }
     }
 
@@ -482,6 +513,9 @@ impl Read for BodyReader<'_> {
         }
         if let Some(h) = &mut self.sum {
             h.update(&buf[..n]);
+        }
+        if let Some(s) = &mut self.sending {
+            s.add(n as u64);
         }
         self.pos += n as u64;
         Ok(n)

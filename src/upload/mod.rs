@@ -8,6 +8,7 @@ pub mod retry;
 pub mod single;
 pub mod stdin;
 
+use crate::checksum::Algorithm;
 use crate::config::{Condition, Plan};
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
@@ -20,14 +21,39 @@ use std::time::Duration;
 pub struct Outcome {
     /// `s3://bucket/key`.
     pub url: String,
+    pub bucket: String,
+    pub key: String,
     pub bytes: u64,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// The object's checksum the store verified (base64; a composite one ends in `-N`).
+    pub checksum: Option<(Algorithm, String)>,
     pub elapsed: Duration,
     /// Parts of a multipart upload; 0 for a single PUT.
     pub parts: u32,
+    /// Requests sent again, over all the calls of this object.
+    pub retries: u32,
     /// Set by `--abort`: the upload id that was aborted (nothing was uploaded).
     pub aborted: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome for the plan's object; the retries are those its meter counted.
+    pub fn of(plan: &Plan, bytes: u64, elapsed: Duration) -> Outcome {
+        Outcome {
+            url: plan.url(),
+            bucket: plan.bucket.clone(),
+            key: plan.key.clone(),
+            bytes,
+            etag: None,
+            version_id: None,
+            checksum: None,
+            elapsed,
+            parts: 0,
+            retries: plan.meter.retries(),
+            aborted: None,
+        }
+    }
 }
 
 /// Uploads the plan's source: standard input, one PUT, or parts.

@@ -12,6 +12,7 @@ use crate::config::{Condition, OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
 use crate::interrupt;
 use crate::report;
+use crate::report::progress::Kept;
 use crate::transport::Response;
 use crate::Error;
 use md5::{Digest, Md5};
@@ -179,6 +180,7 @@ pub fn send_part(
         checksum_value: integrity.checksum_value.clone(),
         md5: plan.verify_etag,
         cancel: Some(cancel),
+        meter: Some(&plan.meter),
     };
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, session.tls.as_ref(), slot)
@@ -440,6 +442,13 @@ pub fn upload_file(
         }
         (session, layout, vec![None; layout.parts as usize])
     };
+    plan.meter.set_total(size);
+    plan.meter.set_parts(layout.parts);
+    let (held, held_bytes) = done
+        .iter()
+        .flatten()
+        .fold((0u32, 0u64), |(n, bytes), d| (n + 1, bytes + d.len));
+    plan.meter.already_stored(held, held_bytes);
     let table = Mutex::new(done);
     let todo: Vec<u32> = lock(&table)
         .iter()
@@ -470,7 +479,7 @@ pub fn upload_file(
             // A journal left behind would only point at a finished upload.
             let _ = journal::remove(&journal_path);
             verify_object(&session, &parts, &response)?;
-            Ok(outcome(plan, &response, size, layout.parts, started))
+            Ok(outcome(plan, &response, size, &parts, started))
         }
         Err(e) => {
             let stored = lock(&table).iter().flatten().count();
@@ -516,6 +525,7 @@ pub fn send_parts<'a>(
                             if let Some(entry) = lock(table).get_mut(number as usize - 1) {
                                 *entry = Some(done);
                             }
+                            session.plan.meter.part_done();
                         }
                         Err(e) => {
                             let mut first = lock(&first_error);
@@ -594,11 +604,23 @@ pub fn fail(
                     plan.bucket, plan.key
                 ))
             }
-            Err(e) => cause.with_note(&format!(
+            Err(e) => {
+                plan.meter.keep(Kept {
+                    upload_id: id.clone(),
+                    resume: None,
+                    discard: discard.clone(),
+                });
+                cause.with_note(&format!(
                 "aborting upload {id} failed too ({e}): its {stored} stored parts still cost storage; discard them with `{discard}`"
-            )),
+            ))
+            }
         };
     }
+    plan.meter.keep(Kept {
+        upload_id: id.clone(),
+        resume: (!stdin).then(|| resume_command(plan)),
+        discard: discard.clone(),
+    });
     let parts_note = if parts > 0 {
         format!("{stored} of {parts} parts stored")
     } else {
@@ -861,35 +883,28 @@ pub fn abort_command(plan: &Plan) -> Result<Outcome, Error> {
         let _ = journal::remove(p);
     }
     Ok(Outcome {
-        url: plan.url(),
-        bytes: 0,
-        etag: None,
-        version_id: None,
-        elapsed: started.elapsed(),
-        parts: 0,
         aborted: Some(upload_id),
+        ..Outcome::of(plan, 0, started.elapsed())
     })
 }
 
-/// The outcome of a completed upload.
+/// The outcome of a completed upload of `done` parts.
 pub fn outcome(
     plan: &Plan,
     response: &Response,
     size: u64,
-    parts: u32,
+    done: &[PartDone],
     started: Instant,
 ) -> Outcome {
     let completed = xml::parse_complete(&response.body);
     Outcome {
-        url: plan.url(),
-        bytes: size,
         etag: completed
             .and_then(|c| c.etag)
             .or_else(|| response.head.header("etag").map(str::to_string)),
         version_id: response.head.header("x-amz-version-id").map(str::to_string),
-        elapsed: started.elapsed(),
-        parts,
-        aborted: None,
+        checksum: plan.checksum.zip(object_checksum(plan.checksum, done)),
+        parts: u32::try_from(done.len()).unwrap_or(u32::MAX),
+        ..Outcome::of(plan, size, started.elapsed())
     }
 }
 

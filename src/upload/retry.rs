@@ -5,6 +5,7 @@
 use crate::config::Plan;
 use crate::error::Refusal;
 use crate::report;
+use crate::report::trace;
 use crate::sign::time::Timestamp;
 use crate::Error;
 use std::hash::{BuildHasher, Hasher};
@@ -58,6 +59,7 @@ pub fn run_adjusting<T>(
             let signs = plan.signs();
             if r.status == 417 && plan.expect {
                 plan.expect = false;
+                plan.meter.retried();
                 report::warning("the store refused Expect: 100-continue; going on without it (--no-expect skips it)");
                 continue;
             }
@@ -66,6 +68,7 @@ pub fn run_adjusting<T>(
                 if let Some(off) = clock_skew(r, now) {
                     plan.clock_skew = off;
                     skew_corrected = true;
+                    plan.meter.retried();
                     report::warning(&format!(
                         "this host's clock is {} {} the store's; signing with the store's time: set the clock right (NTP)",
                         human(off.unsigned_abs()),
@@ -82,6 +85,7 @@ pub fn run_adjusting<T>(
                     ));
                     *plan = plan.in_region(&region);
                     region_corrected = true;
+                    plan.meter.retried();
                     continue;
                 }
             }
@@ -97,7 +101,14 @@ pub fn run_adjusting<T>(
             return Err(gave_up(error, attempts));
         }
         retries += 1;
-        pause(backoff(retries, plan.retry.max_wait, random()))?;
+        plan.meter.retried();
+        let wait = backoff(retries, plan.retry.max_wait, random());
+        trace::event(format_args!(
+            "attempt {attempts} failed ({error}); retry {retries} of {} in {} ms",
+            plan.retry.retries,
+            wait.as_millis()
+        ));
+        pause(wait)?;
     }
 }
 

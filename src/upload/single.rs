@@ -62,10 +62,12 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
         checksum_value: integrity.checksum_value.clone(),
         md5: plan.verify_etag,
         cancel: None,
+        meter: Some(&plan.meter),
     };
     // An attempt that broke off may have stored the object all the same: a conditional
     // retry of it would then be refused by that very object.
     let mut broke_off = false;
+    plan.meter.set_total(body.len());
     let answer = retry::run(plan, |plan, attempt| {
         let answer = exchange::exchange(plan, attempt, &call, tls.as_ref(), slot);
         if answer.as_ref().is_err_and(retry::retryable) {
@@ -94,13 +96,10 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
         }
     }
     Ok(Outcome {
-        url: plan.url(),
-        bytes: body.len(),
         etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
-        elapsed: started.elapsed(),
-        parts: 0,
-        aborted: None,
+        checksum: plan.checksum.zip(answer.checksum.clone()),
+        ..Outcome::of(plan, body.len(), started.elapsed())
     })
 }
 

@@ -249,12 +249,12 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
         let response = multipart::complete(&session, &done)?;
         Ok((response, done, parts, total))
     });
-    let (response, done, parts, total) = result.map_err(|e| {
+    let (response, done, _parts, total) = result.map_err(|e| {
         let stored = lock(&table).iter().flatten().count();
         multipart::fail(&session, e, None, 0, stored, 0)
     })?;
     multipart::verify_object(&session, &done, &response)?;
-    Ok(multipart::outcome(plan, &response, total, parts, started))
+    Ok(multipart::outcome(plan, &response, total, &done, started))
 }
 
 /// Reads the stream into holds and hands each to a sender thread; returns the number of
@@ -300,6 +300,8 @@ fn stream_parts(
                                     t.resize(i + 1, None);
                                 }
                                 t[i] = Some(done);
+                                drop(t);
+                                session.plan.meter.part_done();
                             }
                             Err(e) => {
                                 let mut first = lock(first_error);
