@@ -1,13 +1,19 @@
 //! From what the user said (options, environment, shared files) to a resolved [`Plan`]:
 //! every check that needs no network happens here, before any connection.
 
+mod container;
 pub mod credentials;
 pub mod endpoint;
+mod fetch;
+mod imds;
+pub mod json;
+mod process;
 pub mod profile;
+mod sts;
 
 use crate::http::request::{check_header_name, check_header_value};
 use crate::Error;
-pub use credentials::Credentials;
+pub use credentials::{CredentialSource, Credentials};
 pub use endpoint::{Endpoint, Scheme};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -206,7 +212,8 @@ pub struct Plan {
     pub payload: PayloadMode,
     /// Object headers, with the content type resolved.
     pub object: ObjectHeaders,
-    pub credentials: Credentials,
+    /// The credentials of the run, refreshed before they expire (clones share them).
+    pub credentials: CredentialSource,
     pub ca_bundle: Option<PathBuf>,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
@@ -328,7 +335,26 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             )));
         }
     }
-    let credentials = credentials::resolve(env, &files, &profile, profile_from_cli)?;
+    let timeouts = Timeouts {
+        connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        io: options.timeout.unwrap_or(Duration::from_secs(60)),
+    };
+    let fetch_settings = credentials::FetchSettings {
+        region: region.clone(),
+        // As the SDKs: the service's own variable, the profile's `sts =` section, then the
+        // endpoint for every service.
+        sts_endpoint: env
+            .get("AWS_ENDPOINT_URL_STS")
+            .map(str::to_string)
+            .or_else(|| setting("sts.endpoint_url"))
+            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+            .or_else(|| setting("endpoint_url")),
+        ca_bundle: options.ca_bundle.clone(),
+        connect_timeout: timeouts.connect,
+        io_timeout: timeouts.io,
+    };
+    let credentials =
+        credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let checksum = match options.checksum {
         Some(choice) => choice,
@@ -353,10 +379,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         object,
         credentials,
         ca_bundle: options.ca_bundle,
-        timeouts: Timeouts {
-            connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            io: options.timeout.unwrap_or(Duration::from_secs(60)),
-        },
+        timeouts,
         retry: RetryPolicy {
             retries: options.retries.unwrap_or(4),
             max_wait: options.retry_max_wait.unwrap_or(Duration::from_secs(20)),

@@ -109,14 +109,15 @@ fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<Str
 
 /// What to do about a refusal, by S3 error code (S3 API reference, "Error codes").
 fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> Option<String> {
+    let creds = plan.credentials.last();
     let text = match (status, code) {
         (_, Some("SignatureDoesNotMatch")) => format!(
             "the secret key does not match access key {} (credentials from {}), or this host's clock is off: check both",
-            plan.credentials.access_key_id, plan.credentials.source
+            creds.access_key_id, creds.source
         ),
         (_, Some("InvalidAccessKeyId")) => format!(
             "the store does not know access key {} (from {}): check the credentials and --endpoint",
-            plan.credentials.access_key_id, plan.credentials.source
+            creds.access_key_id, creds.source
         ),
         (_, Some("RequestTimeTooSkewed")) => {
             "this host's clock is more than 15 minutes off: set it right (NTP)".to_string()
