@@ -605,3 +605,62 @@ fn credentials_far_from_expiry_are_fetched_once() {
     stage.assert_stored(&out, "fetched-once.bin", &source);
     assert_eq!(service.hits("GET", "/creds"), 1);
 }
+
+#[test]
+fn profile_roles_from_a_web_identity_file_and_from_container_credentials() {
+    let stage = Stage::http();
+    // Container credentials (with a session token) sign the AssumeRole call.
+    let container = StandIn::start(|_: &Request, _| {
+        json_ok(
+            &metadata_document(3600)
+                .replace(ACCESS_KEY, SOURCE_KEY)
+                .replace(SECRET_KEY, SOURCE_SECRET),
+        )
+    });
+    let sts = StandIn::start(|r: &Request, _| match r.form("Action").as_deref() {
+        Some("AssumeRoleWithWebIdentity")
+            if r.form("WebIdentityToken").as_deref() == Some(WEB_IDENTITY_TOKEN) =>
+        {
+            sts_answer("AssumeRoleWithWebIdentity")
+        }
+        Some("AssumeRole") => {
+            let signed = r
+                .header("authorization")
+                .is_some_and(|a| a.contains("x-amz-security-token"));
+            match verify_sts_signature(r, SOURCE_KEY, SOURCE_SECRET, "us-east-1") {
+                Ok(()) if signed && r.header("x-amz-security-token") == Some(SESSION_TOKEN) => {
+                    sts_answer("AssumeRole")
+                }
+                Ok(()) => sts_error("403 Forbidden", "InvalidClientTokenId", "no session token"),
+                Err(why) => sts_error("403 Forbidden", "SignatureDoesNotMatch", &why),
+            }
+        }
+        _ => sts_error("400 Bad Request", "InvalidAction", "unexpected"),
+    });
+    let token_file = stage.files.path().join("web-identity-token");
+    std::fs::write(&token_file, WEB_IDENTITY_TOKEN).unwrap();
+    let aws = stage.home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!(
+            "[profile web]\nrole_arn = {ROLE_ARN}\nweb_identity_token_file = {}\n\n\
+             [profile task]\nrole_arn = {ROLE_ARN}\ncredential_source = EcsContainer\n",
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let source = stage.file("profile-roles.bin", 50_000);
+    for (profile, key) in [("web", "profile-web.bin"), ("task", "profile-task.bin")] {
+        let mut cmd = command(&stage, &["--profile", profile]);
+        cmd.env("AWS_ENDPOINT_URL_STS", sts.endpoint()).env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", container.endpoint()),
+        );
+        let out = run(cmd, &source, key);
+        stage.assert_stored(&out, key, &source);
+        assert_no_secret(&out);
+    }
+    assert_eq!(container.hits("GET", "/creds"), 1);
+    assert_eq!(sts.hits("POST", "/"), 2);
+}
