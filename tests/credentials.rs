@@ -664,3 +664,72 @@ fn profile_roles_from_a_web_identity_file_and_from_container_credentials() {
     assert_eq!(container.hits("GET", "/creds"), 1);
     assert_eq!(sts.hits("POST", "/"), 2);
 }
+
+#[test]
+fn each_attempt_signs_with_the_session_token_just_fetched() {
+    // A store stand-in that records what it is sent and answers 503: every retry asks
+    // the credential source again; credentials inside the refresh window are fetched
+    // anew, so each attempt carries the token of its own fetch, signed.
+    let creds = StandIn::start(|_: &Request, n| {
+        json_ok(&metadata_document(240).replace(SESSION_TOKEN, &format!("{SESSION_TOKEN}-{n}")))
+    });
+    let store = StandIn::start(|_: &Request, _| common::s3_error("503 Slow Down", "SlowDown", ""));
+    let home = tempfile::tempdir().unwrap();
+    let source = common::random_file(home.path(), "tokens.bin", 1000);
+    let mut cmd = common::s3push(home.path());
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/creds", creds.endpoint()),
+        )
+        .args(["--endpoint", &store.endpoint()])
+        .args(["--retries", "2", "--retry-max-wait", "0.05"])
+        .arg(&source)
+        .arg(format!("s3://{BUCKET}/tokens.bin"));
+    let out = common::stage::run(cmd);
+    assert_failure(&out, 7, &["SlowDown"]);
+    assert_no_secret(&out);
+    let puts = store.requests();
+    assert_eq!(puts.len(), 3, "three attempts");
+    for (i, put) in puts.iter().enumerate() {
+        // Fetch 0 resolved the chain; attempt i signs with fetch i + 1.
+        assert_eq!(
+            put.header("x-amz-security-token"),
+            Some(format!("{SESSION_TOKEN}-{}", i + 1).as_str()),
+            "attempt {i}"
+        );
+        let auth = put.header("authorization").unwrap();
+        assert!(
+            auth.contains(&format!("Credential={ACCESS_KEY}/"))
+                && auth.contains("x-amz-security-token"),
+            "{auth}"
+        );
+    }
+    assert_eq!(creds.hits("GET", "/creds"), 4);
+}
+
+#[test]
+fn imds_that_refuses_the_token_request_is_asked_without_a_token() {
+    let stage = Stage::http();
+    // An IMDSv1-only service (or emulator): 405 to the PUT, GETs served without a token.
+    let service = StandIn::start(|r: &Request, _| {
+        if r.header("x-aws-ec2-metadata-token").is_some() {
+            return status("400 Bad Request");
+        }
+        match (r.method.as_str(), r.path()) {
+            ("PUT", _) => status("405 Method Not Allowed"),
+            ("GET", "/latest/meta-data/iam/security-credentials/") => answer("200 OK", &[], ROLE),
+            ("GET", p) if p.ends_with(ROLE) => json_ok(&metadata_document(3600)),
+            _ => status("404 Not Found"),
+        }
+    });
+    let source = stage.file("imds-v1.bin", 10_000);
+    let mut cmd = command(&stage, &[]);
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", service.endpoint());
+    let out = run(cmd, &source, "imds-v1.bin");
+    stage.assert_stored(&out, "imds-v1.bin", &source);
+    assert_no_secret(&out);
+    assert_eq!(service.requests().len(), 3);
+}
