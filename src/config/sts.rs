@@ -29,10 +29,15 @@ struct Sts {
 
 impl Sts {
     fn new(net: &FetchSettings) -> Result<Sts, Error> {
-        let url = net
-            .sts_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", net.region));
+        let url = net.sts_endpoint.clone().unwrap_or_else(|| {
+            // The China regions live under their own domain (AWS China docs, "Endpoints").
+            let domain = if net.region.starts_with("cn-") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            format!("https://sts.{}.{domain}", net.region)
+        });
         let target = Target::parse(&url).ok_or_else(|| {
             Error::Credentials(format!(
                 "the STS endpoint '{url}' is not a URL: fix AWS_ENDPOINT_URL_STS (http[s]://HOST[:PORT])"
@@ -61,11 +66,15 @@ impl Sts {
     ) -> Result<Credentials, Error> {
         let mut pairs = vec![("Action", action), ("Version", API_VERSION)];
         pairs.extend_from_slice(params);
-        let body = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", uri::encode_component(k), uri::encode_component(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        // The form may carry the web identity token: held as a secret (zeroed when dropped).
+        let body = Secret::new(
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", uri::encode_component(k), uri::encode_component(v)))
+                .collect::<Vec<_>>()
+                .join("&"),
+        );
+        let body = body.expose();
         let mut headers = vec![("content-type".to_string(), FORM.to_string())];
         if let Some(source) = signer {
             headers.extend(sign(
