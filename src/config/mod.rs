@@ -1,5 +1,6 @@
 //! From what the user said (options, environment, shared files) to a resolved [`Plan`]:
-//! every check that needs no network happens here, before any connection.
+//! every check that needs no network happens here, before any connection; then the
+//! credential chain, which may call a metadata service or STS, or run a process.
 
 mod container;
 pub mod credentials;
@@ -353,9 +354,10 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         connect_timeout: timeouts.connect,
         io_timeout: timeouts.io,
     };
+    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
+    // Last: the chain may call a metadata service, STS or a process; usage errors first.
     let credentials =
         credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?;
-    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let checksum = match options.checksum {
         Some(choice) => choice,
         None => default_checksum(&endpoint, signature),
