@@ -88,7 +88,8 @@ pub fn presign_put(
     expires: u64,
     time: Timestamp,
 ) -> Presigned {
-    let creds = &plan.credentials;
+    // The credentials the plan was resolved with (a URL lives no longer than they do).
+    let creds = plan.credentials.last();
     let signer = Signer {
         access_key_id: &creds.access_key_id,
         secret: creds.secret_access_key.expose(),

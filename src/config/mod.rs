@@ -1,14 +1,21 @@
 //! From what the user said (options, environment, shared files) to a resolved [`Plan`]:
-//! every check that needs no network happens here, before any connection.
+//! every check that needs no network happens here, before any connection; then the
+//! credential chain, which may call a metadata service or STS, or run a process.
 
+mod container;
 pub mod credentials;
 pub mod endpoint;
+mod fetch;
+mod imds;
+pub mod json;
 pub mod presigned;
+mod process;
 pub mod profile;
+mod sts;
 
 use crate::http::request::{check_header_name, check_header_value};
 use crate::Error;
-pub use credentials::Credentials;
+pub use credentials::{CredentialSource, Credentials};
 pub use endpoint::{Endpoint, Scheme};
 pub use presigned::UrlTarget;
 use std::collections::BTreeMap;
@@ -274,7 +281,8 @@ pub struct Plan {
     pub payload: PayloadMode,
     /// Object headers, with the content type resolved.
     pub object: ObjectHeaders,
-    pub credentials: Credentials,
+    /// The credentials of the run, refreshed before they expire (clones share them).
+    pub credentials: CredentialSource,
     pub ca_bundle: Option<PathBuf>,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
@@ -473,13 +481,32 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             )));
         }
     }
+    let timeouts = Timeouts {
+        connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        io: options.timeout.unwrap_or(Duration::from_secs(60)),
+    };
+    let fetch_settings = credentials::FetchSettings {
+        region: region.clone(),
+        // As the SDKs: the service's own variable, the profile's `sts =` section, then the
+        // endpoint for every service.
+        sts_endpoint: env
+            .get("AWS_ENDPOINT_URL_STS")
+            .map(str::to_string)
+            .or_else(|| setting("sts.endpoint_url"))
+            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+            .or_else(|| setting("endpoint_url")),
+        ca_bundle: options.ca_bundle.clone(),
+        connect_timeout: timeouts.connect,
+        io_timeout: timeouts.io,
+    };
+    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
+    // Last: the chain may call a metadata service, STS or a process; usage errors first.
     let credentials = if unsigned {
-        Credentials::anonymous()
+        CredentialSource::fixed(Credentials::anonymous())
     } else {
-        credentials::resolve(env, &files, &profile, profile_from_cli)?
+        credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?
     };
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
-    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     // Unsigned requests get no checksum unless asked for (then a header, from a first
     // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
     // a presigned URL does not sign; the ETag check stands in.
@@ -507,10 +534,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         object,
         credentials,
         ca_bundle: options.ca_bundle,
-        timeouts: Timeouts {
-            connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            io: options.timeout.unwrap_or(Duration::from_secs(60)),
-        },
+        timeouts,
         retry: RetryPolicy {
             retries: options.retries.unwrap_or(4),
             max_wait: options.retry_max_wait.unwrap_or(Duration::from_secs(20)),

@@ -47,6 +47,93 @@ impl Timestamp {
     pub fn http_date(&self) -> String {
         httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(self.unix))
     }
+
+    /// ISO 8601 / RFC 3339 extended form, as STS, the metadata services and
+    /// credential_process write an `Expiration`: `2026-11-29T09:30:00Z`, with optional
+    /// fractional seconds (dropped) and a `Z` or `+hh:mm`/`-hh:mm` offset. None for
+    /// anything else, and for instants before the epoch.
+    pub fn parse_iso8601(text: &str) -> Option<Timestamp> {
+        let t = text.trim().as_bytes();
+        let num = |range: std::ops::Range<usize>| -> Option<u64> {
+            let digits = t.get(range)?;
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(digits).ok()?.parse().ok()
+        };
+        let sep = |i: usize, c: &[u8]| t.get(i).is_some_and(|b| c.contains(b));
+        if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+            return None;
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
+            return None;
+        }
+        let mut rest = t.get(19..)?;
+        if let Some(fraction) = rest.strip_prefix(b".") {
+            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                return None;
+            }
+            rest = &fraction[digits..];
+        }
+        let offset: i64 = match rest {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let two = |a: u8, b: u8| -> Option<i64> {
+                    (a.is_ascii_digit() && b.is_ascii_digit())
+                        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+                };
+                let (h, m) = (two(*h1, *h2)?, two(*m1, *m2)?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let secs = h * 3600 + m * 60;
+                if *sign == b'+' {
+                    secs
+                } else {
+                    -secs
+                }
+            }
+            _ => return None,
+        };
+        let days = days_from_civil(year, month, day)?;
+        let local = days * 86_400 + hour * 3600 + minute * 60 + second;
+        let unix = i64::try_from(local).ok()?.checked_sub(offset)?;
+        u64::try_from(unix).ok().map(Timestamp::from_unix)
+    }
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// (year, month, day) to days since 1970-01-01, proleptic Gregorian; None before 1970
+/// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
@@ -108,6 +195,56 @@ mod tests {
             assert_eq!(t.amz_date(), amz);
             assert_eq!(t.date_stamp(), &amz[..8]);
             assert_eq!(t.http_date(), http);
+            let iso = format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &amz[0..4],
+                &amz[4..6],
+                &amz[6..8],
+                &amz[9..11],
+                &amz[11..13],
+                &amz[13..15]
+            );
+            assert_eq!(Timestamp::parse_iso8601(&iso), Some(t), "{iso}");
         }
+    }
+
+    #[test]
+    fn iso8601_forms_the_credential_sources_write() {
+        let at = Timestamp::from_unix(1_440_938_160); // 2015-08-30T12:36:00Z
+        for text in [
+            "2015-08-30T12:36:00Z",
+            "2015-08-30T12:36:00.000Z",
+            "2015-08-30T12:36:00.123456789Z",
+            " 2015-08-30T12:36:00Z\n",
+            "2015-08-30T14:36:00+02:00",
+            "2015-08-30T07:36:00-05:00",
+            "2015-08-30t12:36:00z",
+        ] {
+            assert_eq!(Timestamp::parse_iso8601(text), Some(at), "{text}");
+        }
+        for bad in [
+            "",
+            "2015-08-30",
+            "2015-08-30T12:36:00",
+            "2015-02-29T00:00:00Z",
+            "2015-13-01T00:00:00Z",
+            "2015-08-30T24:00:00Z",
+            "2015-08-30T12:36:00.Z",
+            "2015-08-30T12:36:00+2:00",
+            "1969-12-31T23:59:59Z",
+            "20150830T123600Z",
+            "+015-08-30T12:36:00Z",
+            "2015-08-30T12:36:00Zjunk",
+        ] {
+            assert_eq!(Timestamp::parse_iso8601(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Timestamp::parse_iso8601("2016-02-29T00:00:00Z"),
+            Some(Timestamp::from_unix(1_456_704_000))
+        );
+        assert_eq!(
+            Timestamp::parse_iso8601("1970-01-01T00:00:00Z"),
+            Some(Timestamp::from_unix(0))
+        );
     }
 }

@@ -303,7 +303,9 @@ fn once(
         content_length,
         payload_hash,
     };
-    let mut signed = request::sign(plan, spec, attempt.time);
+    // Asked at every request: temporary credentials are refreshed before they expire.
+    let creds = plan.credentials.current()?;
+    let mut signed = request::sign(plan, &creds, spec, attempt.time);
     let expect = attempt.expect && size > EXPECT_MIN_BODY;
     if expect {
         // Not signed: a proxy may consume it.
@@ -334,7 +336,7 @@ fn once(
     let body_started = Instant::now();
     let signer = || {
         ChunkSigner::new(
-            plan.credentials.secret_access_key.expose(),
+            creds.secret_access_key.expose(),
             &plan.region,
             "s3",
             attempt.time,

@@ -209,14 +209,15 @@ fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> O
     if let Some(text) = unsigned_hint(status, code, plan) {
         return Some(text.to_string());
     }
+    let creds = plan.credentials.last();
     let text = match (status, code) {
         (_, Some("SignatureDoesNotMatch")) => format!(
             "the secret key does not match access key {} (credentials from {}), or this host's clock is off: check both",
-            plan.credentials.access_key_id, plan.credentials.source
+            creds.access_key_id, creds.source
         ),
         (_, Some("InvalidAccessKeyId")) => format!(
             "the store does not know access key {} (from {}): check the credentials and --endpoint",
-            plan.credentials.access_key_id, plan.credentials.source
+            creds.access_key_id, creds.source
         ),
         (_, Some("RequestTimeTooSkewed")) => {
             "this host's clock is more than 15 minutes off: set it right (NTP)".to_string()

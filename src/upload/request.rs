@@ -1,7 +1,7 @@
 //! One S3 request, addressed and signed: the request target and every header, ready for
 //! the head writer. Pure: the time is passed in.
 
-use crate::config::{Plan, SignatureVersion};
+use crate::config::{Credentials, Plan, SignatureVersion};
 use crate::sign::time::Timestamp;
 use crate::sign::{uri, v2, v4};
 
@@ -51,8 +51,14 @@ pub struct RequestSpec<'a> {
     pub payload_hash: &'a str,
 }
 
-/// Addresses and signs `spec` for `plan`'s bucket and key at `time`.
-pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedRequest {
+/// Addresses and signs `spec` for `plan`'s bucket and key at `time` with `creds` (the
+/// plan's credentials as they are at that moment: temporary ones are refreshed).
+pub fn sign(
+    plan: &Plan,
+    creds: &Credentials,
+    spec: RequestSpec<'_>,
+    time: Timestamp,
+) -> SignedRequest {
     let path = if plan.path_style {
         format!("/{}/{}", plan.bucket, plan.key)
     } else {
@@ -90,10 +96,9 @@ pub fn sign(plan: &Plan, spec: RequestSpec<'_>, time: Timestamp) -> SignedReques
             signature: String::new(),
         };
     }
-    if let Some(token) = &plan.credentials.session_token {
+    if let Some(token) = &creds.session_token {
         headers.push(("x-amz-security-token".into(), token.expose().to_string()));
     }
-    let creds = &plan.credentials;
     let mut seed = String::new();
     let authorization = match plan.signature {
         SignatureVersion::V4 => {
@@ -239,7 +244,7 @@ mod tests {
         };
         let mut p = p;
         p.endpoint = crate::config::Endpoint::parse("https://s3.amazonaws.com").unwrap();
-        let signed = sign(&p, spec, time);
+        let signed = sign(&p, &p.credentials.last(), spec, time);
         assert_eq!(signed.target, "/test%24file.text");
         let auth = &signed
             .headers
@@ -276,7 +281,7 @@ mod tests {
             content_length: 0,
             payload_hash: v4::UNSIGNED_PAYLOAD,
         };
-        let signed = sign(&p, spec, Timestamp::from_unix(0));
+        let signed = sign(&p, &p.credentials.last(), spec, Timestamp::from_unix(0));
         assert_eq!(
             signed.target,
             "/b/a%20b/%2B%25%3D%26~/%C3%BC//x?partNumber=2&uploadId=a%2Fb"
@@ -305,7 +310,12 @@ mod tests {
             content_length: 5,
             payload_hash: "",
         };
-        let signed = sign(&p, spec, Timestamp::from_unix(1_174_950_202));
+        let signed = sign(
+            &p,
+            &p.credentials.last(),
+            spec,
+            Timestamp::from_unix(1_174_950_202),
+        );
         let get = |name: &str| {
             signed
                 .headers
@@ -345,7 +355,7 @@ mod tests {
                 content_length: 0,
                 payload_hash: "",
             };
-            let signed = sign(&p, spec, time);
+            let signed = sign(&p, &p.credentials.last(), spec, time);
             let a = signed.headers.iter().find(|(n, _)| n == "authorization");
             (signed.target.clone(), a.unwrap().1.clone())
         };

@@ -8,6 +8,7 @@ mod canned;
 mod scripted;
 mod server;
 pub mod stage;
+mod standin;
 mod tls;
 
 #[allow(unused_imports)]
@@ -16,6 +17,8 @@ pub use canned::CannedServer;
 pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 #[allow(unused_imports)]
 pub use server::S3Server;
+#[allow(unused_imports)]
+pub use standin::{Request, StandIn};
 #[allow(unused_imports)]
 pub use tls::TlsFront;
 
