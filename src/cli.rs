@@ -31,7 +31,13 @@ WHERE:
   --region REGION         signing region (also AWS_REGION, AWS_DEFAULT_REGION, profile); us-east-1
   --profile NAME          profile of ~/.aws/credentials and ~/.aws/config (also AWS_PROFILE)
   --path-style            https://HOST/BUCKET/KEY instead of https://BUCKET.HOST/KEY
-  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store)
+  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store;
+                          also AWS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR); a self-signed
+                          server certificate is accepted when it is in the file itself
+  --proxy URL|none        http://[USER:PASSWORD@]HOST:PORT for every request, or none
+                          (default HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, minus NO_PROXY)
+  --dualstack, --fips     AWS's dual-stack (IPv6) and/or FIPS endpoint for the region
+  --accelerate            AWS S3 Transfer Acceleration (BUCKET.s3-accelerate.amazonaws.com)
 
 HOW:
   --signature v4|v2       v4 (default), or legacy v2 for old stores
@@ -84,7 +90,8 @@ OUTPUT:
 
 Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), else
 the profile; never from the command line. Exit codes: 0 ok, 2 usage, 3 local file,
-4 credentials, 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity.
+4 credentials (also a proxy's 407), 5 network, 6 TLS, 7 refused by the server, 8 bad
+response, 9 integrity.
 ";
 
 /// Parses `args`, runs the upload, reports, and returns the exit code.
@@ -245,6 +252,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
                 |s| Ok(s.into()),
             )
             .map_err(usage)?,
+        proxy: text(&mut p, "--proxy")?,
+        dualstack: p.contains("--dualstack"),
+        fips: p.contains("--fips"),
+        accelerate: p.contains("--accelerate"),
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
         retry_max_wait: seconds(&mut p, "--retry-max-wait")?,

@@ -4,11 +4,13 @@
 pub mod credentials;
 pub mod endpoint;
 pub mod profile;
+pub mod proxy;
 
 use crate::http::request::{check_header_name, check_header_value};
 use crate::Error;
 pub use credentials::Credentials;
-pub use endpoint::{Endpoint, Scheme};
+pub use endpoint::{AwsVariant, Endpoint, Scheme};
+pub use proxy::{NoProxy, Proxy, ProxyRoute};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -96,6 +98,11 @@ pub struct Options {
     pub signature: Option<SignatureVersion>,
     pub object: ObjectHeaders,
     pub ca_bundle: Option<PathBuf>,
+    /// `--proxy URL`, or `none`.
+    pub proxy: Option<String>,
+    pub dualstack: bool,
+    pub fips: bool,
+    pub accelerate: bool,
     pub connect_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
@@ -191,6 +198,18 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
+/// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which
+/// hold a private CA on many hosts and containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// The setting that named `Plan::ca_bundle`, for messages.
+    pub ca_bundle_from: &'static str,
+    /// SSL_CERT_FILE: a PEM file.
+    pub cert_file: Option<PathBuf>,
+    /// SSL_CERT_DIR (`:`-separated): every PEM file in these directories.
+    pub cert_dirs: Vec<PathBuf>,
+}
+
 /// Everything an upload needs, checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -207,7 +226,15 @@ pub struct Plan {
     /// Object headers, with the content type resolved.
     pub object: ObjectHeaders,
     pub credentials: Credentials,
+    /// The user's CA bundle: `--ca-bundle`, else AWS_CA_BUNDLE, else `ca_bundle` in the
+    /// profile (where it came from is in `trust`).
     pub ca_bundle: Option<PathBuf>,
+    /// The other CAs trusted beyond webpki-roots.
+    pub trust: Trust,
+    /// The proxy for the endpoint's scheme, and NO_PROXY.
+    pub proxy: ProxyRoute,
+    /// Which of AWS's endpoints, when the endpoint is AWS's default.
+    pub aws_variant: AwsVariant,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
     /// Send `Expect: 100-continue` before large bodies.
@@ -247,7 +274,7 @@ impl Plan {
         let mut plan = self.clone();
         plan.region = region.to_string();
         if plan.endpoint_from_region {
-            plan.endpoint = Endpoint::aws(region);
+            plan.endpoint = Endpoint::aws_variant(region, plan.aws_variant);
         }
         plan
     }
@@ -293,21 +320,88 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         )));
     }
     let mut endpoint_from_region = false;
-    let endpoint = match options
-        .endpoint
-        .or_else(|| env.get("AWS_ENDPOINT_URL_S3").map(str::to_string))
-        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-        .or_else(|| setting("endpoint_url"))
-    {
-        Some(url) => Endpoint::parse(&url)?,
+    // AWS SDKs' order ("Service-specific endpoints"): the option, AWS_ENDPOINT_URL_S3,
+    // AWS_ENDPOINT_URL, the `s3` endpoint of the profile's `services` section, then its
+    // `endpoint_url`; all but the option skipped with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
+    let ignore_configured = is_true(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+        || is_true(setting("ignore_configured_endpoint_urls").as_deref());
+    let services = setting("services")
+        .and_then(|name| files.config.section(&format!("services {name}")))
+        .and_then(|s| s.get("s3.endpoint_url"))
+        .filter(|v| !v.is_empty())
+        .cloned();
+    let configured = || {
+        env.get("AWS_ENDPOINT_URL_S3")
+            .map(str::to_string)
+            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+            .or(services)
+            .or_else(|| setting("endpoint_url"))
+    };
+    let custom = match options.endpoint {
+        Some(url) => Some(url),
+        None if ignore_configured => None,
+        None => configured(),
+    };
+    let flagged = [
+        ("--dualstack", options.dualstack),
+        ("--fips", options.fips),
+        ("--accelerate", options.accelerate),
+    ];
+    let aws_variant = AwsVariant {
+        dualstack: options.dualstack
+            || is_true(env.get("AWS_USE_DUALSTACK_ENDPOINT"))
+            || is_true(setting("use_dualstack_endpoint").as_deref())
+            || is_true(setting("s3.use_dualstack_endpoint").as_deref()),
+        fips: options.fips
+            || is_true(env.get("AWS_USE_FIPS_ENDPOINT"))
+            || is_true(setting("use_fips_endpoint").as_deref()),
+        accelerate: options.accelerate || is_true(setting("s3.use_accelerate_endpoint").as_deref()),
+    };
+    let addressing = setting("s3.addressing_style");
+    let endpoint = match custom {
+        Some(url) => {
+            // The environment's and the profile's choices apply to AWS's endpoints only.
+            if let Some((flag, _)) = flagged.iter().find(|(_, on)| *on) {
+                return Err(Error::Usage(format!(
+                    "{flag} picks one of AWS's own endpoints, so it cannot go with a custom endpoint ({url}): leave out one or the other"
+                )));
+            }
+            Endpoint::parse(&url)?
+        }
         None => {
             endpoint_from_region = true;
-            Endpoint::aws(&region)
+            check_aws_variant(
+                aws_variant,
+                &bucket,
+                options.path_style,
+                addressing.as_deref(),
+            )?;
+            Endpoint::aws_variant(&region, aws_variant)
         }
     };
-    let path_style = options.path_style
-        || setting("s3.addressing_style").as_deref() == Some("path")
-        || endpoint.needs_path_style(&bucket);
+    let aws_variant = if endpoint_from_region {
+        aws_variant
+    } else {
+        AwsVariant::default()
+    };
+    let path_style = match addressing.as_deref() {
+        _ if options.path_style => true,
+        Some("path") => true,
+        Some("virtual") if endpoint.ip_literal || !endpoint::dns_compatible(&bucket) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = virtual in the profile, but bucket '{bucket}' cannot go in a host name at {}: \
+                 set addressing_style = path (or auto)",
+                endpoint.url()
+            )))
+        }
+        Some("virtual") => false,
+        Some("auto") | None => endpoint.needs_path_style(&bucket),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = {other} in the profile: use path, virtual or auto"
+            )))
+        }
+    };
     let signature = options.signature.unwrap_or(SignatureVersion::V4);
     // Over TLS the record layer already authenticates every byte; in clear text only a
     // signed body hash stops a body from being altered on the way (README, "Payload modes").
@@ -320,14 +414,26 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             "--payload applies to SigV4; leave it out with --signature v2".into(),
         ));
     }
-    if let Some(ca) = &options.ca_bundle {
+    let (ca_bundle, ca_bundle_from) = match options.ca_bundle {
+        Some(path) => (Some(path), "--ca-bundle"),
+        None => match env.get("AWS_CA_BUNDLE") {
+            Some(path) => (Some(PathBuf::from(path)), "AWS_CA_BUNDLE"),
+            None => (
+                setting("ca_bundle").map(PathBuf::from),
+                "ca_bundle in the profile",
+            ),
+        },
+    };
+    if let Some(ca) = &ca_bundle {
         if !ca.is_file() {
             return Err(Error::Usage(format!(
-                "--ca-bundle {}: no such file; give the PEM file of the CA that signed the server's certificate",
+                "{ca_bundle_from} {}: no such file; give the PEM file of the CA that signed the server's certificate",
                 ca.display()
             )));
         }
     }
+    let trust = resolve_trust(env, ca_bundle_from);
+    let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let credentials = credentials::resolve(env, &files, &profile, profile_from_cli)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let checksum = match options.checksum {
@@ -352,7 +458,10 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         payload,
         object,
         credentials,
-        ca_bundle: options.ca_bundle,
+        ca_bundle,
+        trust,
+        proxy,
+        aws_variant,
         timeouts: Timeouts {
             connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
             io: options.timeout.unwrap_or(Duration::from_secs(60)),
@@ -371,6 +480,78 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         verify_etag: options.verify_etag || checksum.is_none(),
         delete_on_mismatch: options.delete_on_mismatch,
     })
+}
+
+/// `true` as the AWS CLI reads its boolean settings.
+fn is_true(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Refuses the AWS endpoint combinations that do not exist: Transfer Acceleration has no
+/// FIPS endpoint, and takes virtual-hosted requests for DNS-compatible names without dots
+/// only (S3 user guide, "Transfer Acceleration": requirements).
+fn check_aws_variant(
+    v: AwsVariant,
+    bucket: &str,
+    path_flag: bool,
+    addressing: Option<&str>,
+) -> Result<(), Error> {
+    if !v.accelerate {
+        return Ok(());
+    }
+    if v.fips {
+        return Err(Error::Usage(
+            "S3 Transfer Acceleration has no FIPS endpoint: choose --accelerate or --fips".into(),
+        ));
+    }
+    if path_flag || addressing == Some("path") {
+        return Err(Error::Usage(
+            "--accelerate needs virtual-hosted addressing (BUCKET.s3-accelerate.amazonaws.com): leave out --path-style and addressing_style = path".into(),
+        ));
+    }
+    if bucket.contains('.') || !endpoint::dns_compatible(bucket) {
+        return Err(Error::Usage(format!(
+            "bucket '{bucket}' cannot use Transfer Acceleration (its name has dots or is not a DNS name): upload without --accelerate"
+        )));
+    }
+    Ok(())
+}
+
+/// SSL_CERT_FILE and SSL_CERT_DIR, as OpenSSL reads them; a path that is not there is
+/// skipped with a warning (OpenSSL skips it silently).
+fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
+    let cert_file = env.get("SSL_CERT_FILE").map(PathBuf::from).filter(|p| {
+        let ok = p.is_file();
+        if !ok {
+            crate::report::warning(&format!(
+                "SSL_CERT_FILE {}: no such file; ignored",
+                p.display()
+            ));
+        }
+        ok
+    });
+    let cert_dirs = env
+        .get("SSL_CERT_DIR")
+        .unwrap_or("")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|d| {
+            let ok = d.is_dir();
+            if !ok {
+                crate::report::warning(&format!(
+                    "SSL_CERT_DIR {}: no such directory; ignored",
+                    d.display()
+                ));
+            }
+            ok
+        })
+        .collect();
+    Trust {
+        ca_bundle_from,
+        cert_file,
+        cert_dirs,
+    }
 }
 
 /// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
