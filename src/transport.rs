@@ -247,7 +247,6 @@ struct Forward {
     proxy: String,
     source: &'static str,
     authorization: Option<crate::secret::Secret>,
-    has_credentials: bool,
 }
 
 enum Stream {
@@ -316,7 +315,6 @@ impl Connection {
                 forward = Some(Forward {
                     proxy: p.shown(),
                     source: p.source,
-                    has_credentials: p.authorization.is_some(),
                     authorization: p.authorization.clone(),
                 });
             }
@@ -477,7 +475,11 @@ impl Connection {
                 Ok(Status::Complete(used, head)) => {
                     self.pending.drain(..used);
                     if let (Some(f), 407) = (&self.forward, head.status) {
-                        return Err(proxy_auth_error(&f.proxy, f.source, f.has_credentials));
+                        return Err(proxy_auth_error(
+                            &f.proxy,
+                            f.source,
+                            f.authorization.is_some(),
+                        ));
                     }
                     return Ok(Some(head));
                 }
@@ -870,9 +872,11 @@ fn tls_error(e: &rustls::Error, peer: &str) -> Error {
         rustls::Error::InvalidCertificate(C::Other(other))
             if other.0.is::<SelfSignedNotTrusted>() || format!("{other:?}").contains("CaUsedAsEndEntity") =>
         {
+            // `peer` may go on with " (through the proxy ...)": the command wants host:port.
+            let server = peer.split(' ').next().unwrap_or(peer);
             format!(
                 "the certificate of {peer} is self-signed and not in --ca-bundle: add that very certificate \
-                 (the server's cert.pem, or from `openssl s_client -showcerts -connect {peer}`) with --ca-bundle FILE.pem"
+                 (the server's cert.pem, or from `openssl s_client -showcerts -connect {server}`) with --ca-bundle FILE.pem"
             )
         }
         other => format!("TLS with {peer} failed: {other}"),

@@ -317,6 +317,11 @@ fn self_signed_server_certificate_in_the_bundle_is_accepted() {
         let out = push(cmd, &source, &dest);
         stage.assert_stored(&out, "pinned.bin", &source);
     }
+    // SSL_CERT_FILE is the user's too.
+    let mut cmd = bare(&stage, &front.endpoint());
+    cmd.env("SSL_CERT_FILE", &both);
+    let out = push(cmd, &source, &dest);
+    stage.assert_stored(&out, "pinned.bin", &source);
 
     // Another self-signed certificate, or none: refused, saying what to do.
     let mut cmd = bare(&stage, &front.endpoint());

@@ -878,4 +878,255 @@ mod tests {
         assert_eq!(plan.payload, PayloadMode::Signed);
         assert_eq!(plan.region, "us-west-2");
     }
+
+    /// Resolves `dest` with the test keys, `vars`, a config file holding `config`, and
+    /// the option changes `with`.
+    fn resolve_with(
+        config: &str,
+        vars: &[(&str, &str)],
+        dest: &str,
+        with: impl FnOnce(&mut Options),
+    ) -> Result<Plan, Error> {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, config).unwrap();
+        let mut pairs: Vec<(String, String)> = vec![
+            ("AWS_ACCESS_KEY_ID".into(), "AK".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "SK".into()),
+            ("AWS_CONFIG_FILE".into(), path.display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                dir.path().join("none").display().to_string(),
+            ),
+        ];
+        pairs.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut options = Options {
+            source: "f.bin".into(),
+            destination: dest.into(),
+            ..Default::default()
+        };
+        with(&mut options);
+        resolve(options, &Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn aws_endpoint_variants_from_flags_environment_and_profile() {
+        let host = |config: &str, vars: &[(&str, &str)], f: fn(&mut Options)| {
+            resolve_with(config, vars, "s3://my-bucket/k", f).map(|p| p.host())
+        };
+        let none: fn(&mut Options) = |_| {};
+        assert_eq!(
+            host("", &[], |o| o.dualstack = true).unwrap(),
+            "my-bucket.s3.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("", &[("AWS_USE_FIPS_ENDPOINT", "TRUE")], |o| o.dualstack =
+                true)
+            .unwrap(),
+            "my-bucket.s3-fips.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("[default]\nuse_dualstack_endpoint = true\n", &[], none).unwrap(),
+            "my-bucket.s3.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host(
+                "[default]\ns3 =\n  use_accelerate_endpoint = true\n",
+                &[],
+                none
+            )
+            .unwrap(),
+            "my-bucket.s3-accelerate.amazonaws.com"
+        );
+        assert_eq!(
+            host("", &[("AWS_USE_DUALSTACK_ENDPOINT", "true")], |o| o
+                .accelerate =
+                true)
+            .unwrap(),
+            "my-bucket.s3-accelerate.dualstack.amazonaws.com"
+        );
+        // The environment's choice is for AWS endpoints; a custom one is left alone...
+        let custom = resolve_with(
+            "",
+            &[
+                ("AWS_USE_FIPS_ENDPOINT", "true"),
+                ("AWS_ENDPOINT_URL", "http://minio.lan:9000"),
+            ],
+            "s3://my-bucket/k",
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(custom.host(), "my-bucket.minio.lan");
+        assert_eq!(custom.aws_variant, AwsVariant::default());
+        // ...but a flag with a custom endpoint is a mistake.
+        let e = host("", &[("AWS_ENDPOINT_URL", "http://minio.lan")], |o| {
+            o.fips = true
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("--fips"), "{e}");
+        // A region redirect keeps the variant.
+        let plan = resolve_with("", &[], "s3://my-bucket/k", |o| o.dualstack = true).unwrap();
+        assert_eq!(
+            plan.in_region("eu-west-3").host(),
+            "my-bucket.s3.dualstack.eu-west-3.amazonaws.com"
+        );
+        for (dest, f) in [
+            (
+                "s3://my.bucket/k",
+                (|o: &mut Options| o.accelerate = true) as fn(&mut Options),
+            ),
+            ("s3://my-bucket/k", |o| {
+                o.accelerate = true;
+                o.path_style = true;
+            }),
+            ("s3://my-bucket/k", |o| {
+                o.accelerate = true;
+                o.fips = true;
+            }),
+        ] {
+            let e = resolve_with("", &[], dest, f).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{dest}: {e}");
+        }
+    }
+
+    #[test]
+    fn endpoint_and_addressing_from_the_profile() {
+        let services = "[default]\nendpoint_url = http://global:1\nservices = mine\n\
+                        [services mine]\ns3 =\n  endpoint_url = http://service:2\n";
+        let endpoint = |vars: &[(&str, &str)]| {
+            resolve_with(services, vars, "s3://b/k", |_| {})
+                .unwrap()
+                .endpoint
+                .url()
+        };
+        assert_eq!(endpoint(&[]), "http://service:2");
+        assert_eq!(
+            endpoint(&[("AWS_ENDPOINT_URL", "http://env:3")]),
+            "http://env:3"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_ENDPOINT_URL", "http://env:3"),
+                ("AWS_ENDPOINT_URL_S3", "http://s3env:4")
+            ]),
+            "http://s3env:4"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+                ("AWS_ENDPOINT_URL", "http://env:3")
+            ]),
+            "https://s3.us-east-1.amazonaws.com"
+        );
+        let global = resolve_with(
+            "[default]\nendpoint_url = http://global:1\n",
+            &[],
+            "s3://b/k",
+            |_| {},
+        );
+        assert_eq!(global.unwrap().endpoint.url(), "http://global:1");
+
+        let style = |style: &str, endpoint: &str, bucket: &str| {
+            let config = format!(
+                "[default]\nendpoint_url = {endpoint}\ns3 =\n  addressing_style = {style}\n"
+            );
+            resolve_with(&config, &[], &format!("s3://{bucket}/k"), |_| {}).map(|p| p.host())
+        };
+        assert_eq!(
+            style("path", "https://minio.lan", "bkt").unwrap(),
+            "minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "https://minio.lan", "bkt").unwrap(),
+            "bkt.minio.lan"
+        );
+        // auto: path style for a dotted name over TLS; virtual keeps the name in the host.
+        assert_eq!(
+            style("auto", "https://minio.lan", "a.b").unwrap(),
+            "minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "https://minio.lan", "a.b").unwrap(),
+            "a.b.minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "http://10.0.0.1", "bkt")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            style("sideways", "http://minio.lan", "bkt")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn ca_bundle_precedence_and_proxy_resolution() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(&b, "").unwrap();
+        let (a_s, b_s) = (a.display().to_string(), b.display().to_string());
+        let profile = format!("[default]\nca_bundle = {b_s}\n");
+        let plan = resolve_with(&profile, &[], "s3://b/k", |_| {}).unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(b.as_path()), "ca_bundle in the profile")
+        );
+        let plan = resolve_with(&profile, &[("AWS_CA_BUNDLE", &a_s)], "s3://b/k", |_| {}).unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(a.as_path()), "AWS_CA_BUNDLE")
+        );
+        let plan = resolve_with(&profile, &[("AWS_CA_BUNDLE", &a_s)], "s3://b/k", |o| {
+            o.ca_bundle = Some(b.clone())
+        })
+        .unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(b.as_path()), "--ca-bundle")
+        );
+        let e = resolve_with(
+            "",
+            &[("AWS_CA_BUNDLE", "/nonexistent.pem")],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("AWS_CA_BUNDLE /nonexistent.pem"),
+            "{e}"
+        );
+        let plan = resolve_with(
+            "",
+            &[
+                ("SSL_CERT_FILE", &a_s),
+                (
+                    "SSL_CERT_DIR",
+                    &format!("{}:/nonexistent", dir.path().display()),
+                ),
+            ],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(plan.trust.cert_file.as_deref(), Some(a.as_path()));
+        assert_eq!(plan.trust.cert_dirs, vec![dir.path().to_path_buf()]);
+
+        // The proxy follows the endpoint's scheme.
+        let vars = [
+            ("HTTPS_PROXY", "http://tls-proxy:1"),
+            ("HTTP_PROXY", "http://plain-proxy:2"),
+        ];
+        let plan = resolve_with("", &vars, "s3://b/k", |_| {}).unwrap();
+        assert_eq!(plan.proxy.proxy.unwrap().host, "tls-proxy");
+        let plan = resolve_with("", &vars, "s3://b/k", |o| {
+            o.endpoint = Some("http://minio.lan".into())
+        })
+        .unwrap();
+        assert_eq!(plan.proxy.proxy.unwrap().host, "plain-proxy");
+    }
 }
