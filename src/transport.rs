@@ -357,7 +357,11 @@ impl Connection {
         if let Some(auth) = &forward.authorization {
             all.push(("proxy-authorization".into(), auth.expose().to_string()));
         }
-        write_request_head(method, &absolute, &all, out)
+        let written = write_request_head(method, &absolute, &all, out);
+        if let Some((_, copy)) = all.pop().filter(|_| forward.authorization.is_some()) {
+            drop(crate::secret::Secret::new(copy)); // zeroed
+        }
+        written
     }
 
     /// Writes all of `bytes` (a request head, or a small body).
@@ -661,9 +665,9 @@ fn connect(
     proxy: Option<&Proxy>,
 ) -> Result<TcpStream, Error> {
     let peer = authority(host, port);
-    let (what, check) = match proxy {
-        None => (peer.clone(), "--endpoint".to_string()),
-        Some(p) => (format!("the proxy at {peer}"), p.source.to_string()),
+    let (what, who, check) = match proxy {
+        None => (peer.clone(), "the store", "--endpoint"),
+        Some(p) => (format!("the proxy at {peer}"), "the proxy", p.source),
     };
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
@@ -685,7 +689,7 @@ fn connect(
     }
     Err(match last_error {
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::Network(format!(
-            "connection refused by {what}: is it running there, and is {check} right?"
+            "connection refused by {what}: is {who} running there, and is {check} right?"
         )),
         Some(e)
             if matches!(
