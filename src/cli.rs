@@ -375,6 +375,17 @@ mod tests {
     }
 
     #[test]
+    fn network_flags() {
+        let o = options(&["--proxy", "none", "--dualstack", "--fips", "f", "s3://b/k"]);
+        assert_eq!(o.proxy.as_deref(), Some("none"));
+        assert!(o.dualstack && o.fips && !o.accelerate);
+        let o = options(&["--accelerate", "--proxy", "http://p:3128", "f", "s3://b/k"]);
+        assert_eq!(o.proxy.as_deref(), Some("http://p:3128"));
+        assert!(o.accelerate && !o.dualstack);
+        assert!(parse(args(&["f", "s3://b/k", "--proxy"])).is_err());
+    }
+
+    #[test]
     fn refusals_are_usage_errors() {
         for bad in [
             &["--bogus", "f", "s3://b/k"][..],

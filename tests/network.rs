@@ -87,6 +87,34 @@ fn tls_upload_through_a_connect_proxy() {
     );
 }
 
+/// The tunnel adds no buffer that follows the object: peak RSS of a 256 MiB upload
+/// through the proxy stays within 512 KiB of a 16 MiB one.
+#[test]
+fn peak_memory_through_the_proxy_does_not_grow_with_the_object() {
+    let stage = Stage::tls();
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let mut peaks = Vec::new();
+    for (name, len) in [("rss-16m.bin", 16u64 << 20), ("rss-256m.bin", 256 << 20)] {
+        let path = stage.files.path().join(name);
+        std::fs::File::create(&path).unwrap().set_len(len).unwrap();
+        let mut cmd = stage.command(&["--multipart-threshold", "1G"]);
+        cmd.env("HTTPS_PROXY", proxy.url());
+        cmd.arg(&path).arg(format!("s3://{BUCKET}/{name}"));
+        let (out, peak) = common::peak_rss_kib(cmd);
+        assert!(out.status.success(), "{}", stage.describe(&out));
+        println!("peak RSS, {len} bytes over TLS through the CONNECT proxy: {peak} KiB");
+        peaks.push(peak);
+        let _ = std::fs::remove_file(stage.server.object_path(BUCKET, name));
+    }
+    assert!(proxy.heads().len() >= 2);
+    assert!(
+        peaks[1] < peaks[0] + 512,
+        "peak RSS grew with the object: {} KiB for 16 MiB, {} KiB for 256 MiB",
+        peaks[0],
+        peaks[1]
+    );
+}
+
 #[test]
 fn plain_http_through_a_proxy_uses_the_absolute_form() {
     let stage = Stage::http();
