@@ -194,7 +194,7 @@ impl NoProxyEntry {
             });
         }
         // A bare IPv6 address or block has colons but no port.
-        let (host, port) = if entry.contains("::") && !entry.starts_with('[') {
+        let (host, port) = if entry.matches(':').count() > 1 && !entry.starts_with('[') {
             (entry, None)
         } else {
             split_host_port(entry)?
@@ -426,6 +426,9 @@ mod tests {
         assert!(NoProxy::parse("*").matches("anything", 1));
         assert!(!NoProxy::parse("").matches("anything", 1));
         assert!(NoProxy::parse("fd00::/8").matches("fdab::1", 1));
+        let full = NoProxy::parse("2001:db8:1:2:3:4:5:6,2001:db8:ff:0:0:0:0:0/48");
+        assert!(full.matches("2001:db8:1:2:3:4:5:6", 443));
+        assert!(full.matches("2001:db8:ff::9", 443) && !full.matches("2001:db8:fe::9", 443));
         assert!(!NoProxy::parse("fd00::/8").matches("fe80::1", 1));
         assert!(NoProxy::parse("0.0.0.0/0").matches("8.8.8.8", 1));
         // Unreadable entries are skipped, the rest still apply.
