@@ -1116,6 +1116,21 @@ mod tests {
         assert_eq!(plan.trust.cert_file.as_deref(), Some(a.as_path()));
         assert_eq!(plan.trust.cert_dirs, vec![dir.path().to_path_buf()]);
 
+        // Proxy credentials never show in the plan's Debug.
+        let plan = resolve_with(
+            "",
+            &[("HTTPS_PROXY", "http://alice:hunter2@p:3128")],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap();
+        let debug = format!("{plan:?}");
+        assert!(plan.proxy.proxy.as_ref().unwrap().authorization.is_some());
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("alice") && !debug.contains("YWxpY2U6"),
+            "{debug}"
+        );
+
         // The proxy follows the endpoint's scheme.
         let vars = [
             ("HTTPS_PROXY", "http://tls-proxy:1"),

@@ -51,6 +51,10 @@ impl Proxy {
         if host.is_empty() {
             return Err(bad("no host"));
         }
+        let name_chars = |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b);
+        if !host.contains(':') && !host.bytes().all(name_chars) {
+            return Err(bad("the host has characters a host name cannot have"));
+        }
         let authorization = match userinfo {
             None => None,
             Some(info) => {
@@ -330,6 +334,8 @@ mod tests {
             "http://p:0",
             "http://p:x",
             "http://u:%zz@p",
+            "http://p q:1",
+            "http://u:p@h%41:1",
         ] {
             let e = Proxy::parse(bad, "HTTPS_PROXY").unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
