@@ -39,7 +39,13 @@ WHERE:
   --region REGION         signing region (also AWS_REGION, AWS_DEFAULT_REGION, profile); us-east-1
   --profile NAME          profile of ~/.aws/credentials and ~/.aws/config (also AWS_PROFILE)
   --path-style            https://HOST/BUCKET/KEY instead of https://BUCKET.HOST/KEY
-  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store)
+  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store;
+                          also AWS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR); a self-signed
+                          server certificate is accepted when it is in the file itself
+  --proxy URL|none        http://[USER:PASSWORD@]HOST:PORT for every request, or none
+                          (default HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, minus NO_PROXY)
+  --dualstack, --fips     AWS's dual-stack (IPv6) and/or FIPS endpoint for the region
+  --accelerate            AWS S3 Transfer Acceleration (BUCKET.s3-accelerate.amazonaws.com)
   --no-sign-request       send requests unsigned, with no credentials (public-write bucket)
 
 HOW:
@@ -111,7 +117,7 @@ AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); web identity (AWS_WEB_IDENTITY_TOKE
 AWS_ROLE_ARN); the profile (role_arn, keys, credential_process); container credentials
 (AWS_CONTAINER_CREDENTIALS_*); EC2 instance metadata (IMDSv2). Temporary ones are
 refreshed during long uploads. Exit codes: 0 ok, 2 usage, 3 local file,
-4 credentials, 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity,
+4 credentials (also a proxy's 407), 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity,
 10 multipart upload kept, 11 not written (--no-clobber, --if-match), 130 interrupted.
 ";
 
@@ -409,6 +415,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
                 |s| Ok(s.into()),
             )
             .map_err(usage)?,
+        proxy: text(&mut p, "--proxy")?,
+        dualstack: p.contains("--dualstack"),
+        fips: p.contains("--fips"),
+        accelerate: p.contains("--accelerate"),
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
         retry_max_wait: seconds(&mut p, "--retry-max-wait")?,
@@ -661,6 +671,17 @@ mod tests {
         );
         assert!(parse(args(&["--progress", "--no-progress", "f", "s3://b/k"])).is_err());
         assert!(parse(args(&["-vvv", "f", "s3://b/k"])).is_err());
+    }
+
+    #[test]
+    fn network_flags() {
+        let o = options(&["--proxy", "none", "--dualstack", "--fips", "f", "s3://b/k"]);
+        assert_eq!(o.proxy.as_deref(), Some("none"));
+        assert!(o.dualstack && o.fips && !o.accelerate);
+        let o = options(&["--accelerate", "--proxy", "http://p:3128", "f", "s3://b/k"]);
+        assert_eq!(o.proxy.as_deref(), Some("http://p:3128"));
+        assert!(o.accelerate && !o.dualstack);
+        assert!(parse(args(&["f", "s3://b/k", "--proxy"])).is_err());
     }
 
     #[test]

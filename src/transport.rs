@@ -1,21 +1,29 @@
 //! The one module that touches sockets and rustls: connect (every resolved address, with
-//! a timeout), TLS, writing bytes and file ranges, and reading a response through the
-//! sans-IO parsers of [`crate::http`].
+//! a timeout), proxies (CONNECT tunnels, absolute-form requests), TLS and its trust,
+//! writing bytes and file ranges, and reading a response through the sans-IO parsers of
+//! [`crate::http`].
 
+use crate::config::{Proxy, Trust};
+use crate::error::Refusal;
 use crate::http::body::{BodyFraming, ChunkedDecoder};
+use crate::http::request::{write_request_head, HeaderError};
 use crate::http::response::{ResponseHead, Status};
 use crate::interrupt::Stopped;
 use crate::report::trace;
 use crate::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod der;
 
 /// The fixed size of every body copy buffer.
 pub const COPY_BUFFER: usize = 8 * 1024;
@@ -26,52 +34,222 @@ const MAX_KEPT_BODY: usize = 64 * 1024;
 /// A response body longer than this is refused rather than drained.
 const MAX_DRAINED_BODY: u64 = 16 * 1024 * 1024;
 
+/// A PEM file in SSL_CERT_DIR larger than this is not a certificate file: skipped.
+const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
+
 /// TLS settings for a run: webpki-roots, plus the CAs of `--ca-bundle`.
 pub fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<ClientConfig>, Error> {
+    let trust = Trust {
+        ca_bundle_from: "--ca-bundle",
+        ..Trust::default()
+    };
+    tls_config_with(ca_bundle, &trust)
+}
+
+/// TLS settings for a run: webpki-roots, plus the user's bundle (`--ca-bundle`,
+/// AWS_CA_BUNDLE or the profile's `ca_bundle`), SSL_CERT_FILE and the PEM files of
+/// SSL_CERT_DIR. A server that presents exactly one of those certificates as its own (a
+/// self-signed CA, the usual MinIO or NAS setup) is accepted too: see [`PinnedOrWebPki`].
+pub fn tls_config_with(
+    ca_bundle: Option<&Path>,
+    trust: &Trust,
+) -> Result<Arc<ClientConfig>, Error> {
     let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = ca_bundle {
+        let from = trust.ca_bundle_from;
         let bad = |why: String| {
             Error::Usage(format!(
-                "--ca-bundle {}: {why}; give a PEM file with -----BEGIN CERTIFICATE----- blocks",
+                "{from} {}: {why}; give a PEM file with -----BEGIN CERTIFICATE----- blocks",
                 path.display()
             ))
         };
         let mut added = 0;
         for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
             let cert = cert.map_err(|e| bad(e.to_string()))?;
-            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+            roots.add(cert.clone()).map_err(|e| bad(e.to_string()))?;
+            pinned.push(cert);
             added += 1;
         }
         if added == 0 {
             return Err(bad("no certificate in it".into()));
         }
     }
+    // OpenSSL's variables: a file or directory may hold anything (hash links, a README,
+    // certificates webpki cannot use as anchors), so what does not parse is skipped.
+    let mut system = |path: &Path| {
+        if let Ok(certs) = CertificateDer::pem_file_iter(path) {
+            for cert in certs.flatten() {
+                if roots.add(cert.clone()).is_ok() {
+                    pinned.push(cert);
+                }
+            }
+        }
+    };
+    if let Some(file) = &trust.cert_file {
+        system(file);
+    }
+    for dir in &trust.cert_dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Follows symlinks: OpenSSL's hash links point at the PEM files.
+            let is_small_file =
+                std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= MAX_CERT_FILE);
+            if is_small_file {
+                system(&path);
+            }
+        }
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
+    let verifier = Arc::new(PinnedOrWebPki { webpki, pinned });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-/// `host:port`, `[v6]:port`.
-fn peer_name(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
+/// The certificate verifier: webpki first, always. Only when webpki refuses a
+/// self-signed certificate (a CA used as the server's own, `openssl req -x509`), and the
+/// server presented exactly (byte for byte) a certificate the user trusts, is it accepted,
+/// with its validity period and host name checked here. Anything else is webpki's answer.
+#[derive(Debug)]
+struct PinnedOrWebPki {
+    webpki: Arc<WebPkiServerVerifier>,
+    /// The certificates of the user's bundles (never webpki-roots).
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+/// Marks a self-signed server certificate that is not in the user's bundles.
+#[derive(Debug)]
+struct SelfSignedNotTrusted;
+
+impl std::fmt::Display for SelfSignedNotTrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("self-signed certificate not in the CA bundle")
+    }
+}
+
+impl std::error::Error for SelfSignedNotTrusted {}
+
+impl ServerCertVerifier for PinnedOrWebPki {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(e) => e,
+        };
+        let Some(self_signed) = refused_self_signed(&refused, end_entity) else {
+            return Err(refused);
+        };
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Err(if self_signed {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                    rustls::OtherError(Arc::new(SelfSignedNotTrusted)),
+                ))
+            } else {
+                refused
+            });
+        }
+        let (not_before, not_after) = der::validity(end_entity.as_ref()).ok_or(
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding),
+        )?;
+        let now_secs = now.as_secs();
+        if now_secs < not_before {
+            return Err(rustls::CertificateError::NotValidYet.into());
+        }
+        if now_secs > not_after {
+            return Err(rustls::CertificateError::Expired.into());
+        }
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+/// When webpki's refusal is one a pin may overrule: Some(true) for a self-signed
+/// certificate (CaUsedAsEndEntity, or UnknownIssuer with issuer = subject), Some(false)
+/// for another UnknownIssuer, None otherwise.
+fn refused_self_signed(e: &rustls::Error, cert: &CertificateDer<'_>) -> Option<bool> {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(C::Other(other))
+            if format!("{other:?}").contains("CaUsedAsEndEntity") =>
+        {
+            Some(true)
+        }
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => {
+            Some(der::issuer_is_subject(cert.as_ref()).unwrap_or(false))
+        }
+        _ => None,
     }
 }
 
 /// An open connection to the store, plain or TLS.
 pub struct Connection {
     stream: Stream,
-    /// `host:port`, for messages.
+    /// `host:port` (and the proxy), for messages.
     peer: String,
+    /// `host:port` of the store this connection reaches (through a proxy or not).
+    to: String,
     io_timeout: Duration,
     /// Bytes read but not yet parsed (bounded by the head limit plus one read).
     pending: Vec<u8>,
+    /// Plain HTTP through a proxy: requests go in absolute form, with its credentials.
+    forward: Option<Forward>,
+}
+
+/// A plain-HTTP proxy carrying this connection's requests (RFC 9112 3.2.2).
+struct Forward {
+    proxy: String,
+    source: &'static str,
+    authorization: Option<crate::secret::Secret>,
 }
 
 enum Stream {
@@ -105,59 +283,46 @@ impl Connection {
         connect_timeout: Duration,
         io_timeout: Duration,
     ) -> Result<Connection, Error> {
-        let peer = peer_name(host, port);
-        let addrs: Vec<_> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                Error::Network(format!(
-                    "cannot resolve '{host}' ({e}): check the host in --endpoint, the bucket name, or DNS"
-                ))
-            })?
-            .collect();
-        let mut last_error = None;
-        let mut tcp = None;
-        for addr in &addrs {
-            let started = Instant::now();
-            match TcpStream::connect_timeout(addr, connect_timeout) {
-                Ok(s) => {
-                    if trace::level() >= 2 {
-                        let at = addr.to_string();
-                        let via = if at == peer {
-                            String::new()
-                        } else {
-                            format!(" ({at})")
-                        };
-                        trace::event(format_args!(
-                            "connected to {peer}{via} in {:.3} s",
-                            started.elapsed().as_secs_f64()
-                        ));
-                    }
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => {
-                    trace::event(format_args!("connecting to {peer} ({addr}) failed: {e}"));
-                    last_error = Some(e);
-                }
-            }
-        }
-        let tcp = tcp.ok_or_else(|| match last_error {
-            Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::Network(format!(
-                "connection refused by {peer}: is the store running there, and is --endpoint right?"
-            )),
-            Some(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
-                Error::Network(format!(
-                    "no answer from {peer} within {} s: check the network or raise --connect-timeout",
-                    connect_timeout.as_secs_f64()
-                ))
-            }
-            Some(e) => Error::Network(format!("cannot connect to {peer}: {e}")),
-            None => Error::Network(format!("'{host}' resolved to no address: check DNS")),
-        })?;
+        Connection::open_via(host, port, tls, None, connect_timeout, io_timeout)
+    }
+
+    /// As `open`, through `proxy` when given: TLS goes through a CONNECT tunnel (the
+    /// proxy resolves `host`, and TLS runs end to end inside), plain HTTP as absolute-form
+    /// requests to the proxy (see `write_head`). The proxy's CONNECT answer is awaited
+    /// within `connect_timeout`.
+    pub fn open_via(
+        host: &str,
+        port: u16,
+        tls: Option<&Arc<ClientConfig>>,
+        proxy: Option<&Proxy>,
+        connect_timeout: Duration,
+        io_timeout: Duration,
+    ) -> Result<Connection, Error> {
+        let target = authority(host, port);
+        let (tcp, peer) = match proxy {
+            None => (connect(host, port, connect_timeout, None)?, target.clone()),
+            Some(p) => (
+                connect(&p.host, p.port, connect_timeout, Some(p))?,
+                format!("{target} (through the proxy at {})", p.shown()),
+            ),
+        };
         let set = |r: io::Result<()>| r.map_err(|e| Error::Network(format!("socket setup: {e}")));
-        set(tcp.set_read_timeout(Some(io_timeout)))?;
         set(tcp.set_write_timeout(Some(io_timeout)))?;
         set(tcp.set_nodelay(true))?;
+        let mut forward = None;
+        if let Some(p) = proxy {
+            if tls.is_some() {
+                set(tcp.set_read_timeout(Some(connect_timeout)))?;
+                tunnel(&tcp, p, &target, connect_timeout)?;
+            } else {
+                forward = Some(Forward {
+                    proxy: p.shown(),
+                    source: p.source,
+                    authorization: p.authorization.clone(),
+                });
+            }
+        }
+        set(tcp.set_read_timeout(Some(io_timeout)))?;
         let stream = match tls {
             None => Stream::Plain(tcp),
             Some(config) => {
@@ -179,15 +344,48 @@ impl Connection {
         Ok(Connection {
             stream,
             peer,
+            to: target,
             io_timeout,
             pending: Vec::new(),
+            forward,
         })
     }
 
     /// Whether this connection goes to `host` at `port` (a kept-alive connection is
     /// reused only for requests to the same place).
     pub fn is_to(&self, host: &str, port: u16) -> bool {
-        self.peer == peer_name(host, port)
+        self.to == authority(host, port)
+    }
+
+    /// Writes a request head for this connection into `out`: `target` is origin-form
+    /// (`/KEY?query`); through a plain-HTTP proxy it becomes absolute-form
+    /// (`http://HOST/KEY?query`, HOST from the Host header) and the proxy's credentials
+    /// go along. The signature is unchanged: it covers the Host header and the path.
+    pub fn write_head(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(String, String)],
+        out: &mut Vec<u8>,
+    ) -> Result<(), HeaderError> {
+        let Some(forward) = &self.forward else {
+            return write_request_head(method, target, headers, out);
+        };
+        let host = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.as_str())
+            .ok_or(HeaderError::EmptyName)?;
+        let absolute = format!("http://{host}{target}");
+        let mut all = headers.to_vec();
+        if let Some(auth) = &forward.authorization {
+            all.push(("proxy-authorization".into(), auth.expose().to_string()));
+        }
+        let written = write_request_head(method, &absolute, &all, out);
+        if let Some((_, copy)) = all.pop().filter(|_| forward.authorization.is_some()) {
+            drop(crate::secret::Secret::new(copy)); // zeroed
+        }
+        written
     }
 
     /// Writes all of `bytes` (a request head, or a small body).
@@ -305,6 +503,13 @@ impl Connection {
                 Ok(Status::Complete(used, head)) => {
                     trace::response_head(&self.pending[..used]);
                     self.pending.drain(..used);
+                    if let (Some(f), 407) = (&self.forward, head.status) {
+                        return Err(proxy_auth_error(
+                            &f.proxy,
+                            f.source,
+                            f.authorization.is_some(),
+                        ));
+                    }
                     return Ok(Some(head));
                 }
                 Ok(Status::Partial) => {}
@@ -467,6 +672,181 @@ impl Connection {
     }
 }
 
+/// `host:port`, with brackets around an IPv6 literal.
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Resolves `host` and connects to each address in turn (IPv6 and IPv4, in the resolver's
+/// order) within `timeout` each. `proxy` is set when `host` is that proxy, for messages.
+fn connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    proxy: Option<&Proxy>,
+) -> Result<TcpStream, Error> {
+    let peer = authority(host, port);
+    let (what, who, check) = match proxy {
+        None => (peer.clone(), "the store", "--endpoint"),
+        Some(p) => (format!("the proxy at {peer}"), "the proxy", p.source),
+    };
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::Network(match proxy {
+                None => format!(
+                    "cannot resolve '{host}' ({e}): check the host in --endpoint, the bucket name, or DNS"
+                ),
+                Some(p) => format!("cannot resolve the proxy '{host}' ({e}): check {}", p.source),
+            })
+        })?
+        .collect();
+    let mut last_error = None;
+    for addr in &addrs {
+        let started = Instant::now();
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(s) => {
+                if trace::level() >= 2 {
+                    let at = addr.to_string();
+                    let via = if at == peer {
+                        String::new()
+                    } else {
+                        format!(" ({at})")
+                    };
+                    trace::event(format_args!(
+                        "connected to {what}{via} in {:.3} s",
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+                return Ok(s);
+            }
+            Err(e) => {
+                trace::event(format_args!("connecting to {what} ({addr}) failed: {e}"));
+                last_error = Some(e);
+            }
+        }
+    }
+    Err(match last_error {
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Error::Network(format!(
+            "connection refused by {what}: is {who} running there, and is {check} right?"
+        )),
+        Some(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Error::Network(format!(
+                "no answer from {what} within {} s: check the network or raise --connect-timeout",
+                timeout.as_secs_f64()
+            ))
+        }
+        Some(e) => Error::Network(format!("cannot connect to {what}: {e}")),
+        None => Error::Network(format!("'{host}' resolved to no address: check DNS")),
+    })
+}
+
+/// Asks the proxy on `tcp` for a tunnel to `target` (RFC 9110 9.3.6) and reads its answer
+/// (the socket's read timeout bounds each read, the deadline the whole answer).
+fn tunnel(mut tcp: &TcpStream, proxy: &Proxy, target: &str, wait: Duration) -> Result<(), Error> {
+    let shown = proxy.shown();
+    let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(auth) = &proxy.authorization {
+        head.push_str("Proxy-Authorization: ");
+        head.push_str(auth.expose());
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let sent = tcp.write_all(head.as_bytes()).and_then(|()| tcp.flush());
+    drop(crate::secret::Secret::new(head));
+    sent.map_err(|e| Error::Network(format!("sending CONNECT to the proxy at {shown}: {e}")))?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let answer = loop {
+        match ResponseHead::parse(&got) {
+            Ok(Status::Complete(used, head)) => break (head, got.len() > used),
+            Ok(Status::Partial) => {}
+            Err(e) => {
+                return Err(Error::Protocol(format!(
+                    "the proxy at {shown} answered CONNECT with something that is not HTTP ({e}), starting {:?}: check {}",
+                    first_line(&got),
+                    proxy.source
+                )))
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Network(format!(
+                "the proxy at {shown} did not answer CONNECT within {} s: check {} or raise --connect-timeout",
+                wait.as_secs_f64(),
+                proxy.source
+            )));
+        }
+        // Reads only what one head can be: a tunnel's first bytes belong to TLS.
+        let n = match tcp.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) => continue,
+            Err(e) => {
+                return Err(Error::Network(format!(
+                    "reading the CONNECT answer of the proxy at {shown}: {e}"
+                )))
+            }
+        };
+        if n == 0 {
+            return Err(Error::Network(format!(
+                "the proxy at {shown} closed the connection instead of answering CONNECT: check {}",
+                proxy.source
+            )));
+        }
+        got.extend_from_slice(&buf[..n]);
+    };
+    let (head, extra) = answer;
+    match head.status {
+        200..=299 if !extra => Ok(()),
+        200..=299 => Err(Error::Protocol(format!(
+            "the proxy at {shown} sent bytes after its CONNECT answer, before TLS started"
+        ))),
+        407 => Err(proxy_auth_error(
+            &shown,
+            proxy.source,
+            proxy.authorization.is_some(),
+        )),
+        status => Err(Error::Refused(Box::new(Refusal {
+            status_line: head.status_line(),
+            status,
+            code: None,
+            message: None,
+            request_id: None,
+            hint: Some(format!(
+                "the proxy at {shown} (from {}) would not open a tunnel to {target}: ask its administrator to allow it, or list the host in NO_PROXY",
+                proxy.source
+            )),
+            server_date: None,
+            region: None,
+        }))),
+    }
+}
+
+/// A proxy's 407: its credentials are missing or wrong (never shown).
+fn proxy_auth_error(shown: &str, source: &str, had_credentials: bool) -> Error {
+    Error::Credentials(if had_credentials {
+        format!(
+            "the proxy at {shown} refused the user name and password of the proxy URL in {source} \
+             (407 Proxy Authentication Required): check them; @ : / % in them must be written %40 %3A %2F %25"
+        )
+    } else {
+        format!(
+            "the proxy at {shown} asks for a user name and password (407 Proxy Authentication Required): \
+             put them in the proxy URL in {source}, as http://USER:PASSWORD@{shown}"
+        )
+    })
+}
+
 /// The error for a copy stopped by a signal or by a failed sibling part.
 pub fn stopped() -> Error {
     Error::Interrupted(match crate::interrupt::requested() {
@@ -536,10 +916,14 @@ fn tls_error(e: &rustls::Error, peer: &str) -> Error {
         ) => format!(
             "the certificate of {peer} is expired or not yet valid: check this host's clock, or renew the certificate"
         ),
-        rustls::Error::InvalidCertificate(C::Other(other)) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+        rustls::Error::InvalidCertificate(C::Other(other))
+            if other.0.is::<SelfSignedNotTrusted>() || format!("{other:?}").contains("CaUsedAsEndEntity") =>
+        {
+            // `peer` may go on with " (through the proxy ...)": the command wants host:port.
+            let server = peer.split(' ').next().unwrap_or(peer);
             format!(
-                "{peer} presents a CA certificate as its own (a self-signed certificate made as a CA), which TLS \
-                 verification refuses: make a CA, sign a server certificate with it, and pass the CA with --ca-bundle"
+                "the certificate of {peer} is self-signed and not in --ca-bundle: add that very certificate \
+                 (the server's cert.pem, or from `openssl s_client -showcerts -connect {server}`) with --ca-bundle FILE.pem"
             )
         }
         other => format!("TLS with {peer} failed: {other}"),

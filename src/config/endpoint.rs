@@ -19,12 +19,42 @@ pub struct Endpoint {
     pub ip_literal: bool,
 }
 
+/// Which of AWS's own S3 endpoints (AWS General Reference, "Amazon S3 endpoints and
+/// quotas"; S3 user guide, "Using dual-stack endpoints", "Transfer Acceleration").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AwsVariant {
+    /// IPv4 and IPv6: `s3.dualstack.REGION.amazonaws.com`.
+    pub dualstack: bool,
+    /// FIPS 140 validated: `s3-fips.REGION.amazonaws.com`.
+    pub fips: bool,
+    /// Transfer Acceleration: `BUCKET.s3-accelerate.amazonaws.com`, whatever the region.
+    pub accelerate: bool,
+}
+
 impl Endpoint {
     /// The default AWS endpoint of a region: `https://s3.REGION.amazonaws.com`.
     pub fn aws(region: &str) -> Endpoint {
+        Endpoint::aws_variant(region, AwsVariant::default())
+    }
+
+    /// AWS's endpoint of a region in one of its variants (the China regions live under
+    /// `amazonaws.com.cn`).
+    pub fn aws_variant(region: &str, variant: AwsVariant) -> Endpoint {
+        let dualstack = if variant.dualstack { ".dualstack" } else { "" };
+        let host = if variant.accelerate {
+            format!("s3-accelerate{dualstack}.amazonaws.com")
+        } else {
+            let service = if variant.fips { "s3-fips" } else { "s3" };
+            let domain = if region.starts_with("cn-") {
+                "amazonaws.com.cn"
+            } else {
+                "amazonaws.com"
+            };
+            format!("{service}{dualstack}.{region}.{domain}")
+        };
         Endpoint {
             scheme: Scheme::Https,
-            host: format!("s3.{region}.amazonaws.com"),
+            host,
             port: 443,
             ip_literal: false,
         }
@@ -184,6 +214,58 @@ mod tests {
             let err = Endpoint::parse(url).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{url}");
         }
+    }
+
+    #[test]
+    fn aws_endpoint_variants() {
+        let host = |region: &str, dualstack, fips, accelerate| {
+            Endpoint::aws_variant(
+                region,
+                AwsVariant {
+                    dualstack,
+                    fips,
+                    accelerate,
+                },
+            )
+            .host
+        };
+        assert_eq!(
+            host("eu-west-1", false, false, false),
+            "s3.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("eu-west-1", true, false, false),
+            "s3.dualstack.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("us-gov-west-1", false, true, false),
+            "s3-fips.us-gov-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("us-east-2", true, true, false),
+            "s3-fips.dualstack.us-east-2.amazonaws.com"
+        );
+        assert_eq!(
+            host("ap-south-1", false, false, true),
+            "s3-accelerate.amazonaws.com"
+        );
+        assert_eq!(
+            host("ap-south-1", true, false, true),
+            "s3-accelerate.dualstack.amazonaws.com"
+        );
+        assert_eq!(
+            host("cn-north-1", false, false, false),
+            "s3.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            host("cn-northwest-1", true, false, false),
+            "s3.dualstack.cn-northwest-1.amazonaws.com.cn"
+        );
+        let e = Endpoint::aws("us-east-1");
+        assert_eq!(
+            (e.scheme, e.port, e.ip_literal),
+            (Scheme::Https, 443, false)
+        );
     }
 
     #[test]

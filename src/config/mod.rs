@@ -11,13 +11,15 @@ pub mod json;
 pub mod presigned;
 mod process;
 pub mod profile;
+pub mod proxy;
 mod sts;
 
 use crate::http::request::{check_header_name, check_header_value};
 use crate::Error;
 pub use credentials::{CredentialSource, Credentials};
-pub use endpoint::{Endpoint, Scheme};
+pub use endpoint::{AwsVariant, Endpoint, Scheme};
 pub use presigned::UrlTarget;
+pub use proxy::{NoProxy, Proxy, ProxyRoute};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,6 +107,11 @@ pub struct Options {
     pub signature: Option<SignatureVersion>,
     pub object: ObjectHeaders,
     pub ca_bundle: Option<PathBuf>,
+    /// `--proxy URL`, or `none`.
+    pub proxy: Option<String>,
+    pub dualstack: bool,
+    pub fips: bool,
+    pub accelerate: bool,
     pub connect_timeout: Option<Duration>,
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
@@ -266,6 +273,18 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
+/// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which
+/// hold a private CA on many hosts and containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// The setting that named `Plan::ca_bundle`, for messages.
+    pub ca_bundle_from: &'static str,
+    /// SSL_CERT_FILE: a PEM file.
+    pub cert_file: Option<PathBuf>,
+    /// SSL_CERT_DIR (`:`-separated): every PEM file in these directories.
+    pub cert_dirs: Vec<PathBuf>,
+}
+
 /// Everything an upload needs, checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -283,7 +302,15 @@ pub struct Plan {
     pub object: ObjectHeaders,
     /// The credentials of the run, refreshed before they expire (clones share them).
     pub credentials: CredentialSource,
+    /// The user's CA bundle: `--ca-bundle`, else AWS_CA_BUNDLE, else `ca_bundle` in the
+    /// profile (where it came from is in `trust`).
     pub ca_bundle: Option<PathBuf>,
+    /// The other CAs trusted beyond webpki-roots.
+    pub trust: Trust,
+    /// The proxy for the endpoint's scheme, and NO_PROXY.
+    pub proxy: ProxyRoute,
+    /// Which of AWS's endpoints, when the endpoint is AWS's default.
+    pub aws_variant: AwsVariant,
     pub timeouts: Timeouts,
     pub retry: RetryPolicy,
     /// Send `Expect: 100-continue` before large bodies.
@@ -334,7 +361,7 @@ impl Plan {
         let mut plan = self.clone();
         plan.region = region.to_string();
         if plan.endpoint_from_region {
-            plan.endpoint = Endpoint::aws(region);
+            plan.endpoint = Endpoint::aws_variant(region, plan.aws_variant);
         }
         plan
     }
@@ -426,23 +453,89 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         )));
     }
     let mut endpoint_from_region = false;
-    let configured_endpoint = options
-        .endpoint
-        .or_else(|| env.get("AWS_ENDPOINT_URL_S3").map(str::to_string))
-        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-        .or_else(|| setting("endpoint_url"));
-    let endpoint = match (&url_target, configured_endpoint) {
+    // AWS SDKs' order ("Service-specific endpoints"): the option, AWS_ENDPOINT_URL_S3,
+    // AWS_ENDPOINT_URL, the `s3` endpoint of the profile's `services` section, then its
+    // `endpoint_url`; all but the option skipped with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
+    let ignore_configured = is_true(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+        || is_true(setting("ignore_configured_endpoint_urls").as_deref());
+    let services = setting("services")
+        .and_then(|name| files.config.section(&format!("services {name}")))
+        .and_then(|s| s.get("s3.endpoint_url"))
+        .filter(|v| !v.is_empty())
+        .cloned();
+    let configured = || {
+        env.get("AWS_ENDPOINT_URL_S3")
+            .map(str::to_string)
+            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+            .or(services)
+            .or_else(|| setting("endpoint_url"))
+    };
+    let custom = match options.endpoint {
+        Some(url) => Some(url),
+        None if ignore_configured => None,
+        None => configured(),
+    };
+    let flagged = [
+        ("--dualstack", options.dualstack),
+        ("--fips", options.fips),
+        ("--accelerate", options.accelerate),
+    ];
+    let aws_variant = AwsVariant {
+        dualstack: options.dualstack
+            || is_true(env.get("AWS_USE_DUALSTACK_ENDPOINT"))
+            || is_true(setting("use_dualstack_endpoint").as_deref())
+            || is_true(setting("s3.use_dualstack_endpoint").as_deref()),
+        fips: options.fips
+            || is_true(env.get("AWS_USE_FIPS_ENDPOINT"))
+            || is_true(setting("use_fips_endpoint").as_deref()),
+        accelerate: options.accelerate || is_true(setting("s3.use_accelerate_endpoint").as_deref()),
+    };
+    let addressing = setting("s3.addressing_style");
+    let endpoint = match (&url_target, custom) {
         (Some((endpoint, _)), _) => endpoint.clone(),
-        (None, Some(url)) => Endpoint::parse(&url)?,
+        (None, Some(url)) => {
+            // The environment's and the profile's choices apply to AWS's endpoints only.
+            if let Some((flag, _)) = flagged.iter().find(|(_, on)| *on) {
+                return Err(Error::Usage(format!(
+                    "{flag} picks one of AWS's own endpoints, so it cannot go with a custom endpoint ({url}): leave out one or the other"
+                )));
+            }
+            Endpoint::parse(&url)?
+        }
         (None, None) => {
             endpoint_from_region = true;
-            Endpoint::aws(&region)
+            check_aws_variant(
+                aws_variant,
+                &bucket,
+                options.path_style,
+                addressing.as_deref(),
+            )?;
+            Endpoint::aws_variant(&region, aws_variant)
         }
     };
-    let path_style = url_target.is_some()
-        || options.path_style
-        || setting("s3.addressing_style").as_deref() == Some("path")
-        || endpoint.needs_path_style(&bucket);
+    let aws_variant = if endpoint_from_region {
+        aws_variant
+    } else {
+        AwsVariant::default()
+    };
+    let path_style = match addressing.as_deref() {
+        _ if url_target.is_some() || options.path_style => true,
+        Some("path") => true,
+        Some("virtual") if endpoint.ip_literal || !endpoint::dns_compatible(&bucket) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = virtual in the profile, but bucket '{bucket}' cannot go in a host name at {}: \
+                 set addressing_style = path (or auto)",
+                endpoint.url()
+            )))
+        }
+        Some("virtual") => false,
+        Some("auto") | None => endpoint.needs_path_style(&bucket),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = {other} in the profile: use path, virtual or auto"
+            )))
+        }
+    };
     let signature = options.signature.unwrap_or(SignatureVersion::V4);
     if unsigned {
         if let Some(mode @ (PayloadMode::Signed | PayloadMode::Streaming)) = options.payload {
@@ -473,10 +566,20 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             "--payload applies to SigV4; leave it out with --signature v2".into(),
         ));
     }
-    if let Some(ca) = &options.ca_bundle {
+    let (ca_bundle, ca_bundle_from) = match options.ca_bundle {
+        Some(path) => (Some(path), "--ca-bundle"),
+        None => match env.get("AWS_CA_BUNDLE") {
+            Some(path) => (Some(PathBuf::from(path)), "AWS_CA_BUNDLE"),
+            None => (
+                setting("ca_bundle").map(PathBuf::from),
+                "ca_bundle in the profile",
+            ),
+        },
+    };
+    if let Some(ca) = &ca_bundle {
         if !ca.is_file() {
             return Err(Error::Usage(format!(
-                "--ca-bundle {}: no such file; give the PEM file of the CA that signed the server's certificate",
+                "{ca_bundle_from} {}: no such file; give the PEM file of the CA that signed the server's certificate",
                 ca.display()
             )));
         }
@@ -495,10 +598,12 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             .or_else(|| setting("sts.endpoint_url"))
             .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
             .or_else(|| setting("endpoint_url")),
-        ca_bundle: options.ca_bundle.clone(),
+        ca_bundle: ca_bundle.clone(),
         connect_timeout: timeouts.connect,
         io_timeout: timeouts.io,
     };
+    let trust = resolve_trust(env, ca_bundle_from);
+    let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     // Last: the chain may call a metadata service, STS or a process; usage errors first.
     let credentials = if unsigned {
@@ -533,7 +638,10 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         payload,
         object,
         credentials,
-        ca_bundle: options.ca_bundle,
+        ca_bundle,
+        trust,
+        proxy,
+        aws_variant,
         timeouts,
         retry: RetryPolicy {
             retries: options.retries.unwrap_or(4),
@@ -633,6 +741,78 @@ fn resolve_condition(
                 format!("\"{bare}\"")
             })))
         }
+    }
+}
+
+/// `true` as the AWS CLI reads its boolean settings.
+fn is_true(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Refuses the AWS endpoint combinations that do not exist: Transfer Acceleration has no
+/// FIPS endpoint, and takes virtual-hosted requests for DNS-compatible names without dots
+/// only (S3 user guide, "Transfer Acceleration": requirements).
+fn check_aws_variant(
+    v: AwsVariant,
+    bucket: &str,
+    path_flag: bool,
+    addressing: Option<&str>,
+) -> Result<(), Error> {
+    if !v.accelerate {
+        return Ok(());
+    }
+    if v.fips {
+        return Err(Error::Usage(
+            "S3 Transfer Acceleration has no FIPS endpoint: choose --accelerate or --fips".into(),
+        ));
+    }
+    if path_flag || addressing == Some("path") {
+        return Err(Error::Usage(
+            "--accelerate needs virtual-hosted addressing (BUCKET.s3-accelerate.amazonaws.com): leave out --path-style and addressing_style = path".into(),
+        ));
+    }
+    if bucket.contains('.') || !endpoint::dns_compatible(bucket) {
+        return Err(Error::Usage(format!(
+            "bucket '{bucket}' cannot use Transfer Acceleration (its name has dots or is not a DNS name): upload without --accelerate"
+        )));
+    }
+    Ok(())
+}
+
+/// SSL_CERT_FILE and SSL_CERT_DIR, as OpenSSL reads them; a path that is not there is
+/// skipped with a warning (OpenSSL skips it silently).
+fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
+    let cert_file = env.get("SSL_CERT_FILE").map(PathBuf::from).filter(|p| {
+        let ok = p.is_file();
+        if !ok {
+            crate::report::warning(&format!(
+                "SSL_CERT_FILE {}: no such file; ignored",
+                p.display()
+            ));
+        }
+        ok
+    });
+    let cert_dirs = env
+        .get("SSL_CERT_DIR")
+        .unwrap_or("")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|d| {
+            let ok = d.is_dir();
+            if !ok {
+                crate::report::warning(&format!(
+                    "SSL_CERT_DIR {}: no such directory; ignored",
+                    d.display()
+                ));
+            }
+            ok
+        })
+        .collect();
+    Trust {
+        ca_bundle_from,
+        cert_file,
+        cert_dirs,
     }
 }
 
@@ -1005,5 +1185,271 @@ mod tests {
         assert_eq!(plan.host(), "127.0.0.1");
         assert_eq!(plan.payload, PayloadMode::Signed);
         assert_eq!(plan.region, "us-west-2");
+    }
+
+    /// Resolves `dest` with the test keys, `vars`, a config file holding `config`, and
+    /// the option changes `with`.
+    fn resolve_with(
+        config: &str,
+        vars: &[(&str, &str)],
+        dest: &str,
+        with: impl FnOnce(&mut Options),
+    ) -> Result<Plan, Error> {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, config).unwrap();
+        let mut pairs: Vec<(String, String)> = vec![
+            ("AWS_ACCESS_KEY_ID".into(), "AK".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "SK".into()),
+            ("AWS_CONFIG_FILE".into(), path.display().to_string()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                dir.path().join("none").display().to_string(),
+            ),
+        ];
+        pairs.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut options = Options {
+            source: "f.bin".into(),
+            destination: dest.into(),
+            ..Default::default()
+        };
+        with(&mut options);
+        resolve(options, &Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn aws_endpoint_variants_from_flags_environment_and_profile() {
+        let host = |config: &str, vars: &[(&str, &str)], f: fn(&mut Options)| {
+            resolve_with(config, vars, "s3://my-bucket/k", f).map(|p| p.host())
+        };
+        let none: fn(&mut Options) = |_| {};
+        assert_eq!(
+            host("", &[], |o| o.dualstack = true).unwrap(),
+            "my-bucket.s3.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("", &[("AWS_USE_FIPS_ENDPOINT", "TRUE")], |o| o.dualstack =
+                true)
+            .unwrap(),
+            "my-bucket.s3-fips.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host("[default]\nuse_dualstack_endpoint = true\n", &[], none).unwrap(),
+            "my-bucket.s3.dualstack.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            host(
+                "[default]\ns3 =\n  use_accelerate_endpoint = true\n",
+                &[],
+                none
+            )
+            .unwrap(),
+            "my-bucket.s3-accelerate.amazonaws.com"
+        );
+        assert_eq!(
+            host("", &[("AWS_USE_DUALSTACK_ENDPOINT", "true")], |o| o
+                .accelerate =
+                true)
+            .unwrap(),
+            "my-bucket.s3-accelerate.dualstack.amazonaws.com"
+        );
+        // The environment's choice is for AWS endpoints; a custom one is left alone...
+        let custom = resolve_with(
+            "",
+            &[
+                ("AWS_USE_FIPS_ENDPOINT", "true"),
+                ("AWS_ENDPOINT_URL", "http://minio.lan:9000"),
+            ],
+            "s3://my-bucket/k",
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(custom.host(), "my-bucket.minio.lan");
+        assert_eq!(custom.aws_variant, AwsVariant::default());
+        // ...but a flag with a custom endpoint is a mistake.
+        let e = host("", &[("AWS_ENDPOINT_URL", "http://minio.lan")], |o| {
+            o.fips = true
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("--fips"), "{e}");
+        // A region redirect keeps the variant.
+        let plan = resolve_with("", &[], "s3://my-bucket/k", |o| o.dualstack = true).unwrap();
+        assert_eq!(
+            plan.in_region("eu-west-3").host(),
+            "my-bucket.s3.dualstack.eu-west-3.amazonaws.com"
+        );
+        for (dest, f) in [
+            (
+                "s3://my.bucket/k",
+                (|o: &mut Options| o.accelerate = true) as fn(&mut Options),
+            ),
+            ("s3://my-bucket/k", |o| {
+                o.accelerate = true;
+                o.path_style = true;
+            }),
+            ("s3://my-bucket/k", |o| {
+                o.accelerate = true;
+                o.fips = true;
+            }),
+        ] {
+            let e = resolve_with("", &[], dest, f).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{dest}: {e}");
+        }
+    }
+
+    #[test]
+    fn endpoint_and_addressing_from_the_profile() {
+        let services = "[default]\nendpoint_url = http://global:1\nservices = mine\n\
+                        [services mine]\ns3 =\n  endpoint_url = http://service:2\n";
+        let endpoint = |vars: &[(&str, &str)]| {
+            resolve_with(services, vars, "s3://b/k", |_| {})
+                .unwrap()
+                .endpoint
+                .url()
+        };
+        assert_eq!(endpoint(&[]), "http://service:2");
+        assert_eq!(
+            endpoint(&[("AWS_ENDPOINT_URL", "http://env:3")]),
+            "http://env:3"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_ENDPOINT_URL", "http://env:3"),
+                ("AWS_ENDPOINT_URL_S3", "http://s3env:4")
+            ]),
+            "http://s3env:4"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+                ("AWS_ENDPOINT_URL", "http://env:3")
+            ]),
+            "https://s3.us-east-1.amazonaws.com"
+        );
+        let global = resolve_with(
+            "[default]\nendpoint_url = http://global:1\n",
+            &[],
+            "s3://b/k",
+            |_| {},
+        );
+        assert_eq!(global.unwrap().endpoint.url(), "http://global:1");
+
+        let style = |style: &str, endpoint: &str, bucket: &str| {
+            let config = format!(
+                "[default]\nendpoint_url = {endpoint}\ns3 =\n  addressing_style = {style}\n"
+            );
+            resolve_with(&config, &[], &format!("s3://{bucket}/k"), |_| {}).map(|p| p.host())
+        };
+        assert_eq!(
+            style("path", "https://minio.lan", "bkt").unwrap(),
+            "minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "https://minio.lan", "bkt").unwrap(),
+            "bkt.minio.lan"
+        );
+        // auto: path style for a dotted name over TLS; virtual keeps the name in the host.
+        assert_eq!(
+            style("auto", "https://minio.lan", "a.b").unwrap(),
+            "minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "https://minio.lan", "a.b").unwrap(),
+            "a.b.minio.lan"
+        );
+        assert_eq!(
+            style("virtual", "http://10.0.0.1", "bkt")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        assert_eq!(
+            style("sideways", "http://minio.lan", "bkt")
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn ca_bundle_precedence_and_proxy_resolution() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(&b, "").unwrap();
+        let (a_s, b_s) = (a.display().to_string(), b.display().to_string());
+        let profile = format!("[default]\nca_bundle = {b_s}\n");
+        let plan = resolve_with(&profile, &[], "s3://b/k", |_| {}).unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(b.as_path()), "ca_bundle in the profile")
+        );
+        let plan = resolve_with(&profile, &[("AWS_CA_BUNDLE", &a_s)], "s3://b/k", |_| {}).unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(a.as_path()), "AWS_CA_BUNDLE")
+        );
+        let plan = resolve_with(&profile, &[("AWS_CA_BUNDLE", &a_s)], "s3://b/k", |o| {
+            o.ca_bundle = Some(b.clone())
+        })
+        .unwrap();
+        assert_eq!(
+            (plan.ca_bundle.as_deref(), plan.trust.ca_bundle_from),
+            (Some(b.as_path()), "--ca-bundle")
+        );
+        let e = resolve_with(
+            "",
+            &[("AWS_CA_BUNDLE", "/nonexistent.pem")],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("AWS_CA_BUNDLE /nonexistent.pem"),
+            "{e}"
+        );
+        let plan = resolve_with(
+            "",
+            &[
+                ("SSL_CERT_FILE", &a_s),
+                (
+                    "SSL_CERT_DIR",
+                    &format!("{}:/nonexistent", dir.path().display()),
+                ),
+            ],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(plan.trust.cert_file.as_deref(), Some(a.as_path()));
+        assert_eq!(plan.trust.cert_dirs, vec![dir.path().to_path_buf()]);
+
+        // Proxy credentials never show in the plan's Debug.
+        let plan = resolve_with(
+            "",
+            &[("HTTPS_PROXY", "http://alice:hunter2@p:3128")],
+            "s3://b/k",
+            |_| {},
+        )
+        .unwrap();
+        let debug = format!("{plan:?}");
+        assert!(plan.proxy.proxy.as_ref().unwrap().authorization.is_some());
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("alice") && !debug.contains("YWxpY2U6"),
+            "{debug}"
+        );
+
+        // The proxy follows the endpoint's scheme.
+        let vars = [
+            ("HTTPS_PROXY", "http://tls-proxy:1"),
+            ("HTTP_PROXY", "http://plain-proxy:2"),
+        ];
+        let plan = resolve_with("", &vars, "s3://b/k", |_| {}).unwrap();
+        assert_eq!(plan.proxy.proxy.unwrap().host, "tls-proxy");
+        let plan = resolve_with("", &vars, "s3://b/k", |o| {
+            o.endpoint = Some("http://minio.lan".into())
+        })
+        .unwrap();
+        assert_eq!(plan.proxy.proxy.unwrap().host, "plain-proxy");
     }
 }

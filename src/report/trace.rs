@@ -78,7 +78,9 @@ pub fn masked_request_head(head: &str) -> String {
                 out.push_str(": ");
                 if name.eq_ignore_ascii_case("authorization") {
                     out.push_str(&masked_authorization(value));
-                } else if name.eq_ignore_ascii_case("x-amz-security-token") {
+                } else if name.eq_ignore_ascii_case("x-amz-security-token")
+                    || name.eq_ignore_ascii_case("proxy-authorization")
+                {
                     out.push_str(MASK);
                 } else {
                     out.push_str(value);

@@ -8,7 +8,6 @@ use super::request::{self, RequestSpec};
 use super::retry::Attempt;
 use crate::checksum::{self, Algorithm, Hasher};
 use crate::config::{PayloadMode, Plan, SignatureVersion};
-use crate::http::request::write_request_head;
 use crate::interrupt;
 use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
@@ -223,10 +222,11 @@ pub fn exchange(
             Err(e) => return Err(e),
         }
     }
-    let mut conn = Connection::open(
+    let mut conn = Connection::open_via(
         &host,
         plan.endpoint.port,
         tls,
+        plan.proxy.for_host(&host, plan.endpoint.port),
         plan.timeouts.connect,
         plan.timeouts.io,
     )?;
@@ -314,11 +314,12 @@ fn once(
             .push(("expect".into(), "100-continue".into()));
     }
     let mut head = Vec::with_capacity(1024);
-    write_request_head(signed.method, &signed.target, &signed.headers, &mut head).map_err(|e| {
-        Error::Usage(format!(
-            "a header cannot be sent ({e}): check the values given to s3push"
-        ))
-    })?;
+    conn.write_head(signed.method, &signed.target, &signed.headers, &mut head)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "a header cannot be sent ({e}): check the values given to s3push"
+            ))
+        })?;
     trace::request_head(&head);
     conn.send(&head)?;
     if expect {

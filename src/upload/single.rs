@@ -123,7 +123,10 @@ fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error
 /// The TLS configuration for the plan's endpoint, None for plain HTTP.
 pub fn tls_for(plan: &Plan) -> Result<Option<Arc<ClientConfig>>, Error> {
     Ok(match plan.endpoint.scheme {
-        Scheme::Https => Some(transport::tls_config(plan.ca_bundle.as_deref())?),
+        Scheme::Https => Some(transport::tls_config_with(
+            plan.ca_bundle.as_deref(),
+            &plan.trust,
+        )?),
         Scheme::Http => None,
     })
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 mod canned;
+mod proxy;
 mod scripted;
 mod server;
 pub mod stage;
@@ -13,6 +14,8 @@ mod tls;
 
 #[allow(unused_imports)]
 pub use canned::CannedServer;
+#[allow(unused_imports)]
+pub use proxy::{ProxyMode, TestProxy};
 #[allow(unused_imports)]
 pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 #[allow(unused_imports)]

@@ -54,6 +54,23 @@ impl TlsFront {
     /// Listens on 127.0.0.1 (a free port) and forwards each TLS connection, decrypted, to
     /// 127.0.0.1:`backend_port`.
     pub fn start(backend_port: u16) -> TlsFront {
+        TlsFront::start_serving(backend_port, None)
+    }
+
+    /// As `start`, presenting `cert` (with its key) instead of the test CA's leaf: e.g. a
+    /// self-signed CA certificate used as the server's own.
+    pub fn start_with_cert(
+        backend_port: u16,
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> TlsFront {
+        TlsFront::start_serving(backend_port, Some((cert, key)))
+    }
+
+    fn start_serving(
+        backend_port: u16,
+        own: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+    ) -> TlsFront {
         let dir = tempfile::Builder::new()
             .prefix("s3push-tls-")
             .tempdir()
@@ -64,12 +81,13 @@ impl TlsFront {
         std::fs::write(&ca_pem, &pki.ca_pem).expect("write CA PEM");
         std::fs::write(&other_ca_pem, &pki.other_ca_pem).expect("write other CA PEM");
 
+        let (cert, key) = own.unwrap_or((pki.leaf_der, pki.leaf_key));
         let config =
             ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .expect("ring supports the default protocol versions")
                 .with_no_client_auth()
-                .with_single_cert(vec![pki.leaf_der], pki.leaf_key)
+                .with_single_cert(vec![cert], key)
                 .expect("leaf certificate and key match");
         let config = Arc::new(config);
 

@@ -1,0 +1,457 @@
+//! Which proxy a connection goes through: `--proxy`, else HTTPS_PROXY / HTTP_PROXY /
+//! ALL_PROXY (lowercase first, as curl and the AWS CLI read them), minus the hosts of
+//! NO_PROXY. Parsing and matching only; transport.rs opens the tunnel.
+
+use super::{Env, Scheme};
+use crate::secret::Secret;
+use crate::Error;
+use base64::Engine;
+use std::fmt;
+use std::net::IpAddr;
+
+/// An HTTP proxy: where it listens and the `Proxy-Authorization` value its URL implies.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    pub port: u16,
+    /// `Basic base64(user:password)`, from the user info of the URL.
+    pub authorization: Option<Secret>,
+    /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
+    pub source: &'static str,
+}
+
+impl Proxy {
+    /// Parses `[http://][USER:PASSWORD@]HOST[:PORT][/]`; user and password are
+    /// percent-decoded. Only plain-HTTP proxies: TLS to the store still runs end to end
+    /// inside the CONNECT tunnel.
+    pub fn parse(url: &str, source: &'static str) -> Result<Proxy, Error> {
+        // Never echo the URL: it may hold a password.
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "the proxy URL in {source} is not usable: {why}; write it as http://HOST:PORT or http://USER:PASSWORD@HOST:PORT"
+            ))
+        };
+        let rest = match url.split_once("://") {
+            None => url,
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
+                return Err(bad(
+                    "https:// proxies (TLS to the proxy itself) are not supported; most proxies take http://, and TLS to the store still runs end to end through them",
+                ))
+            }
+            Some(_) => return Err(bad("only http:// proxies are supported (no SOCKS)")),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (host, port) = split_host_port(hostport).ok_or_else(|| bad("bad host or port"))?;
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let name_chars = |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b);
+        if !host.contains(':') && !host.bytes().all(name_chars) {
+            return Err(bad("the host has characters a host name cannot have"));
+        }
+        let authorization = match userinfo {
+            None => None,
+            Some(info) => {
+                let (user, password) = info.split_once(':').unwrap_or((info, ""));
+                let user =
+                    percent_decode(user).ok_or_else(|| bad("bad %-escape in the user name"))?;
+                let password =
+                    percent_decode(password).ok_or_else(|| bad("bad %-escape in the password"))?;
+                // Held as secrets so they are zeroed when dropped.
+                let (user, password) = (Secret::new(user), Secret::new(password));
+                let pair = Secret::new(format!("{}:{}", user.expose(), password.expose()));
+                let token = base64::engine::general_purpose::STANDARD.encode(pair.expose());
+                Some(Secret::new(format!("Basic {token}")))
+            }
+        };
+        Ok(Proxy {
+            host: host.to_ascii_lowercase(),
+            port: port.unwrap_or(80),
+            authorization,
+            source,
+        })
+    }
+
+    /// `host:port` (brackets around IPv6), never the user info.
+    pub fn shown(&self) -> String {
+        authority(&self.host, self.port)
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proxy")
+            .field("at", &self.shown())
+            .field("authorization", &self.authorization)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// The proxy for one endpoint scheme, and the hosts that bypass it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyRoute {
+    pub proxy: Option<Proxy>,
+    pub no_proxy: NoProxy,
+}
+
+impl ProxyRoute {
+    /// `--proxy URL` (or `none`), else the environment, for requests to `scheme` URLs.
+    pub fn resolve(flag: Option<&str>, env: &Env, scheme: Scheme) -> Result<ProxyRoute, Error> {
+        let no_proxy = NoProxy::parse(
+            env.get("no_proxy")
+                .or_else(|| env.get("NO_PROXY"))
+                .unwrap_or(""),
+        );
+        let proxy = match flag {
+            Some(url) if url.eq_ignore_ascii_case("none") => None,
+            Some(url) => Some(Proxy::parse(url, "--proxy")?),
+            None => {
+                let names: [&'static str; 4] = match scheme {
+                    Scheme::Https => ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+                    Scheme::Http => ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
+                };
+                match names.iter().find_map(|n| env.get(n).map(|v| (*n, v))) {
+                    Some((name, url)) => Some(Proxy::parse(url, name)?),
+                    None => None,
+                }
+            }
+        };
+        Ok(ProxyRoute { proxy, no_proxy })
+    }
+
+    /// The proxy to use for `host:port`, None when going direct.
+    pub fn for_host(&self, host: &str, port: u16) -> Option<&Proxy> {
+        self.proxy
+            .as_ref()
+            .filter(|_| !self.no_proxy.matches(host, port))
+    }
+}
+
+/// NO_PROXY: comma- or space-separated entries, each `*` (everything), a host or domain
+/// (`example.com` and `.example.com` both match it and every name under it), an IP
+/// address or CIDR block (`10.0.0.0/8`, `fd00::/8`), optionally with `:PORT`
+/// (`[::1]:9000` for IPv6).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NoProxy {
+    entries: Vec<NoProxyEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NoProxyEntry {
+    pattern: Pattern,
+    port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    All,
+    Domain(String),
+    Network(IpAddr, u8),
+}
+
+impl NoProxy {
+    /// Parses the value; entries that cannot be read are skipped, as curl does.
+    pub fn parse(text: &str) -> NoProxy {
+        let entries = text
+            .split([',', ' ', '\t'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .filter_map(NoProxyEntry::parse)
+            .collect();
+        NoProxy { entries }
+    }
+
+    /// Whether `host` (a name or IP literal, no brackets) on `port` bypasses the proxy.
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let ip = host.parse::<IpAddr>().ok();
+        self.entries.iter().any(|e| {
+            e.port.is_none_or(|p| p == port)
+                && match (&e.pattern, ip) {
+                    (Pattern::All, _) => true,
+                    (Pattern::Network(net, bits), Some(ip)) => in_network(ip, *net, *bits),
+                    (Pattern::Network(..), None) => false,
+                    (Pattern::Domain(d), _) => {
+                        host == *d
+                            || (host.len() > d.len()
+                                && host.ends_with(d.as_str())
+                                && host.as_bytes()[host.len() - d.len() - 1] == b'.')
+                    }
+                }
+        })
+    }
+}
+
+impl NoProxyEntry {
+    fn parse(entry: &str) -> Option<NoProxyEntry> {
+        if entry == "*" {
+            return Some(NoProxyEntry {
+                pattern: Pattern::All,
+                port: None,
+            });
+        }
+        // A bare IPv6 address or block has colons but no port.
+        let (host, port) = if entry.matches(':').count() > 1 && !entry.starts_with('[') {
+            (entry, None)
+        } else {
+            split_host_port(entry)?
+        };
+        let (addr, bits) = match host.split_once('/') {
+            Some((a, b)) => (a, Some(b.parse::<u8>().ok()?)),
+            None => (host, None),
+        };
+        let pattern = match addr.parse::<IpAddr>() {
+            Ok(ip) => {
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                let bits = bits.unwrap_or(max);
+                if bits > max {
+                    return None;
+                }
+                Pattern::Network(ip, bits)
+            }
+            Err(_) if bits.is_some() => return None,
+            Err(_) => {
+                let domain = host
+                    .trim_start_matches("*.")
+                    .trim_start_matches('.')
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
+                if domain.is_empty() {
+                    return None;
+                }
+                Pattern::Domain(domain)
+            }
+        };
+        Some(NoProxyEntry { pattern, port })
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let prefix = |a: u128, width: u32| {
+        let shift = width - u32::from(bits);
+        if shift >= 128 {
+            0
+        } else {
+            a >> shift
+        }
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            prefix(u128::from(u32::from(a)), 32) == prefix(u128::from(u32::from(n)), 32)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => prefix(u128::from(a), 128) == prefix(u128::from(n), 128),
+        _ => false,
+    }
+}
+
+/// `host[:port]` or `[v6][:port]`: the host without brackets, and the port if given.
+fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
+    let port = |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0);
+    if let Some(v6) = text.strip_prefix('[') {
+        let (addr, after) = v6.split_once(']')?;
+        addr.parse::<std::net::Ipv6Addr>().ok()?;
+        return match after {
+            "" => Some((addr, None)),
+            p => Some((addr, Some(port(p.strip_prefix(':')?)?))),
+        };
+    }
+    match text.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h, Some(port(p)?))),
+        Some(_) => None,
+        None => Some((text, None)),
+    }
+}
+
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// RFC 3986 percent-decoding into UTF-8; None on a bad escape.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn proxy_urls() {
+        let p = Proxy::parse("http://proxy.corp:3128", "HTTPS_PROXY").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.authorization.is_none()),
+            ("proxy.corp", 3128, true)
+        );
+        let p = Proxy::parse("Proxy.Corp:8080/", "HTTPS_PROXY").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 8080));
+        assert_eq!(Proxy::parse("http://p", "x").unwrap().port, 80);
+        let p = Proxy::parse("http://[fd00::1]:3128", "x").unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.shown()),
+            ("fd00::1", "[fd00::1]:3128".to_string())
+        );
+        // RFC 7617's example: Aladdin / open sesame, the password percent-encoded.
+        let p = Proxy::parse("http://Aladdin:open%20sesame@p:1", "x").unwrap();
+        assert_eq!(
+            p.authorization.as_ref().unwrap().expose(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        // An '@' inside the password, encoded; the last '@' ends the user info.
+        let p = Proxy::parse("http://u:p%40ss@p:1", "x").unwrap();
+        assert_eq!(p.authorization.unwrap().expose(), "Basic dTpwQHNz");
+        for bad in [
+            "https://p:1",
+            "socks5://p:1",
+            "http://:1",
+            "http://p:0",
+            "http://p:x",
+            "http://u:%zz@p",
+            "http://p q:1",
+            "http://u:p@h%41:1",
+        ] {
+            let e = Proxy::parse(bad, "HTTPS_PROXY").unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("HTTPS_PROXY"), "{e}");
+        }
+    }
+
+    #[test]
+    fn proxy_credentials_never_shown() {
+        let p = Proxy::parse("http://alice:hunter2@p:3128", "--proxy").unwrap();
+        let debug = format!("{p:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("alice"),
+            "{debug}"
+        );
+        assert!(!debug.contains("YWxpY2U6aHVudGVyMg"), "{debug}");
+        assert_eq!(p.shown(), "p:3128");
+        let e = Proxy::parse("http://alice:hunter2@p:bad", "--proxy").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn environment_lowercase_first_and_flag_overrides() {
+        let e = env(&[
+            ("HTTPS_PROXY", "http://upper:1"),
+            ("https_proxy", "http://lower:2"),
+            ("HTTP_PROXY", "http://plain:3"),
+            ("ALL_PROXY", "http://all:4"),
+        ]);
+        let r = ProxyRoute::resolve(None, &e, Scheme::Https).unwrap();
+        assert_eq!(r.proxy.as_ref().unwrap().host, "lower");
+        assert_eq!(r.proxy.as_ref().unwrap().source, "https_proxy");
+        let r = ProxyRoute::resolve(None, &e, Scheme::Http).unwrap();
+        assert_eq!(r.proxy.unwrap().host, "plain");
+        let r = ProxyRoute::resolve(None, &env(&[("ALL_PROXY", "http://all:4")]), Scheme::Http)
+            .unwrap();
+        assert_eq!(r.proxy.unwrap().host, "all");
+        let r = ProxyRoute::resolve(Some("http://flag:5"), &e, Scheme::Https).unwrap();
+        assert_eq!(r.proxy.unwrap().source, "--proxy");
+        assert!(ProxyRoute::resolve(Some("none"), &e, Scheme::Https)
+            .unwrap()
+            .proxy
+            .is_none());
+        assert!(ProxyRoute::resolve(None, &Env::default(), Scheme::Https)
+            .unwrap()
+            .proxy
+            .is_none());
+        // A broken variable for the other scheme does not matter.
+        let e = env(&[
+            ("HTTP_PROXY", "socks5://x:1"),
+            ("HTTPS_PROXY", "http://ok:1"),
+        ]);
+        assert!(ProxyRoute::resolve(None, &e, Scheme::Https).is_ok());
+        assert!(ProxyRoute::resolve(None, &e, Scheme::Http).is_err());
+    }
+
+    #[test]
+    fn no_proxy_matching() {
+        let n = NoProxy::parse(
+            "localhost, .corp.example,internal.lan  10.0.0.0/8,192.168.1.5,::1,[fd00::7]:9000,minio.lan:9000,*.wild.test",
+        );
+        let yes = [
+            ("localhost", 80),
+            ("LOCALHOST.", 443),
+            ("corp.example", 443),
+            ("s3.corp.example", 443),
+            ("bucket.internal.lan", 9000),
+            ("internal.lan", 1),
+            ("10.1.2.3", 9000),
+            ("192.168.1.5", 80),
+            ("::1", 443),
+            ("fd00::7", 9000),
+            ("minio.lan", 9000),
+            ("b.minio.lan", 9000),
+            ("a.wild.test", 1),
+        ];
+        for (host, port) in yes {
+            assert!(n.matches(host, port), "{host}:{port} should bypass");
+        }
+        let no = [
+            ("notlocalhost", 80),
+            ("xcorp.example", 443),
+            ("internal.lan.evil", 443),
+            ("11.0.0.1", 80),
+            ("192.168.1.6", 80),
+            ("::2", 443),
+            ("fd00::7", 9001),
+            ("minio.lan", 9001),
+            ("s3.amazonaws.com", 443),
+        ];
+        for (host, port) in no {
+            assert!(!n.matches(host, port), "{host}:{port} should use the proxy");
+        }
+        assert!(NoProxy::parse("*").matches("anything", 1));
+        assert!(!NoProxy::parse("").matches("anything", 1));
+        assert!(NoProxy::parse("fd00::/8").matches("fdab::1", 1));
+        let full = NoProxy::parse("2001:db8:1:2:3:4:5:6,2001:db8:ff:0:0:0:0:0/48");
+        assert!(full.matches("2001:db8:1:2:3:4:5:6", 443));
+        assert!(full.matches("2001:db8:ff::9", 443) && !full.matches("2001:db8:fe::9", 443));
+        assert!(!NoProxy::parse("fd00::/8").matches("fe80::1", 1));
+        assert!(NoProxy::parse("0.0.0.0/0").matches("8.8.8.8", 1));
+        // Unreadable entries are skipped, the rest still apply.
+        let n = NoProxy::parse("10.0.0.0/99,host:notaport,ok.test");
+        assert!(n.matches("ok.test", 1) && !n.matches("10.0.0.1", 1) && !n.matches("host", 1));
+    }
+
+    #[test]
+    fn route_bypasses_listed_hosts() {
+        let e = env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "minio.lan")]);
+        let r = ProxyRoute::resolve(None, &e, Scheme::Https).unwrap();
+        assert!(r.for_host("bucket.minio.lan", 443).is_none());
+        assert_eq!(r.for_host("s3.amazonaws.com", 443).unwrap().host, "p");
+        let e = env(&[("HTTPS_PROXY", "http://p:1"), ("no_proxy", "*")]);
+        assert!(ProxyRoute::resolve(Some("http://q:2"), &e, Scheme::Https)
+            .unwrap()
+            .for_host("x", 443)
+            .is_none());
+    }
+}
