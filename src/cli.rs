@@ -13,6 +13,45 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub const HELP: &str = "\
+s3push: stream a file or standard input into an S3 bucket, in constant memory
+
+  s3push [OPTIONS] FILE s3://BUCKET/KEY     (or s3://BUCKET/PREFIX/)
+  s3push [OPTIONS] FILE... s3://BUCKET/PREFIX/   (or --files-from LIST|- [-0])
+  s3push [OPTIONS] - s3://BUCKET/KEY        (standard input, any length)
+  s3push --resume FILE s3://BUCKET/KEY      (finish an interrupted upload)
+  s3push presign s3://BUCKET/KEY --expires 1h    (print a presigned PUT URL)
+
+EXAMPLES:
+  s3push backup.tar.gz s3://my-bucket/
+  s3push --endpoint http://127.0.0.1:9000 disk.img s3://images/2026/disk.img
+  pg_dump db | s3push --expected-size 200G - s3://backups/db.sql
+  s3push --signature v2 --acl public-read photo.jpg s3://legacy-bucket/
+  s3push --json --no-clobber *.log s3://logs/host1/
+
+COMMON OPTIONS:
+  --endpoint URL     the store, http[s]://HOST[:PORT] (default: AWS)
+  --region R         signing region (default us-east-1; also AWS_REGION)
+  --profile NAME     a profile of ~/.aws/credentials and ~/.aws/config
+  --path-style       HOST/BUCKET/KEY (chosen by itself for IPs and localhost)
+  --ca-bundle PEM    also trust these CAs, or this self-signed certificate
+  --checksum ALG     crc32 (default), crc32c, crc64nvme, sha1, sha256, none
+  --payload MODE     unsigned (https default), signed (http), streaming
+  --jobs N           parts at once (default 4); --part-size SIZE (8M)
+  --on-failure X     abort or keep an unfinished upload in parts
+  --no-clobber       never overwrite an existing object
+  --acl CANNED, --content-type T, --meta K=V, --storage-class C
+  -q, --quiet, --json, --progress, -v, -vv
+  --help-all         every option (also man s3push); -V, --version
+
+Credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY, else the profile, web
+identity, container or instance role; never the command line. Exit codes:
+0 stored, 2 usage, 3 local file, 4 credentials, 5 network, 6 TLS, 7 refused,
+8 bad response, 9 integrity, 10 upload kept, 11 not written, 130 interrupted.
+";
+
+/// `s3push --help-all`: every option; doc/s3push.1 and completions/ are made from it
+/// (scripts/gen-docs).
+pub const HELP_ALL: &str = "\
 s3push: stream a file into an S3-compatible bucket in constant memory
 
 USAGE:
@@ -34,17 +73,20 @@ EXAMPLES:
   find . -name '*.gz' -print0 | s3push --files-from - -0 --no-clobber s3://logs/host1/
 
 WHERE:
-  --endpoint URL          S3-compatible store, http[s]://HOST[:PORT] (also AWS_ENDPOINT_URL_S3,
-                          AWS_ENDPOINT_URL, endpoint_url in the profile); default AWS
-  --region REGION         signing region (also AWS_REGION, AWS_DEFAULT_REGION, profile); us-east-1
+  --endpoint URL          S3-compatible store, http[s]://HOST[:PORT] (also
+                          AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, endpoint_url in the
+                          profile); default AWS
+  --region REGION         signing region (also AWS_REGION, AWS_DEFAULT_REGION, the
+                          profile); default us-east-1
   --profile NAME          profile of ~/.aws/credentials and ~/.aws/config (also AWS_PROFILE)
   --path-style            https://HOST/BUCKET/KEY instead of https://BUCKET.HOST/KEY
-  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted store;
-                          also AWS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR); a self-signed
-                          server certificate is accepted when it is in the file itself
+  --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted
+                          store; also AWS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR); a
+                          self-signed server certificate is accepted when it is in it
   --proxy URL|none        http://[USER:PASSWORD@]HOST:PORT for every request, or none
                           (default HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, minus NO_PROXY)
-  --dualstack, --fips     AWS's dual-stack (IPv6) and/or FIPS endpoint for the region
+  --dualstack             AWS's dual-stack (IPv6 and IPv4) endpoint for the region
+  --fips                  AWS's FIPS endpoint for the region (with --dualstack: both)
   --accelerate            AWS S3 Transfer Acceleration (BUCKET.s3-accelerate.amazonaws.com)
   --no-sign-request       send requests unsigned, with no credentials (public-write bucket)
 
@@ -86,20 +128,28 @@ LARGE OBJECTS (multipart):
   --part-size SIZE        5M..5G; default 8M, larger when needed to fit 10,000 parts
   --jobs N                parts sent at once, each on its own connection (default 4;
                           2 for standard input)
-  --on-failure abort|keep a failed or interrupted upload is aborted (its parts deleted), or
+  --on-failure abort|keep
+                          a failed or interrupted upload is aborted (its parts deleted), or
                           kept to --resume (default: keep for files from 1 GiB, else abort)
+  --resume                finish the pending upload of FILE: only missing parts are sent
+  --abort                 discard a pending upload (with --upload-id ID, no FILE needed)
   --upload-id ID          the pending upload to --resume or --abort (else the journal in
                           $XDG_STATE_HOME/s3push, else ListMultipartUploads)
-  Standard input is held a part at a time before sending: memory up to (jobs + 1) x part
-  size (24 MiB by default), or disk with --spool-dir DIR. Parts grow (x2 every 1,000) so a
-  stream never hits 10,000 parts; --expected-size SIZE sizes them from the start, and
-  --equal-parts keeps them all one size (Cloudflare R2 needs it; set for *.r2 endpoints).
+  --spool-dir DIR         hold standard input's parts in an unlinked file here, not memory
+  --expected-size SIZE    the stream's likely size: its parts are sized from the start
+  --equal-parts           keep every part one size (Cloudflare R2 needs it; set for *.r2)
+                          Standard input is held a part at a time before sending: memory
+                          up to (jobs + 1) x part size (24 MiB by default). Parts grow (x2
+                          every 1,000) so a stream never hits 10,000 parts.
 
 OBJECT:
   --content-type TYPE     default: guessed from the key's extension
   --acl CANNED            private, public-read, public-read-write, authenticated-read,
                           aws-exec-read, bucket-owner-read, bucket-owner-full-control
-  --cache-control V, --content-disposition V, --content-encoding V, --storage-class C
+  --cache-control V       Cache-Control of the object
+  --content-disposition V Content-Disposition of the object
+  --content-encoding V    Content-Encoding of the object (gzip: stored as sent)
+  --storage-class C       STANDARD, STANDARD_IA, GLACIER_IR, ... as the store names them
   --meta KEY=VALUE        user metadata (x-amz-meta-KEY), repeatable
 
 OUTPUT:
@@ -110,15 +160,17 @@ OUTPUT:
   --json                  one JSON object per object on stdout, errors too (README, Output)
   -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
                           connects, TLS, reused connections, retries and their waits
-  -h, --help, -V, --version
+  -h, --help              the short help; --help-all: this one
+  -V, --version           version, TLS stack and what this build can do
 
 Credentials, never from the command line, in the SDKs' order: AWS_ACCESS_KEY_ID/
 AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); web identity (AWS_WEB_IDENTITY_TOKEN_FILE +
 AWS_ROLE_ARN); the profile (role_arn, keys, credential_process); container credentials
 (AWS_CONTAINER_CREDENTIALS_*); EC2 instance metadata (IMDSv2). Temporary ones are
 refreshed during long uploads. Exit codes: 0 ok, 2 usage, 3 local file,
-4 credentials (also a proxy's 407), 5 network, 6 TLS, 7 refused by the server, 8 bad response, 9 integrity,
-10 multipart upload kept, 11 not written (--no-clobber, --if-match), 130 interrupted.
+4 credentials (also a proxy's 407), 5 network, 6 TLS, 7 refused by the server,
+8 bad response, 9 integrity, 10 multipart upload kept, 11 not written (--no-clobber,
+--if-match), 130 interrupted.
 ";
 
 pub const PRESIGN_HELP: &str = "\
@@ -170,6 +222,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     match parse(args) {
         Ok(Parsed::Help) => {
             report::print_stdout(HELP);
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::HelpAll) => {
+            report::print_stdout(HELP_ALL);
             ExitCode::SUCCESS
         }
         Ok(Parsed::Version) => {
@@ -293,6 +349,7 @@ fn report_result(
 #[derive(Debug)]
 pub enum Parsed {
     Help,
+    HelpAll,
     Version,
     Upload(Box<Options>),
     Presign(Box<PresignOptions>),
@@ -307,6 +364,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
     let mut p = pico_args::Arguments::from_vec(args);
     if p.contains(["-h", "--help"]) {
         return Ok(Parsed::Help);
+    }
+    if p.contains("--help-all") {
+        return Ok(Parsed::HelpAll);
     }
     if p.contains(["-V", "--version"]) {
         return Ok(Parsed::Version);

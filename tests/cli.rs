@@ -1,0 +1,96 @@
+//! What the command line shows: the short help fits a screen, the long one names every
+//! option the parser takes, the version names the TLS stack, and the man page and shell
+//! completions made from it work.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn s3push(args: &[&str]) -> (String, i32) {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::s3push(home.path()).args(args).output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn help_fits_a_screen_with_examples() {
+    let (help, code) = s3push(&["--help"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = help.lines().collect();
+    assert!(lines.len() <= 40, "{} lines", lines.len());
+    let wide: Vec<&&str> = lines.iter().filter(|l| l.chars().count() > 80).collect();
+    assert!(wide.is_empty(), "over 80 columns: {wide:?}");
+    assert!(help.contains("EXAMPLES:") && help.contains("--help-all"));
+    assert_eq!(s3push(&["-h"]).0, help);
+}
+
+/// Every `--flag` the parser looks for (its string literals in src/cli.rs, but for the
+/// refused secret flags and the test's own) is explained by `--help-all`.
+#[test]
+fn help_all_names_every_option() {
+    let (all, code) = s3push(&["--help-all"]);
+    assert_eq!(code, 0);
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli.rs")).unwrap();
+    let code_part = source.split("#[cfg(test)]").next().unwrap();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for piece in code_part.split('"').skip(1).step_by(2) {
+        let is_flag = piece.starts_with("--")
+            && piece.len() > 2
+            && piece[2..]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if is_flag && !piece.starts_with("--secret") {
+            checked += 1;
+            if !all.contains(piece) {
+                missing.push(piece.to_string());
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} flags found in src/cli.rs");
+    assert!(missing.is_empty(), "not in --help-all: {missing:?}");
+}
+
+#[test]
+fn version_names_the_tls_stack() {
+    let (v, code) = s3push(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(
+        v.starts_with(&format!("s3push {}\n", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(
+        v.contains("rustls") && v.contains("ring") && v.contains("crc64nvme"),
+        "{v}"
+    );
+}
+
+#[test]
+fn man_page_renders_and_completions_complete() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if Command::new("groff").arg("--version").output().is_ok() {
+        let out = Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(root.join("doc/s3push.1"))
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    } else {
+        println!("groff absent: the man page is only checked by scripts/gen-docs --check");
+    }
+    let script = format!(
+        "source '{}'; COMP_WORDS=(s3push --payload ''); COMP_CWORD=2; _s3push; echo \"${{COMPREPLY[*]}}\"; \
+         COMP_WORDS=(s3push --no-c); COMP_CWORD=1; _s3push; echo \"${{COMPREPLY[*]}}\"",
+        root.join("completions/s3push.bash").display()
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"unsigned signed streaming"), "{text}");
+    assert_eq!(lines.get(1), Some(&"--no-clobber"), "{text}");
+}
