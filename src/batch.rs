@@ -127,6 +127,11 @@ fn check(options: &Options) -> Result<(), Error> {
                 .into(),
         ));
     }
+    if options.dry_run {
+        return Err(Error::Usage(
+            "--dry-run shows one request: name one FILE and its s3://BUCKET/KEY".into(),
+        ));
+    }
     if options.batch.sources.iter().any(|s| s.as_os_str() == "-") {
         return Err(Error::Usage(
             "'-' (standard input) cannot be one file of several: upload it on its own".into(),

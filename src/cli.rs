@@ -160,6 +160,8 @@ OUTPUT:
   --json                  one JSON object per object on stdout, errors too (README, Output)
   -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
                           connects, TLS, reused connections, retries and their waits
+  --dry-run               print the first request s3push would send (signature, tokens
+                          and proxy credentials masked) and send nothing
   -h, --help              the short help; --help-all: this one
   -V, --version           version, TLS stack and what this build can do
 
@@ -527,6 +529,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         verify_etag: p.contains("--verify-etag"),
         delete_on_mismatch: p.contains("--delete-on-mismatch"),
         no_sign_request: p.contains("--no-sign-request"),
+        dry_run: p.contains("--dry-run"),
         no_clobber: p.contains("--no-clobber"),
         if_match: text(&mut p, "--if-match")?,
         batch: BatchOptions {

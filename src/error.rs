@@ -48,6 +48,8 @@ pub enum Error {
     Kept(String),
     /// `--no-clobber` or `--if-match` did not hold (412): the object was left as it was.
     Precondition(String),
+    /// `--dry-run`: the first request was shown and not sent; the run stops (exit 0).
+    DryRun(String),
 }
 
 /// A non-success HTTP answer, reduced to what a user needs.
@@ -83,6 +85,7 @@ impl Error {
             Error::Interrupted(_) => exit::INTERRUPTED,
             Error::Kept(_) => exit::KEPT,
             Error::Precondition(_) => exit::PRECONDITION,
+            Error::DryRun(_) => exit::OK,
         }
     }
 
@@ -100,6 +103,7 @@ impl Error {
             Error::Interrupted(_) => "interrupted",
             Error::Kept(_) => "incomplete",
             Error::Precondition(_) => "not written",
+            Error::DryRun(_) => "dry run",
         }
     }
 
@@ -117,6 +121,7 @@ impl Error {
             Error::Interrupted(m) => Error::Interrupted(add(m)),
             Error::Kept(m) => Error::Kept(add(m)),
             Error::Precondition(m) => Error::Precondition(add(m)),
+            Error::DryRun(m) => Error::DryRun(add(m)),
             Error::Refused(mut r) => {
                 r.hint = Some(match r.hint.take() {
                     Some(h) => format!("{h}; {note}"),
@@ -138,6 +143,7 @@ impl fmt::Display for Error {
             | Error::Tls(m)
             | Error::Protocol(m)
             | Error::Integrity(m)
+            | Error::DryRun(m)
             | Error::Interrupted(m)
             | Error::Kept(m)
             | Error::Precondition(m) => f.write_str(m),

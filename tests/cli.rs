@@ -94,3 +94,72 @@ fn man_page_renders_and_completions_complete() {
     assert_eq!(lines.first(), Some(&"unsigned signed streaming"), "{text}");
     assert_eq!(lines.get(1), Some(&"--no-clobber"), "{text}");
 }
+
+/// `--dry-run` prints the request it would send, with the signature, the session token
+/// and the proxy's password masked, and sends nothing: the endpoint is a closed port and
+/// the proxy one too, so any connection would end in exit 5.
+#[test]
+fn dry_run_shows_the_first_request_masked_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = common::random_file(dir.path(), "small.bin", 1000);
+    let large = dir.path().join("large.bin");
+    std::fs::File::create(&large)
+        .unwrap()
+        .set_len(70 << 20)
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
+    let token = "SESSION-TOKEN-dry-run-0123456789";
+    let proxy_password = "proxy-pass-dry-run-9876";
+    for (source, first_line) in [
+        (&small, "PUT /bucket/dir/small.bin HTTP/1.1"),
+        (&large, "POST /bucket/dir/large.bin?uploads= HTTP/1.1"),
+    ] {
+        let out = common::s3push(dir.path())
+            .env("AWS_SESSION_TOKEN", token)
+            .env(
+                "HTTP_PROXY",
+                format!(
+                    "http://user:{proxy_password}@127.0.0.1:{}",
+                    common::closed_port()
+                ),
+            )
+            .args(["--dry-run", "--endpoint", &endpoint, "--meta", "a=b"])
+            .arg(source)
+            .arg("s3://bucket/dir/")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.first(), Some(&first_line), "{stdout}");
+        assert!(stdout.contains("x-amz-meta-a: b"), "{stdout}");
+        assert!(stdout.contains("x-amz-date: "), "{stdout}");
+        let auth = lines
+            .iter()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization: "))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(
+            auth.contains("AWS4-HMAC-SHA256") && auth.contains("Signature="),
+            "{auth}"
+        );
+        assert!(stderr.contains("dry run: nothing was sent"), "{stderr}");
+        for secret in [
+            common::SECRET_KEY,
+            token,
+            proxy_password,
+            common::ACCESS_KEY,
+        ] {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{secret} shown: {stdout}{stderr}"
+            );
+        }
+        // The signature itself is masked: 64 hex digits appear nowhere after Signature=.
+        let sig = auth.split("Signature=").nth(1).unwrap_or_default();
+        assert!(
+            !sig.bytes().all(|b| b.is_ascii_hexdigit()) || sig.len() < 64,
+            "{auth}"
+        );
+    }
+}

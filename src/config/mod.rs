@@ -132,6 +132,8 @@ pub struct Options {
     pub delete_on_mismatch: bool,
     /// `--no-sign-request`: send requests without a signature (public-write buckets).
     pub no_sign_request: bool,
+    /// `--dry-run`: show the first request, secrets masked, and send nothing.
+    pub dry_run: bool,
     /// `--no-clobber`: never overwrite an existing object (If-None-Match: *).
     pub no_clobber: bool,
     /// `--if-match ETAG`: overwrite only the object with this ETag (If-Match).
@@ -336,6 +338,8 @@ pub struct Plan {
     pub url_target: Option<UrlTarget>,
     /// `--no-sign-request`: no signature, no credentials.
     pub no_sign: bool,
+    /// `--dry-run`: the first request is shown, not sent.
+    pub dry_run: bool,
     /// Write only if this holds (`--no-clobber`, `--if-match`).
     pub condition: Option<Condition>,
 }
@@ -661,6 +665,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         condition,
         url_target: url_target.map(|(_, target)| target),
         no_sign: options.no_sign_request,
+        dry_run: options.dry_run,
     })
 }
 

@@ -4,10 +4,10 @@
 //! so parts of one file go out from several threads at once.
 
 use super::check_response;
-use super::request::{self, RequestSpec};
+use super::request::{self, RequestSpec, SignedRequest};
 use super::retry::Attempt;
 use crate::checksum::{self, Algorithm, Hasher};
-use crate::config::{PayloadMode, Plan, SignatureVersion};
+use crate::config::{Credentials, PayloadMode, Plan, SignatureVersion};
 use crate::interrupt;
 use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
@@ -202,6 +202,9 @@ pub fn exchange(
     tls: Option<&Arc<ClientConfig>>,
     slot: &mut Slot,
 ) -> Result<Answer, Error> {
+    if plan.dry_run {
+        return dry_run(plan, attempt, call);
+    }
     let host = plan.host();
     // A connection kept for another host (a region the store redirected to) is dropped.
     if let Some(mut conn) = slot.take().filter(|c| c.is_to(&host, plan.endpoint.port)) {
@@ -237,12 +240,18 @@ pub fn exchange(
     Ok(answer)
 }
 
-fn once(
-    plan: &Plan,
-    attempt: Attempt,
-    call: &Call<'_>,
-    conn: &mut Connection,
-) -> Result<Answer, Error> {
+/// A request signed and ready, with how its body goes.
+struct Prepared {
+    signed: SignedRequest,
+    framing: Framing,
+    /// The checksum computed while sending, for a trailer.
+    trailer: Option<Algorithm>,
+    creds: Credentials,
+    expect: bool,
+}
+
+/// Frames, addresses and signs `call` (fresh credentials, the attempt's time).
+fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared, Error> {
     let size = call.body.len();
     let trailer = call.checksum.filter(|_| call.checksum_value.is_none());
     let (framing, payload_hash) = match (trailer, call.payload_hash) {
@@ -313,6 +322,60 @@ fn once(
             .headers
             .push(("expect".into(), "100-continue".into()));
     }
+    Ok(Prepared {
+        signed,
+        framing,
+        trailer,
+        creds,
+        expect,
+    })
+}
+
+/// `--dry-run`: the request `call` would be, on stdout with its secrets masked; nothing
+/// is sent, and the run stops there (a multipart upload's next requests depend on the
+/// answer to this one).
+fn dry_run(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Answer, Error> {
+    let p = sign_call(plan, attempt, call)?;
+    let mut head = Vec::with_capacity(1024);
+    crate::http::request::write_request_head(
+        p.signed.method,
+        &p.signed.target,
+        &p.signed.headers,
+        &mut head,
+    )
+    .map_err(|e| {
+        Error::Usage(format!(
+            "a header cannot be sent ({e}): check the values given to s3push"
+        ))
+    })?;
+    let masked = trace::masked_request_head(&String::from_utf8_lossy(&head));
+    let shown: String = masked
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    crate::report::print_stdout(&shown);
+    Err(Error::DryRun(format!(
+        "nothing was sent to {} ({} bytes of body would follow)",
+        plan.endpoint.authority(&plan.host()),
+        call.body.len()
+    )))
+}
+
+fn once(
+    plan: &Plan,
+    attempt: Attempt,
+    call: &Call<'_>,
+    conn: &mut Connection,
+) -> Result<Answer, Error> {
+    let size = call.body.len();
+    let Prepared {
+        signed,
+        framing,
+        trailer,
+        creds,
+        expect,
+    } = sign_call(plan, attempt, call)?;
     let mut head = Vec::with_capacity(1024);
     conn.write_head(signed.method, &signed.target, &signed.headers, &mut head)
         .map_err(|e| {
