@@ -26,11 +26,15 @@ impl fmt::Debug for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        // Overwrite in place; black_box keeps the writes from being optimized away.
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.iter_mut().for_each(|b| *b = 0);
-        std::hint::black_box(&bytes);
+        wipe(std::mem::take(&mut self.0).into_bytes());
     }
+}
+
+/// Zeroes `bytes` (a request head that carried a token or proxy credentials) before
+/// freeing them; black_box keeps the writes from being optimized away.
+pub fn wipe(mut bytes: Vec<u8>) {
+    bytes.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(&bytes);
 }
 
 #[cfg(test)]

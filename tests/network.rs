@@ -260,10 +260,15 @@ fn proxy_credentials_reach_the_proxy_and_nothing_else() {
     assert_absent(&out, &secrets);
 
     let http = Stage::http();
-    let mut cmd = http.command(&["--proxy", &url]);
-    cmd.env("HTTP_PROXY", proxy.url());
+    let mut cmd = http.command(&[]);
+    cmd.env("HTTP_PROXY", &url);
     let out = push(cmd, &source, &format!("s3://{BUCKET}/authed.bin"));
     http.assert_stored(&out, "authed.bin", &source);
+    assert_absent(&out, &secrets);
+    // On the command line a password would show in `ps`: refused, pointing to the variable.
+    let cmd = http.command(&["--proxy", &url]);
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/authed.bin"));
+    assert_failure(&out, 2, &["HTTPS_PROXY"]);
     assert_absent(&out, &secrets);
 
     let heads = proxy.heads();
@@ -276,7 +281,8 @@ fn proxy_credentials_reach_the_proxy_and_nothing_else() {
         );
     }
     // A failure after the proxy (the store refuses the signature) does not show them either.
-    let mut cmd = http.command(&["--proxy", &url]);
+    let mut cmd = http.command(&[]);
+    cmd.env("HTTP_PROXY", &url);
     cmd.env("AWS_SECRET_ACCESS_KEY", "not-the-key");
     let out = push(cmd, &source, &format!("s3://{BUCKET}/refused.bin"));
     assert_failure(&out, 7, &["403"]);

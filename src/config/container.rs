@@ -80,7 +80,7 @@ impl Container {
             Token::None => return Ok(None),
             Token::Value(v) => v.clone(),
             Token::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = super::credentials::read_token_file(path).map_err(|e| {
                     Error::Credentials(format!(
                         "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}; check the mount",
                         path.display()

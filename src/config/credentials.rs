@@ -513,6 +513,26 @@ fn show(path: Option<&PathBuf>) -> String {
     )
 }
 
+/// The most a token file may hold (web identity, container authorization): real ones are
+/// a few KiB; more means the wrong file (or a pipe that never ends).
+pub const MAX_TOKEN_FILE: u64 = 64 * 1024;
+
+/// A token file's text, read no further than [`MAX_TOKEN_FILE`].
+pub fn read_token_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_TOKEN_FILE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_TOKEN_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("over {MAX_TOKEN_FILE} bytes: not a token"),
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

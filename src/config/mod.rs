@@ -609,12 +609,6 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     let trust = resolve_trust(env, ca_bundle_from);
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
-    // Last: the chain may call a metadata service, STS or a process; usage errors first.
-    let credentials = if unsigned {
-        CredentialSource::fixed(Credentials::anonymous())
-    } else {
-        credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?
-    };
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
     // Unsigned requests get no checksum unless asked for (then a header, from a first
     // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
@@ -630,6 +624,12 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
             "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)",
         );
     }
+    // Last: the chain may call a metadata service, STS or a process; usage errors first.
+    let credentials = if unsigned {
+        CredentialSource::fixed(Credentials::anonymous())
+    } else {
+        credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?
+    };
     Ok(Plan {
         source: options.source,
         bucket,

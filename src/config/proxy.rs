@@ -111,7 +111,18 @@ impl ProxyRoute {
         );
         let proxy = match flag {
             Some(url) if url.eq_ignore_ascii_case("none") => None,
-            Some(url) => Some(Proxy::parse(url, "--proxy")?),
+            Some(url) => {
+                // userinfo ends at the last '@' before the path.
+                let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+                if authority.split('/').next().is_some_and(|a| a.contains('@')) {
+                    return Err(Error::Usage(
+                        "--proxy with a user and password: on the command line they show in `ps`; \
+                         put the proxy URL in HTTPS_PROXY (or HTTP_PROXY for an http store) instead"
+                            .into(),
+                    ));
+                }
+                Some(Proxy::parse(url, "--proxy")?)
+            }
             None => {
                 let names: [&'static str; 4] = match scheme {
                     Scheme::Https => ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],

@@ -153,7 +153,7 @@ impl WebIdentity {
 
 impl Provider for WebIdentity {
     fn fetch(&self) -> Result<Credentials, Error> {
-        let text = std::fs::read_to_string(&self.token_file).map_err(|e| {
+        let text = super::credentials::read_token_file(&self.token_file).map_err(|e| {
             Error::Credentials(format!(
                 "cannot read the web identity token file {}: {e}; check AWS_WEB_IDENTITY_TOKEN_FILE and the mount",
                 self.token_file.display()

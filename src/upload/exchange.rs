@@ -384,7 +384,10 @@ fn once(
             ))
         })?;
     trace::request_head(&head);
-    conn.send(&head)?;
+    let sent = conn.send(&head);
+    // It carried the session token (and, through a proxy, its credentials).
+    crate::secret::wipe(head);
+    sent?;
     if expect {
         if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, call.method)? {
             check_response(&response, plan)?;

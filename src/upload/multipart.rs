@@ -257,7 +257,8 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
     match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
         Ok(answer) => Ok(answer.response),
-        Err(e) => confirm_completed(session, parts, super::precondition_failed(plan, e, false)),
+        Err(e) => confirm_completed(session, parts, e)
+            .map_err(|e| super::precondition_failed(plan, e, false)),
     }
 }
 
@@ -274,7 +275,11 @@ fn confirm_completed(
     let Error::Refused(r) = &error else {
         return Err(error);
     };
-    if !matches!(r.code.as_deref(), Some("NoSuchUpload" | "AccessDenied")) && r.status != 404 {
+    // A 412 to a conditional Complete may also be our own object, stored by an attempt
+    // whose answer was lost: the HEAD tells (an object of exactly these parts is ours).
+    if !matches!(r.code.as_deref(), Some("NoSuchUpload" | "AccessDenied"))
+        && !matches!(r.status, 404 | 412)
+    {
         return Err(error);
     }
     let plan = &session.plan;

@@ -77,7 +77,9 @@ pub fn run_adjusting<T>(
                     continue;
                 }
             }
-            if signs && !region_corrected {
+            // An unsigned request to AWS still follows its bucket to the right regional
+            // endpoint; a presigned URL names its host, so it cannot.
+            if plan.url_target.is_none() && !region_corrected {
                 if let Some(region) = redirect_region(r, &plan.region) {
                     report::warning(&format!(
                         "bucket '{}' is in region {region}: pass --region {region} to skip this round trip",
