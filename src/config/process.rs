@@ -21,6 +21,10 @@ pub struct CredentialProcess {
     profile: String,
 }
 
+/// How long a credential_process may take (the AWS CLI sets none; a hung one would hang
+/// the upload with it).
+pub const PROCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl CredentialProcess {
     pub fn new(command: String, profile: String) -> CredentialProcess {
         CredentialProcess { command, profile }
@@ -40,10 +44,28 @@ impl CredentialProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| failed(format!("could not be started ({e}): is sh on PATH?")))?;
-        let mut output = Vec::new();
-        let read = match child.stdout.take() {
-            Some(out) => out.take(MAX_OUTPUT + 1).read_to_end(&mut output),
-            None => Ok(0),
+        // Read in a thread of its own, so that a process that hangs (waiting on a prompt,
+        // a dead network) is killed after PROCESS_WAIT instead of hanging the upload.
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                let mut output = Vec::new();
+                let read = out.take(MAX_OUTPUT + 1).read_to_end(&mut output);
+                let _ = tx.send((read, output));
+            });
+        } else {
+            let _ = tx.send((Ok(0), Vec::new()));
+        }
+        let (read, output) = match rx.recv_timeout(PROCESS_WAIT) {
+            Ok(done) => done,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(failed(format!(
+                    "did not finish within {} s and was stopped: run it in a shell to see why",
+                    PROCESS_WAIT.as_secs()
+                )));
+            }
         };
         let status = child
             .wait()
