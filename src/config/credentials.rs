@@ -78,12 +78,30 @@ struct Shared {
 struct Held {
     current: Credentials,
     fetching: bool,
+    /// When the last refresh failed: the next waits RETRY_FETCH (while the held keys
+    /// still work), so that every part does not pay a fetch's timeouts.
+    failed_at: Option<u64>,
+}
+
+/// Seconds between two tries at refreshing credentials that still work.
+const RETRY_FETCH: u64 = 15;
+
+/// An error of a credential source, as one: a metadata service that times out or an
+/// STS that answers 500 is a credentials problem for the user (exit 4), and must not be
+/// taken for a failure of the store's connection.
+fn as_credentials(e: Error) -> Error {
+    match e {
+        Error::Network(_) | Error::Protocol(_) | Error::Tls(_) | Error::Refused(_) => {
+            Error::Credentials(format!("fetching credentials failed: {e}"))
+        }
+        other => other,
+    }
 }
 
 impl CredentialSource {
     /// Fetches the first credentials from `provider`.
     pub fn new(provider: Box<dyn Provider>) -> Result<CredentialSource, Error> {
-        let first = provider.fetch()?;
+        let first = provider.fetch().map_err(as_credentials)?;
         Ok(CredentialSource::with_first(provider, first))
     }
 
@@ -95,6 +113,7 @@ impl CredentialSource {
                 state: Mutex::new(Held {
                     current: first,
                     fetching: false,
+                    failed_at: None,
                 }),
                 fetched: Condvar::new(),
             }),
@@ -116,6 +135,10 @@ impl CredentialSource {
         let mut held = self.lock();
         loop {
             if !held.current.needs_refresh(now) {
+                return Ok(held.current.clone());
+            }
+            let waiting = held.failed_at.is_some_and(|t| now.unix() < t + RETRY_FETCH);
+            if waiting && !held.current.expired(now) {
                 return Ok(held.current.clone());
             }
             if !held.fetching {
@@ -143,11 +166,15 @@ impl CredentialSource {
         match fetched {
             Ok(fresh) => {
                 held.current = fresh.clone();
+                held.failed_at = None;
                 Ok(fresh)
             }
-            // The held ones still work: use them, and try again at the next request.
-            Err(_) if !held.current.expired(now) => Ok(held.current.clone()),
-            Err(e) => Err(e),
+            // The held ones still work: use them, and try again in RETRY_FETCH seconds.
+            Err(_) if !held.current.expired(now) => {
+                held.failed_at = Some(now.unix());
+                Ok(held.current.clone())
+            }
+            Err(e) => Err(as_credentials(e)),
         }
     }
 
