@@ -163,3 +163,57 @@ fn dry_run_shows_the_first_request_masked_and_sends_nothing() {
         );
     }
 }
+
+/// A secret key from the shared credentials file and a proxy password from the
+/// environment: shown nowhere by `--dry-run`, nor on the error paths that follow a
+/// profile (a usage error after resolving, an unreachable store through no proxy).
+#[test]
+fn secrets_from_the_files_stay_out_of_dry_run_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "FILE-SECRET-never-shown-0123456789";
+    let aws = dir.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!("[work]\naws_access_key_id = AKIDFILEEXAMPLE\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    let source = common::random_file(dir.path(), "f.bin", 100);
+    let endpoint = format!("http://127.0.0.1:{}", common::closed_port());
+    let password = "proxy-secret-pass-4242";
+    let runs: [&[&str]; 3] = [
+        &["--dry-run"],
+        &["--no-clobber", "--if-match", "abc"],
+        &["--retries", "0", "--proxy", "none"],
+    ];
+    for extra in runs {
+        let out = common::s3push(dir.path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env(
+                "HTTP_PROXY",
+                format!("http://u:{password}@127.0.0.1:{}", common::closed_port()),
+            )
+            .args(["--profile", "work", "--endpoint", &endpoint])
+            .args(extra)
+            .arg(&source)
+            .arg("s3://bucket/k")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains(secret) && !all.contains(password),
+            "{extra:?}: {all}"
+        );
+        let expected = match extra[0] {
+            "--dry-run" => 0,
+            "--no-clobber" => 2,
+            _ => 5,
+        };
+        assert_eq!(out.status.code(), Some(expected), "{extra:?}: {all}");
+    }
+}
