@@ -588,19 +588,27 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
         io: options.timeout.unwrap_or(Duration::from_secs(60)),
     };
+    // As the SDKs: the service's own variable, the profile's `sts =` section, then the
+    // endpoint for every service.
+    let sts_endpoint = env
+        .get("AWS_ENDPOINT_URL_STS")
+        .map(str::to_string)
+        .or_else(|| setting("sts.endpoint_url"))
+        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+        .or_else(|| setting("endpoint_url"));
+    // STS goes through the proxy a store request would (a corporate proxy is often the only
+    // way out); a bad proxy URL matters only if STS is called.
+    let sts_scheme = sts_endpoint
+        .as_deref()
+        .and_then(fetch::Target::parse)
+        .map_or(Scheme::Https, |t| t.endpoint.scheme);
     let fetch_settings = credentials::FetchSettings {
         region: region.clone(),
-        // As the SDKs: the service's own variable, the profile's `sts =` section, then the
-        // endpoint for every service.
-        sts_endpoint: env
-            .get("AWS_ENDPOINT_URL_STS")
-            .map(str::to_string)
-            .or_else(|| setting("sts.endpoint_url"))
-            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-            .or_else(|| setting("endpoint_url")),
+        sts_endpoint,
         ca_bundle: ca_bundle.clone(),
         connect_timeout: timeouts.connect,
         io_timeout: timeouts.io,
+        sts_proxy: ProxyRoute::resolve(options.proxy.as_deref(), env, sts_scheme),
     };
     let trust = resolve_trust(env, ca_bundle_from);
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
