@@ -7,7 +7,7 @@
 mod common;
 
 use common::stage::{assert_failure, describe, Stage, BUCKET};
-use common::{answer, Request, StandIn, ACCESS_KEY, SECRET_KEY};
+use common::{answer, ProxyMode, Request, StandIn, TestProxy, ACCESS_KEY, SECRET_KEY};
 use s3push::sign::time::Timestamp;
 use s3push::sign::v4;
 use std::path::Path;
@@ -344,6 +344,89 @@ fn web_identity_assumes_the_role_with_an_unsigned_call() {
     let out = run(cmd, &source, "web-identity-refused.bin");
     assert_failure(&out, 4, &["AccessDenied", ROLE_ARN, "***"]);
     assert_no_secret(&out);
+}
+
+#[test]
+fn sts_goes_through_the_proxy_and_the_metadata_services_go_direct() {
+    let stage = Stage::http();
+    let s3_port = stage.server.port();
+    let sts = StandIn::start(|r: &Request, _| {
+        if r.form("WebIdentityToken").as_deref() == Some(WEB_IDENTITY_TOKEN) {
+            sts_answer("AssumeRoleWithWebIdentity")
+        } else {
+            sts_error("403 Forbidden", "AccessDenied", "wrong token")
+        }
+    });
+    let sts_port = sts.endpoint().rsplit(':').next().unwrap().to_string();
+    let token_file = stage.files.path().join("web-identity-token");
+    std::fs::write(&token_file, WEB_IDENTITY_TOKEN).unwrap();
+    let source = stage.file("via-proxy.bin", 50_000);
+    // The store itself is kept off the proxy, so what the proxy sees is STS alone.
+    let web_identity = |proxy: &TestProxy, no_proxy: &str| {
+        let mut cmd = command(&stage, &[]);
+        cmd.env("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file)
+            .env("AWS_ROLE_ARN", ROLE_ARN)
+            .env("AWS_ENDPOINT_URL_STS", sts.endpoint())
+            .env("HTTP_PROXY", proxy.url())
+            .env("NO_PROXY", no_proxy);
+        cmd
+    };
+
+    // STS over plain HTTP: one absolute-form POST forwarded by the proxy.
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let cmd = web_identity(&proxy, &format!("127.0.0.1:{s3_port}"));
+    let out = run(cmd, &source, "via-proxy.bin");
+    stage.assert_stored(&out, "via-proxy.bin", &source);
+    assert_no_secret(&out);
+    let heads = proxy.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with(&format!("POST http://127.0.0.1:{sts_port}/ HTTP/1.1\r\n")),
+        "not STS in absolute form: {}",
+        heads[0]
+    );
+    assert_eq!(sts.hits("POST", "/"), 1);
+
+    // NO_PROXY naming STS: direct, the proxy sees nothing.
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let out = run(web_identity(&proxy, "127.0.0.1"), &source, "sts-direct.bin");
+    stage.assert_stored(&out, "sts-direct.bin", &source);
+    assert_eq!(proxy.connections(), 0);
+    assert_eq!(sts.hits("POST", "/"), 2);
+
+    // A proxy demanding credentials it is not given: STS fails naming the 407.
+    let proxy = TestProxy::start(ProxyMode::RequireAuth("Basic dTpw".into()));
+    let cmd = web_identity(&proxy, &format!("127.0.0.1:{s3_port}"));
+    let out = run(cmd, &source, "sts-407.bin");
+    assert_failure(&out, 4, &["STS", "407"]);
+    assert_eq!(sts.hits("POST", "/"), 2);
+
+    // IMDS and the container endpoint with a proxy set and no NO_PROXY for them: direct.
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let service = imds(3600);
+    let mut cmd = command(&stage, &[]);
+    cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", service.endpoint())
+        .env("HTTP_PROXY", proxy.url())
+        .env("NO_PROXY", format!("127.0.0.1:{s3_port}"));
+    let out = run(cmd, &source, "imds-direct.bin");
+    stage.assert_stored(&out, "imds-direct.bin", &source);
+    assert!(service.hits("PUT", "/latest/api/token") >= 1);
+    let container = StandIn::start(|r: &Request, _| match r.path() {
+        "/v1/credentials" => json_ok(&metadata_document(3600)),
+        _ => status("404 Not Found"),
+    });
+    let mut cmd = command(&stage, &[]);
+    cmd.env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        format!("{}/v1/credentials", container.endpoint()),
+    )
+    .env("HTTP_PROXY", proxy.url())
+    .env("NO_PROXY", format!("127.0.0.1:{s3_port}"));
+    let out = run(cmd, &source, "container-direct.bin");
+    stage.assert_stored(&out, "container-direct.bin", &source);
+    assert_eq!(container.hits("GET", "/v1/credentials"), 1);
+    assert_eq!(proxy.connections(), 0, "{:?}", proxy.heads());
 }
 
 /// Checks a request's SigV4 Authorization with the crate's own signer: the signed

@@ -2,6 +2,7 @@
 //! container runtime names in `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` (under
 //! 169.254.170.2) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`, with the authorization token
 //! of `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` or `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+//! Always direct, never through a proxy: the endpoint is local to the task or pod.
 
 use super::credentials::{Credentials, Provider};
 use super::endpoint::Scheme;
@@ -106,8 +107,8 @@ impl Provider for Container {
         if let Some(token) = self.authorization()? {
             headers.push(("authorization".to_string(), token.expose().to_string()));
         }
-        let response =
-            fetch::call(&self.target, "GET", &headers, b"", LIMITS, None).map_err(|e| match e {
+        let response = fetch::call(&self.target, "GET", &headers, b"", LIMITS, None, None)
+            .map_err(|e| match e {
                 CallError::Unreachable(e) => Error::Credentials(format!(
                     "the container credentials endpoint {url} did not answer ({e})"
                 )),

@@ -5,7 +5,7 @@
 //! provider again before they expire.
 
 use super::profile::IniFile;
-use super::{container, imds, process, sts, Env};
+use super::{container, imds, process, sts, Env, ProxyRoute};
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
 use crate::Error;
@@ -213,6 +213,10 @@ pub struct FetchSettings {
     pub ca_bundle: Option<PathBuf>,
     pub connect_timeout: Duration,
     pub io_timeout: Duration,
+    /// The proxy for STS calls (`--proxy`, else the variable for the STS URL's scheme),
+    /// or why its URL is unusable: reported only when STS is called. The metadata
+    /// services are always called direct.
+    pub sts_proxy: Result<ProxyRoute, Error>,
 }
 
 impl Credentials {
@@ -581,6 +585,7 @@ mod tests {
             ca_bundle: None,
             connect_timeout: Duration::from_secs(1),
             io_timeout: Duration::from_secs(1),
+            sts_proxy: Ok(ProxyRoute::default()),
         }
     }
 

@@ -1,9 +1,11 @@
 //! One small HTTP call for the credential sources (metadata services, STS), through the
 //! project's own transport and request writer: a URL split into endpoint and path, a
-//! request, the whole (small) answer.
+//! request, the whole (small) answer. STS calls go through the proxy a store request
+//! would take; the metadata services (link-local or on the host) are always called direct,
+//! as the AWS SDKs do.
 
 use super::endpoint::{Endpoint, Scheme};
-use crate::http::request::write_request_head;
+use super::proxy::Proxy;
 use crate::transport::{self, Connection, Response};
 use crate::Error;
 use std::path::Path;
@@ -73,8 +75,8 @@ impl CallError {
     }
 }
 
-/// Sends one request (`host`, `content-length` and `user-agent` added) and reads its
-/// answer; the connection is closed after it.
+/// Sends one request (`host`, `content-length` and `user-agent` added), through `proxy`
+/// when given, and reads its answer; the connection is closed after it.
 pub fn call(
     target: &Target,
     method: &str,
@@ -82,6 +84,7 @@ pub fn call(
     body: &[u8],
     limits: Limits,
     ca_bundle: Option<&Path>,
+    proxy: Option<&Proxy>,
 ) -> Result<Response, CallError> {
     let mut all = vec![
         (
@@ -95,26 +98,30 @@ pub fn call(
         ),
     ];
     all.extend_from_slice(headers);
-    let mut head = Vec::with_capacity(512 + body.len());
-    write_request_head(method, &target.path, &all, &mut head).map_err(|e| {
-        CallError::Failed(Error::Credentials(format!(
-            "a request to {} cannot be written ({e}): check the values configured for it",
-            target.url()
-        )))
-    })?;
-    head.extend_from_slice(body);
     let tls = match target.endpoint.scheme {
         Scheme::Https => Some(transport::tls_config(ca_bundle).map_err(CallError::Failed)?),
         Scheme::Http => None,
     };
-    let mut conn = Connection::open(
+    let mut conn = Connection::open_via(
         &target.endpoint.host,
         target.endpoint.port,
         tls.as_ref(),
+        proxy,
         limits.connect,
         limits.io,
     )
     .map_err(CallError::Unreachable)?;
+    // Written for this connection: absolute form with the proxy's credentials when it
+    // forwards plain HTTP.
+    let mut head = Vec::with_capacity(512 + body.len());
+    conn.write_head(method, &target.path, &all, &mut head)
+        .map_err(|e| {
+            CallError::Failed(Error::Credentials(format!(
+                "a request to {} cannot be written ({e}): check the values configured for it",
+                target.url()
+            )))
+        })?;
+    head.extend_from_slice(body);
     let sent = conn.send(&head);
     // The head and body may hold a token: do not leave them in freed memory.
     head.iter_mut().for_each(|b| *b = 0);

@@ -1,6 +1,7 @@
 //! The EC2 instance metadata service, IMDSv2 (EC2 user guide, "Use the Instance Metadata
 //! Service to access instance metadata"): PUT a session token, then GET the instance's
-//! role name and that role's credentials with it.
+//! role name and that role's credentials with it. Always direct, never through a proxy:
+//! the service is link-local to this instance, and a proxy would reach its own (or none).
 
 use super::credentials::{Credentials, Provider};
 use super::fetch::{self, CallError, Limits, Target};
@@ -84,7 +85,7 @@ impl Imds {
                     headers.push((TOKEN_HEADER.to_string(), t.expose().to_string()));
                 }
                 let target = self.base.with_path(path);
-                let response = fetch::call(&target, "GET", &headers, b"", LIMITS, None)?;
+                let response = fetch::call(&target, "GET", &headers, b"", LIMITS, None, None)?;
                 match response.head.status {
                     200 => return Ok(String::from_utf8_lossy(&response.body).into_owned()),
                     // The token expired or was refused: a new one, once.
@@ -134,6 +135,7 @@ impl Imds {
             &headers,
             b"",
             LIMITS,
+            None,
             None,
         )?;
         match response.head.status {

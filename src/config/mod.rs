@@ -592,19 +592,21 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
         io: options.timeout.unwrap_or(Duration::from_secs(60)),
     };
+    // As the SDKs: the service's own variable, the profile's `sts =` section, then the
+    // endpoint for every service.
+    let sts_endpoint = env
+        .get("AWS_ENDPOINT_URL_STS")
+        .map(str::to_string)
+        .or_else(|| setting("sts.endpoint_url"))
+        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+        .or_else(|| setting("endpoint_url"));
     let fetch_settings = credentials::FetchSettings {
         region: region.clone(),
-        // As the SDKs: the service's own variable, the profile's `sts =` section, then the
-        // endpoint for every service.
-        sts_endpoint: env
-            .get("AWS_ENDPOINT_URL_STS")
-            .map(str::to_string)
-            .or_else(|| setting("sts.endpoint_url"))
-            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-            .or_else(|| setting("endpoint_url")),
         ca_bundle: ca_bundle.clone(),
         connect_timeout: timeouts.connect,
         io_timeout: timeouts.io,
+        sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
+        sts_endpoint,
     };
     let trust = resolve_trust(env, ca_bundle_from);
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
@@ -840,6 +842,20 @@ pub fn default_checksum(
         return None;
     }
     Some(crate::checksum::Algorithm::Crc32)
+}
+
+/// The proxy route for STS calls: `--proxy`, else the variable for the STS URL's scheme
+/// (https unless an `http://` endpoint is configured). A corporate proxy is often the only
+/// way out, so STS goes where a store request would; the metadata services never do.
+fn sts_proxy(
+    flag: Option<&str>,
+    env: &Env,
+    sts_endpoint: Option<&str>,
+) -> Result<ProxyRoute, Error> {
+    let scheme = sts_endpoint
+        .and_then(fetch::Target::parse)
+        .map_or(Scheme::Https, |t| t.endpoint.scheme);
+    ProxyRoute::resolve(flag, env, scheme)
 }
 
 /// S3's multipart limits (Amazon S3 user guide, "Multipart upload limits").
@@ -1456,5 +1472,41 @@ mod tests {
         })
         .unwrap();
         assert_eq!(plan.proxy.proxy.unwrap().host, "plain-proxy");
+    }
+
+    #[test]
+    fn sts_takes_the_proxy_of_its_own_scheme() {
+        let env = Env::from_pairs(
+            [
+                ("HTTPS_PROXY", "http://tls-proxy:1"),
+                ("HTTP_PROXY", "http://plain-proxy:2"),
+                ("NO_PROXY", "sts.internal"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let host = |r: Result<ProxyRoute, Error>| r.unwrap().proxy.map(|p| p.host);
+        assert_eq!(
+            host(sts_proxy(None, &env, None)).as_deref(),
+            Some("tls-proxy")
+        );
+        let plain = Some("http://127.0.0.1:8080");
+        assert_eq!(
+            host(sts_proxy(None, &env, plain)).as_deref(),
+            Some("plain-proxy")
+        );
+        assert_eq!(host(sts_proxy(Some("none"), &env, None)), None);
+        assert_eq!(
+            host(sts_proxy(Some("http://flag:3"), &env, plain)).as_deref(),
+            Some("flag")
+        );
+        let route = sts_proxy(None, &env, Some("https://sts.internal")).unwrap();
+        assert!(
+            route.for_host("sts.internal", 443).is_none(),
+            "NO_PROXY applies"
+        );
+        // A bad variable for the other scheme does not matter; for STS's own, it is an error.
+        let bad = Env::from_pairs([("HTTP_PROXY".to_string(), "socks5://x:1".to_string())]);
+        assert!(sts_proxy(None, &bad, None).is_ok());
+        assert!(sts_proxy(None, &bad, plain).is_err());
     }
 }

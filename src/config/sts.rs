@@ -6,7 +6,7 @@
 
 use super::credentials::{Credentials, FetchSettings, Provider};
 use super::fetch::{self, Limits, Target};
-use super::Env;
+use super::{Env, ProxyRoute};
 use crate::http::xml;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
@@ -25,6 +25,8 @@ struct Sts {
     region: String,
     limits: Limits,
     ca_bundle: Option<PathBuf>,
+    /// The proxy a store request to this scheme would take, NO_PROXY applied per call.
+    proxy: ProxyRoute,
 }
 
 impl Sts {
@@ -51,6 +53,7 @@ impl Sts {
                 io: net.io_timeout,
             },
             ca_bundle: net.ca_bundle.clone(),
+            proxy: net.sts_proxy.clone()?,
         })
     }
 
@@ -93,6 +96,8 @@ impl Sts {
             body.as_bytes(),
             self.limits,
             self.ca_bundle.as_deref(),
+            self.proxy
+                .for_host(&self.target.endpoint.host, self.target.endpoint.port),
         )
         .map_err(|e| {
             let e = e.into_error();
