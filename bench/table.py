@@ -68,18 +68,18 @@ for size, scheme in cases:
     if curl in data:
         rss, crss = stat(me, 2)[0], stat(curl, 2)[0]
         ok = rss <= crss / 4
-        print(f"- {'PASS' if ok else 'FAIL'} {case}: peak RSS {rss / 1024:.1f} MiB, at most a quarter of "
-              f"curl's {crss / 1024:.1f} MiB ({crss / 4 / 1024:.1f})")
+        print(f"- {'PASS' if ok else 'FAIL'} {case}: peak RSS {rss / 1024:.2f} MiB, at most a quarter of "
+              f"curl's {crss / 1024:.2f} MiB ({crss / 4 / 1024:.2f})")
         # curl sends one PUT with UNSIGNED-PAYLOAD: s3push's one PUT unsigned is the same mode.
         same = (size, scheme, "s3push 1 PUT: unsigned + trailer")
         mode = "one PUT, unsigned payload (+ CRC32 trailer)"
         if same not in data:
             same, mode = me, "its default (no one-PUT figure at this size)"
         cpu, ccpu = stat(same, 1)[0] * 1024 / size, stat(curl, 1)[0] * 1024 / size
-        verdict = "PASS" if cpu <= ccpu else "FAIL"
+        verdict, why = ("PASS" if cpu <= ccpu else "FAIL"), ""
         if stat(curl, 1)[0] < 0.2:
-            verdict = "n/a (under 0.2 s of CPU, GNU time counts in 10 ms steps)"
-        print(f"- {verdict} {case}: CPU {cpu:.2f} s per GiB ({mode}), no more than curl's {ccpu:.2f}")
+            verdict, why = "n/a", " (under 0.2 s of CPU: GNU time counts in 10 ms steps)"
+        print(f"- {verdict} {case}: CPU {cpu:.2f} s per GiB ({mode}), no more than curl's {ccpu:.2f}{why}")
         if same != me:
             dcpu = stat(me, 1)[0] * 1024 / size
             print(f"  - as run with no flags: {dcpu:.2f} s per GiB "
