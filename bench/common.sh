@@ -8,7 +8,7 @@ cargo build --release --quiet --example tls_front
 out=bench/out; mkdir -p "$out"
 work=$(mktemp -d)
 tls_pid=
-trap '[ -n "$tls_pid" ] && kill $tls_pid 2>/dev/null; s3_stop; rm -rf "$work"' EXIT
+trap '[ -n "$tls_pid" ] && kill $tls_pid 2>/dev/null; s3_stop || true; rm -rf "$work"' EXIT
 mkdir "$work/store" "$work/store/bench"
 s3_start "$work/store"
 ./target/release/examples/tls_front "$S3_PORT" "$work/ca.pem" "$work/tls_port" &
