@@ -339,9 +339,11 @@ fn report_result(
     match result {
         Ok(outcome) => report::success(output, outcome),
         Err(e) => {
-            let target = plan.map(|plan| report::Target {
+            let url = plan.map(config::Plan::url);
+            let target = plan.zip(url.as_deref()).map(|(plan, url)| report::Target {
                 bucket: &plan.bucket,
                 key: &plan.key,
+                url,
                 kept: plan.meter.kept(),
             });
             report::failure(output, e, target.as_ref());

@@ -426,3 +426,37 @@ fn presign_refuses_too_long_and_has_its_own_help() {
         .args(["presign", "s3://b/k"]);
     assert_failure(&stage::run(cmd), 4, &["no credentials"]);
 }
+
+/// `--json` for a URL destination: no bucket or key of its own (null), the URL without
+/// its query (the signature is a credential), on success and on failure.
+#[test]
+fn json_for_a_url_destination_shows_the_url_without_its_query() {
+    let stage = Stage::http();
+    let (url, _) = presign(&stage, &[], "json.bin");
+    let file = stage.file("json.bin", 1000);
+    let out = push_to_url(stage.files.path(), &["--json"], &file, &url);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_same(&stage, "json.bin", &file);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bare = url.split('?').next().unwrap();
+    assert_eq!(v["url"], bare, "{v}");
+    assert!(v["bucket"].is_null() && v["key"].is_null(), "{v}");
+    // The same URL on a port nothing listens on: a network failure, as JSON.
+    let port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let dead = url.replace(
+        &format!(":{port}/"),
+        &format!(":{}/", common::closed_port()),
+    );
+    let out = push_to_url(
+        stage.files.path(),
+        &["--json", "--retries", "0"],
+        &file,
+        &dead,
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["bucket"].is_null() && v["key"].is_null(), "{v}");
+    assert_eq!(v["error"]["exit_code"], 5, "{v}");
+    let shown = v["url"].as_str().unwrap();
+    assert!(!shown.contains('?') && !shown.contains("Signature"), "{v}");
+}

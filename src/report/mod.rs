@@ -32,6 +32,8 @@ pub struct Output {
 pub struct Target<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
+    /// `s3://bucket/key`, or a URL destination without its query.
+    pub url: &'a str,
     pub kept: Option<Kept>,
 }
 
@@ -116,9 +118,13 @@ pub fn success_line(o: &Outcome) -> String {
 
 /// The `--json` object of a stored object (README, "Output"): one line, no line end.
 pub fn success_json(o: &Outcome) -> String {
+    let url_destination = o.bucket.is_empty();
     let base = json::Object::new()
-        .str("bucket", &o.bucket)
-        .str("key", &o.key)
+        .opt_str(
+            "bucket",
+            Some(o.bucket.as_str()).filter(|_| !url_destination),
+        )
+        .opt_str("key", Some(o.key.as_str()).filter(|_| !url_destination))
         .str("url", &o.url);
     if let Some(id) = &o.aborted {
         return base.str("aborted_upload_id", id).finish();
@@ -178,11 +184,16 @@ pub fn failure_json(error: &Error, target: Option<&Target<'_>>) -> String {
         .opt_str("upload_id", kept.map(|k| k.upload_id.as_str()))
         .opt_str("resume", kept.and_then(|k| k.resume.as_deref()))
         .opt_str("discard", kept.map(|k| k.discard.as_str()));
-    let url = target.map(|t| format!("s3://{}/{}", t.bucket, t.key));
+    // A URL destination has no bucket or key of its own: null, and its URL.
     json::Object::new()
-        .opt_str("bucket", target.map(|t| t.bucket))
-        .opt_str("key", target.map(|t| t.key))
-        .opt_str("url", url.as_deref())
+        .opt_str("bucket", target.map(|t| t.bucket).filter(|b| !b.is_empty()))
+        .opt_str(
+            "key",
+            target
+                .map(|t| t.key)
+                .filter(|_| target.is_some_and(|t| !t.bucket.is_empty())),
+        )
+        .opt_str("url", target.map(|t| t.url))
         .object("error", Some(detail))
         .finish()
 }
@@ -275,6 +286,7 @@ mod tests {
         let target = Target {
             bucket: "b",
             key: "k",
+            url: "s3://b/k",
             kept: Some(Kept {
                 upload_id: "U1".into(),
                 resume: Some("s3push --resume f s3://b/k".into()),

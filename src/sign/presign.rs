@@ -38,7 +38,8 @@ pub struct V4Presign<'a> {
 }
 
 /// A SigV4 presigned query and the steps that made it (for the published vectors).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Debug masks the query and the signature: the URL is a credential until it expires.
+#[derive(Clone, PartialEq, Eq)]
 pub struct V4Presigned {
     /// The query string, without `?`: the canonical query, then `X-Amz-Signature`.
     pub query: String,
@@ -47,6 +48,25 @@ pub struct V4Presigned {
     pub signature: String,
     /// `X-Amz-SignedHeaders`: `host`, and the names of `headers`.
     pub signed_headers: String,
+}
+
+impl std::fmt::Debug for V4Presigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V4Presigned")
+            .field("query", &"***")
+            .field("signature", &"***")
+            .field("signed_headers", &self.signed_headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for V2Presigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("V2Presigned")
+            .field("query", &"***")
+            .field("signature", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signs `req` for `region` at `time`: the payload is `UNSIGNED-PAYLOAD` (the body is
@@ -119,8 +139,8 @@ pub struct V2Presign<'a> {
     pub expires_at: u64,
 }
 
-/// A SigV2 presigned query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A SigV2 presigned query. Debug masks the query and the signature.
+#[derive(Clone, PartialEq, Eq)]
 pub struct V2Presigned {
     /// `AWSAccessKeyId=...&Expires=...&Signature=...` (+ the session token).
     pub query: String,
