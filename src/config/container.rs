@@ -26,6 +26,8 @@ const LIMITS: Limits = Limits {
 pub struct Container {
     target: Target,
     token: Token,
+    /// The user's CAs (`--ca-bundle`, AWS_CA_BUNDLE), for an https endpoint.
+    ca_bundle: Option<PathBuf>,
 }
 
 /// The Authorization header value; the file is read again at every fetch, since EKS
@@ -73,7 +75,17 @@ impl Container {
             (None, Some(value)) => Token::Value(Secret::new(value.to_string())),
             (None, None) => Token::None,
         };
-        Ok(Some(Container { target, token }))
+        Ok(Some(Container {
+            target,
+            token,
+            ca_bundle: None,
+        }))
+    }
+
+    /// The same, trusting the user's CAs too (an https endpoint with a private CA).
+    pub fn with_ca_bundle(mut self, ca_bundle: Option<PathBuf>) -> Container {
+        self.ca_bundle = ca_bundle;
+        self
     }
 
     fn authorization(&self) -> Result<Option<Secret>, Error> {
@@ -107,13 +119,21 @@ impl Provider for Container {
         if let Some(token) = self.authorization()? {
             headers.push(("authorization".to_string(), token.expose().to_string()));
         }
-        let response = fetch::call(&self.target, "GET", &headers, b"", LIMITS, None, None)
-            .map_err(|e| match e {
-                CallError::Unreachable(e) => Error::Credentials(format!(
-                    "the container credentials endpoint {url} did not answer ({e})"
-                )),
-                CallError::Failed(e) => e,
-            })?;
+        let response = fetch::call(
+            &self.target,
+            "GET",
+            &headers,
+            b"",
+            LIMITS,
+            self.ca_bundle.as_deref(),
+            None,
+        )
+        .map_err(|e| match e {
+            CallError::Unreachable(e) => Error::Credentials(format!(
+                "the container credentials endpoint {url} did not answer ({e})"
+            )),
+            CallError::Failed(e) => e,
+        })?;
         if response.head.status != 200 {
             return Err(Error::Credentials(format!(
                 "the container credentials endpoint {url} answered {}: check the task role and the authorization token",

@@ -294,6 +294,7 @@ pub fn resolve(
         )));
     }
     if let Some(provider) = container::Container::from_env(env)? {
+        let provider = provider.with_ca_bundle(net.ca_bundle.clone());
         return CredentialSource::new(Box::new(provider));
     }
     let imds_note = match imds::Imds::from_env(env)? {
@@ -491,7 +492,7 @@ impl Profiles<'_> {
                 .map(|s| Box::new(s) as Box<dyn Provider>)
                 .ok_or_else(|| missing("AWS_EC2_METADATA_DISABLED is set")),
             "EcsContainer" => container::Container::from_env(self.env)?
-                .map(|s| Box::new(s) as Box<dyn Provider>)
+                .map(|s| Box::new(s.with_ca_bundle(self.net.ca_bundle.clone())) as Box<dyn Provider>)
                 .ok_or_else(|| missing("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI are not set")),
             _ => Err(Error::Credentials(format!(
                 "{where_} has credential_source = {kind}: use Environment, Ec2InstanceMetadata or EcsContainer"
