@@ -673,7 +673,7 @@ impl Connection {
 }
 
 /// `host:port`, with brackets around an IPv6 literal.
-fn authority(host: &str, port: u16) -> String {
+pub fn authority(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

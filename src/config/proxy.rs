@@ -59,10 +59,10 @@ impl Proxy {
             None => None,
             Some(info) => {
                 let (user, password) = info.split_once(':').unwrap_or((info, ""));
-                let user =
-                    percent_decode(user).ok_or_else(|| bad("bad %-escape in the user name"))?;
-                let password =
-                    percent_decode(password).ok_or_else(|| bad("bad %-escape in the password"))?;
+                let user = crate::sign::uri::decode(user)
+                    .ok_or_else(|| bad("bad %-escape in the user name"))?;
+                let password = crate::sign::uri::decode(password)
+                    .ok_or_else(|| bad("bad %-escape in the password"))?;
                 // Held as secrets so they are zeroed when dropped.
                 let (user, password) = (Secret::new(user), Secret::new(password));
                 let pair = Secret::new(format!("{}:{}", user.expose(), password.expose()));
@@ -80,7 +80,7 @@ impl Proxy {
 
     /// `host:port` (brackets around IPv6), never the user info.
     pub fn shown(&self) -> String {
-        authority(&self.host, self.port)
+        crate::transport::authority(&self.host, self.port)
     }
 }
 
@@ -278,32 +278,6 @@ fn split_host_port(text: &str) -> Option<(&str, Option<u16>)> {
         Some(_) => None,
         None => Some((text, None)),
     }
-}
-
-fn authority(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// RFC 3986 percent-decoding into UTF-8; None on a bad escape.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ fn days_in_month(year: u64, month: u64) -> u64 {
 
 /// (year, month, day) to days since 1970-01-01, proleptic Gregorian; None before 1970
 /// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms", days_from_civil).
-fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+pub fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
     let y = if month <= 2 {
         year.checked_sub(1)?
     } else {

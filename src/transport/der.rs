@@ -116,24 +116,8 @@ fn time(tag: u8, value: &[u8]) -> Option<u64> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day)?;
+    let days = crate::sign::time::days_from_civil(year, month, day)?;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible
-/// Low-Level Date Algorithms", days_from_civil); None before 1970.
-fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let y = if month <= 2 {
-        year.checked_sub(1)?
-    } else {
-        year
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).checked_sub(719_468)
 }
 
 #[cfg(test)]

@@ -218,7 +218,7 @@ pub fn parse(text: &str) -> Option<Entry> {
             }
             done.push((n, md5));
         } else {
-            fields.insert(name.to_string(), unescape(value)?);
+            fields.insert(name.to_string(), crate::sign::uri::decode(value)?);
         }
     }
     let text = |name: &str| fields.get(name).cloned();
@@ -273,23 +273,6 @@ fn escape(value: &str) -> String {
         }
     }
     out
-}
-
-fn unescape(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = value.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
