@@ -397,6 +397,17 @@ impl Connection {
         result.map_err(|e| self.io_error(e, "sending"))
     }
 
+    /// Writes `bytes`, a piece of a body that more will follow (the last piece goes with
+    /// `send`, which flushes): over TLS they are sealed into records that leave as
+    /// rustls' bounded buffer (TLS_BUFFER_LIMIT) fills, as in `send_reader`.
+    pub fn send_body(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let result = match &mut self.stream {
+            Stream::Plain(s) => s.write_all(bytes),
+            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut s.sock),
+        };
+        result.map_err(|e| self.io_error(e, "sending the body"))
+    }
+
     /// Sends the next `len` bytes of `file` from its current position (see `send_reader`).
     pub fn send_file(&mut self, file: &File, len: u64, path: &Path) -> Result<(), Error> {
         self.send_reader(&mut file.take(len), len, path)
@@ -948,18 +959,28 @@ fn copy_into_tls(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io::Error::other(LocalRead(e))),
         };
-        let mut rest = &buf[..n];
-        while !rest.is_empty() {
-            let taken = conn.writer().write(rest)?;
-            rest = &rest[taken..];
-            if taken == 0 {
-                flush_tls(conn, sock)?;
-            }
-        }
+        write_into_tls(&buf[..n], conn, sock)?;
         sent += n as u64;
     }
     flush_tls(conn, sock)?;
     Ok(sent)
+}
+
+/// Seals `bytes` into records in rustls' bounded buffer, sending the buffer whenever it
+/// is full (and only then).
+fn write_into_tls(
+    mut bytes: &[u8],
+    conn: &mut ClientConnection,
+    sock: &mut TcpStream,
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let taken = conn.writer().write(bytes)?;
+        bytes = &bytes[taken..];
+        if taken == 0 {
+            flush_tls(conn, sock)?;
+        }
+    }
+    Ok(())
 }
 
 fn flush_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<()> {

@@ -34,11 +34,13 @@ fuzz_target!(|input: &[u8]| {
         signed.then(|| ChunkSigner::new("secret", "us-east-1", "s3", Timestamp::from_unix(0), &"0".repeat(64)));
     let mut sum = Hasher::new(algorithm);
     let mut wire = Vec::new();
-    let mut frame = vec![0u8; chunk + 96];
+    let mut frame = vec![0u8; chunked::HEAD_ROOM + chunk + 2];
     for piece in data.chunks(chunk) {
         sum.update(piece);
-        let n = chunked::frame_chunk(&mut frame, piece, signer.as_mut()).expect("frame fits");
-        wire.extend_from_slice(&frame[..n]);
+        frame[chunked::HEAD_ROOM..][..piece.len()].copy_from_slice(piece);
+        let header = Some((piece.len(), signer.as_mut()));
+        let framed = chunked::frame_in_place(&mut frame, piece.len(), header, true).expect("frame fits");
+        wire.extend_from_slice(&frame[framed]);
     }
     let value = sum.finish().to_base64();
     let trailer = with_trailer.then_some((algorithm.header_name(), value.as_str()));

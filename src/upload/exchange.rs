@@ -280,7 +280,10 @@ fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared,
         }
         headers.push(("x-amz-decoded-content-length".into(), size.to_string()));
     }
-    let chunk = COPY_BUFFER as u64;
+    let chunk = match framing {
+        Framing::UnsignedTrailer(_) => chunked::UNSIGNED_CHUNK,
+        _ => COPY_BUFFER,
+    } as u64;
     content_length = match framing {
         Framing::Plain => content_length,
         Framing::Signed => chunked::encoded_length(size, chunk),
@@ -628,10 +631,11 @@ pub fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
     Ok((meta.len(), meta.modified().ok()))
 }
 
-/// Sends the body as aws-chunked: each 8 KiB chunk read once into a fixed buffer,
-/// framed (`hex-size;chunk-signature=SIG\r\n` when signed, `hex-size\r\n` when not)
-/// and followed by CRLF; then the final empty chunk, and the checksum trailer when one is
-/// asked for. As in `send_plain`, the file is checked before its last chunk goes out.
+/// Sends the body as aws-chunked, read once through a fixed 8 KiB buffer in which each
+/// chunk's header goes just before the data and CRLF just after it, so the data is not
+/// copied again: signed chunks of 8 KiB (`hex-size;chunk-signature=SIG\r\n`), or plain
+/// chunks of UNSIGNED_CHUNK (`hex-size\r\n`, sent before their data is read); then the final
+/// empty chunk, and the checksum trailer when one is asked for (its send flushes). As in `send_plain`, the file is checked before its last chunk goes out.
 fn send_chunked(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
@@ -639,22 +643,35 @@ fn send_chunked(
     mut signer: Option<ChunkSigner>,
     trailer: Option<Algorithm>,
 ) -> Result<(), Error> {
-    // Data plus its frame: the header is at most 4 hex digits, ";chunk-signature=", 64
-    // hex digits and CRLF; CRLF follows the data.
-    const FRAME: usize = COPY_BUFFER + 96;
-    let mut data = [0u8; COPY_BUFFER];
-    let mut frame = [0u8; FRAME];
+    // One fixed buffer: room for a chunk's header, the data (read in place), CRLF. A
+    // signed chunk is one buffer's worth; an unsigned one comes in buffers' worths.
+    let chunk = if signer.is_some() {
+        COPY_BUFFER
+    } else {
+        chunked::UNSIGNED_CHUNK
+    };
+    let mut frame = [0u8; chunked::HEAD_ROOM + COPY_BUFFER + 2];
     let mut left = body.len();
+    let mut left_in_chunk = 0;
     while left > 0 {
-        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
-        read_exactly(reader, &mut data[..want], body.path())?;
+        let header = (left_in_chunk == 0).then(|| {
+            left_in_chunk = usize::try_from(left.min(chunk as u64)).unwrap_or(chunk);
+            (left_in_chunk, signer.as_mut())
+        });
+        let want = left_in_chunk.min(COPY_BUFFER);
+        read_exactly(
+            reader,
+            &mut frame[chunked::HEAD_ROOM..][..want],
+            body.path(),
+        )?;
         left -= want as u64;
+        left_in_chunk -= want;
         if left == 0 {
             check_stamp(body)?;
         }
-        let used = chunked::frame_chunk(&mut frame, &data[..want], signer.as_mut())
+        let framed = chunked::frame_in_place(&mut frame, want, header, left_in_chunk == 0)
             .ok_or_else(frame_too_small)?;
-        conn.send(&frame[..used])?;
+        conn.send_body(&frame[framed])?;
     }
     let value = reader.sum.as_ref().map(|h| h.finish().to_base64());
     let trailer = trailer
@@ -666,8 +683,8 @@ fn send_chunked(
     conn.send(end.as_bytes())
 }
 
-/// Cannot happen for an 8 KiB chunk (87 bytes of header fit in the 96 spare); an error,
-/// not a panic, all the same.
+/// Cannot happen (a chunk header is at most 87 bytes here, with 100 of room, and a signed
+/// chunk is one buffer's worth); an error, not a panic, all the same.
 fn frame_too_small() -> Error {
     Error::Protocol("internal: an aws-chunked header did not fit its frame".into())
 }
