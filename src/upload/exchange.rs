@@ -189,6 +189,17 @@ enum Framing {
     UnsignedTrailer(Algorithm),
 }
 
+impl Framing {
+    /// Data bytes per aws-chunked chunk: a signed chunk is one buffer's worth (it is signed
+    /// before it goes), a plain one UNSIGNED_CHUNK (its header needs only its length).
+    fn chunk(self) -> usize {
+        match self {
+            Framing::UnsignedTrailer(_) => chunked::UNSIGNED_CHUNK,
+            _ => COPY_BUFFER,
+        }
+    }
+}
+
 /// Where a connection lives between calls: a kept-alive connection is reused by the
 /// next call of the same thread.
 pub type Slot = Option<Connection>;
@@ -280,10 +291,7 @@ fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared,
         }
         headers.push(("x-amz-decoded-content-length".into(), size.to_string()));
     }
-    let chunk = match framing {
-        Framing::UnsignedTrailer(_) => chunked::UNSIGNED_CHUNK,
-        _ => COPY_BUFFER,
-    } as u64;
+    let chunk = framing.chunk() as u64;
     content_length = match framing {
         Framing::Plain => content_length,
         Framing::Signed => chunked::encoded_length(size, chunk),
@@ -413,13 +421,14 @@ fn once(
             &signed.signature,
         )
     };
+    let (body, chunk) = (call.body, framing.chunk());
     let sent = match framing {
-        Framing::Plain => send_plain(conn, &mut reader, call.body),
-        Framing::Signed => send_chunked(conn, &mut reader, call.body, Some(signer()), None),
+        Framing::Plain => send_plain(conn, &mut reader, body),
+        Framing::Signed => send_chunked(conn, &mut reader, body, chunk, Some(signer()), None),
         Framing::SignedTrailer(a) => {
-            send_chunked(conn, &mut reader, call.body, Some(signer()), Some(a))
+            send_chunked(conn, &mut reader, body, chunk, Some(signer()), Some(a))
         }
-        Framing::UnsignedTrailer(a) => send_chunked(conn, &mut reader, call.body, None, Some(a)),
+        Framing::UnsignedTrailer(a) => send_chunked(conn, &mut reader, body, chunk, None, Some(a)),
     };
     if let Err(e) = sent {
         // A server that refuses early (bad signature, no bucket) answers before the body
@@ -631,45 +640,29 @@ pub fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
     Ok((meta.len(), meta.modified().ok()))
 }
 
-/// Sends the body as aws-chunked, read once through a fixed 8 KiB buffer in which each
-/// chunk's header goes just before the data and CRLF just after it, so the data is not
-/// copied again: signed chunks of 8 KiB (`hex-size;chunk-signature=SIG\r\n`), or plain
-/// chunks of UNSIGNED_CHUNK (`hex-size\r\n`, sent before their data is read); then the final
-/// empty chunk, and the checksum trailer when one is asked for (its send flushes). As in `send_plain`, the file is checked before its last chunk goes out.
+/// Sends the body as aws-chunked in chunks of `chunk` bytes (signed ones are one buffer's
+/// worth), read once through a fixed 8 KiB buffer in which each chunk's header
+/// (`hex-size;chunk-signature=SIG\r\n` signed, `hex-size\r\n` plain) goes just before
+/// the data and CRLF just after it, so the data is not copied again; then the final
+/// empty chunk, and the checksum trailer when one is asked for (its send flushes). As in
+/// `send_plain`, the file is checked before its last piece goes out.
 fn send_chunked(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
     body: Body<'_>,
+    chunk: usize,
     mut signer: Option<ChunkSigner>,
     trailer: Option<Algorithm>,
 ) -> Result<(), Error> {
-    // One fixed buffer: room for a chunk's header, the data (read in place), CRLF. A
-    // signed chunk is one buffer's worth; an unsigned one comes in buffers' worths.
-    let chunk = if signer.is_some() {
-        COPY_BUFFER
-    } else {
-        chunked::UNSIGNED_CHUNK
-    };
     let mut frame = [0u8; chunked::HEAD_ROOM + COPY_BUFFER + 2];
-    let mut left = body.len();
-    let mut left_in_chunk = 0;
-    while left > 0 {
-        let header = (left_in_chunk == 0).then(|| {
-            left_in_chunk = usize::try_from(left.min(chunk as u64)).unwrap_or(chunk);
-            (left_in_chunk, signer.as_mut())
-        });
-        let want = left_in_chunk.min(COPY_BUFFER);
-        read_exactly(
-            reader,
-            &mut frame[chunked::HEAD_ROOM..][..want],
-            body.path(),
-        )?;
-        left -= want as u64;
-        left_in_chunk -= want;
-        if left == 0 {
+    for piece in chunked::pieces(body.len(), chunk, COPY_BUFFER) {
+        let data = &mut frame[chunked::HEAD_ROOM..][..piece.len];
+        read_exactly(reader, data, body.path())?;
+        if piece.last {
             check_stamp(body)?;
         }
-        let framed = chunked::frame_in_place(&mut frame, want, header, left_in_chunk == 0)
+        let header = piece.starts_chunk.map(|len| (len, signer.as_mut()));
+        let framed = chunked::frame_in_place(&mut frame, piece.len, header, piece.ends_chunk)
             .ok_or_else(frame_too_small)?;
         conn.send_body(&frame[framed])?;
     }
