@@ -648,12 +648,7 @@ impl Connection {
         let mut buf = [0u8; COPY_BUFFER];
         let n = match &mut self.stream {
             Stream::Plain(s) => s.read(&mut buf)?,
-            Stream::Tls(s) => match s.read(&mut buf) {
-                // A peer that closes without close_notify: treat as end of stream; the
-                // framing decides whether that truncated anything.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                other => other?,
-            },
+            Stream::Tls(s) => read_from_tls(&mut s.conn, &mut s.sock, &mut buf)?,
         };
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n)
@@ -981,6 +976,29 @@ fn write_into_tls(
         }
     }
     Ok(())
+}
+
+/// Reads plaintext, reading TLS records from the socket as needed, and never writes:
+/// `StreamOwned::read` first sends whatever records are still buffered, which after a
+/// failed send (a store that answered early and closed) fails again and hides the answer
+/// waiting in the socket. A peer that closes without close_notify reads as end of stream;
+/// the framing decides whether that truncated anything.
+fn read_from_tls(
+    conn: &mut ClientConnection,
+    sock: &mut TcpStream,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    loop {
+        match conn.reader().read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        conn.read_tls(sock)?;
+        conn.process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
 }
 
 fn flush_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<()> {

@@ -218,6 +218,22 @@ fn request_timeout_is_retried() {
     assert!(seen[1].body_complete);
 }
 
+/// Over TLS, a store that answers a body it will not take and closes (the kernel resets
+/// the connection under the send) is heard: its answer, not the broken pipe, is the error,
+/// and it is not retried. The records still waiting to go out are not written first.
+#[test]
+fn an_early_refusal_over_tls_is_reported_not_the_reset() {
+    let src = source(16 * 1024 * 1024);
+    let answer = s3_error("403 Forbidden", "SignatureDoesNotMatch", "");
+    let (port, ca, store) = common::refuse_once(src.dir.path(), answer);
+    let ca = ca.to_string_lossy().into_owned();
+    let endpoint = format!("https://localhost:{port}");
+    let out = push(&endpoint, &src, &["--no-expect", "--ca-bundle", &ca]);
+    let err = assert_failed(&out, 7);
+    assert!(err.contains("SignatureDoesNotMatch"), "{err}");
+    store.join().expect("the store's thread");
+}
+
 // f.
 #[test]
 fn a_refusal_of_expect_costs_no_body() {

@@ -23,7 +23,7 @@ pub use server::S3Server;
 #[allow(unused_imports)]
 pub use standin::{Request, StandIn};
 #[allow(unused_imports)]
-pub use tls::TlsFront;
+pub use tls::{refuse_once, TlsFront};
 
 use std::ffi::OsString;
 use std::fs::File;
