@@ -82,14 +82,7 @@ impl TlsFront {
         std::fs::write(&other_ca_pem, &pki.other_ca_pem).expect("write other CA PEM");
 
         let (cert, key) = own.unwrap_or((pki.leaf_der, pki.leaf_key));
-        let config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default protocol versions")
-                .with_no_client_auth()
-                .with_single_cert(vec![cert], key)
-                .expect("leaf certificate and key match");
-        let config = Arc::new(config);
+        let config = server_config(cert, key);
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
@@ -150,21 +143,28 @@ impl Drop for TlsFront {
 }
 
 /// The certificates of one front: a CA, a leaf it signed, and an unrelated CA.
-/// A TLS store for one connection: it reads the request head, sends `answer`, reads 1 MiB
-/// more and closes with the rest of the body unread, so the kernel resets the connection
-/// under the client's send, as a store refusing a request early does. Writes its CA to `dir`/ca.pem; returns the port
-/// and that path. The thread ends with the connection (or after 20 s without one).
-pub fn refuse_once(dir: &Path, answer: Vec<u8>) -> (u16, PathBuf, JoinHandle<()>) {
-    let pki = TestPki::new();
-    let ca_pem = dir.join("ca.pem");
-    std::fs::write(&ca_pem, &pki.ca_pem).expect("write CA PEM");
+/// The servers' TLS settings: ring, the default protocol versions, `cert` and its key.
+fn server_config(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> Arc<ServerConfig> {
     let config =
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .expect("ring supports the default protocol versions")
             .with_no_client_auth()
-            .with_single_cert(vec![pki.leaf_der], pki.leaf_key)
+            .with_single_cert(vec![cert], key)
             .expect("leaf certificate and key match");
+    Arc::new(config)
+}
+
+/// A TLS store for one connection: it reads the request head, sends `answer`, reads 1 MiB
+/// more and closes with the rest of the body unread, so the kernel resets the connection
+/// under the client's send, as a store refusing a request early does. Writes its CA to
+/// `dir`/ca.pem; returns the port and that path. The thread ends with the connection (or
+/// after 20 s without one).
+pub fn refuse_once(dir: &Path, answer: Vec<u8>) -> (u16, PathBuf, JoinHandle<()>) {
+    let pki = TestPki::new();
+    let ca_pem = dir.join("ca.pem");
+    std::fs::write(&ca_pem, &pki.ca_pem).expect("write CA PEM");
+    let config = server_config(pki.leaf_der, pki.leaf_key);
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("local addr").port();
     listener
@@ -182,31 +182,14 @@ pub fn refuse_once(dir: &Path, answer: Vec<u8>) -> (u16, PathBuf, JoinHandle<()>
         sock.set_nonblocking(false).expect("blocking socket");
         sock.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        let mut tls = ServerConnection::new(Arc::new(config)).expect("server connection");
-        while tls.is_handshaking() {
-            if tls.complete_io(&mut sock).is_err() {
-                return;
-            }
-        }
-        // Reads until the head is in, taking all the plaintext each time (rustls refuses
-        // to read more records while its plaintext buffer is full).
-        let mut head = Vec::new();
+        let mut tls = ServerConnection::new(config).expect("server connection");
         let mut buf = [0u8; 16 * 1024];
-        loop {
-            loop {
-                match tls.reader().read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(_) => return,
-                }
-            }
-            if head.windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-            if tls.read_tls(&mut sock).is_err() || tls.process_new_packets().is_err() {
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
                 return;
-            }
+            };
+            head.extend_from_slice(&buf[..n]);
         }
         let _ = tls.writer().write_all(&answer);
         while tls.wants_write() {
@@ -218,20 +201,33 @@ pub fn refuse_once(dir: &Path, answer: Vec<u8>) -> (u16, PathBuf, JoinHandle<()>
         // the answer is surely on the wire), then closes with the rest unread.
         let mut more = 0;
         while more < 1024 * 1024 {
-            match tls.reader().read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => more += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if tls.read_tls(&mut sock).is_err() || tls.process_new_packets().is_err() {
-                        return;
-                    }
-                }
-                Err(_) => return,
-            }
+            let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
+                return;
+            };
+            more += n;
         }
         // Dropped here with the body unread in the socket: the kernel sends a reset.
     });
     (port, ca_pem, thread)
+}
+
+/// The next plaintext from `tls` (completing the handshake, reading records as needed);
+/// None at the end of the stream or on an error.
+fn read_plain(tls: &mut ServerConnection, sock: &mut TcpStream, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        if tls.is_handshaking() {
+            tls.complete_io(sock).ok()?;
+            continue;
+        }
+        match tls.reader().read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+        tls.read_tls(sock).ok()?;
+        tls.process_new_packets().ok()?;
+    }
 }
 
 struct TestPki {
