@@ -243,6 +243,74 @@ pub fn parse(text: &str) -> Option<Entry> {
     })
 }
 
+/// An advisory lock (`flock`) on the journal's lock file, held while its upload runs:
+/// a second s3push uploading the same file to the same key (two `--resume` runs, say)
+/// refuses to start, instead of both breaking the upload. Dropped with the upload; the
+/// lock file goes with it.
+#[derive(Debug)]
+pub struct Lock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still held: a run that opened it meanwhile sees it is gone.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Takes the lock of the journal at `journal` for an upload of `what`.
+pub fn lock(journal: &Path, what: &str) -> Result<Lock, Error> {
+    let dir = journal
+        .parent()
+        .ok_or_else(|| Error::LocalFile(format!("bad journal path {}", journal.display())))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| unwritable(dir, &e))?;
+    let path = journal.with_extension("lock");
+    // A lock file removed by the run that held it between our open and our lock is
+    // not the lock any more: open it again (a few times at most).
+    for _ in 0..5 {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| unwritable(dir, &e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::LocalFile(format!(
+                    "another s3push is uploading {what} now (it holds {}): wait for it to end, or stop it, \
+                     then run this again",
+                    path.display()
+                )))
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(Error::LocalFile(format!(
+                    "cannot lock the resume journal {} ({e}): set XDG_STATE_HOME to a local directory",
+                    path.display()
+                )))
+            }
+        }
+        let same = match (file.metadata(), fs::metadata(&path)) {
+            (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+            _ => false,
+        };
+        if same {
+            return Ok(Lock { path, _file: file });
+        }
+    }
+    Err(Error::LocalFile(format!(
+        "cannot lock the resume journal {}: another s3push keeps replacing it",
+        path.display()
+    )))
+}
+
 /// Removes the journal; one already gone is fine.
 pub fn remove(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {
