@@ -846,10 +846,19 @@ fn proxy_auth_error(shown: &str, source: &str, had_credentials: bool) -> Error {
              (407 Proxy Authentication Required): check them; @ : / % in them must be written %40 %3A %2F %25"
         )
     } else {
-        format!(
-            "the proxy at {shown} asks for a user name and password (407 Proxy Authentication Required): \
-             put them in the proxy URL in {source}, as http://USER:PASSWORD@{shown}"
-        )
+        if source.starts_with("--") {
+            // --proxy refuses a password: the command line is visible to every user (ps).
+            format!(
+                "the proxy at {shown} asks for a user name and password (407 Proxy Authentication Required): \
+                 give the proxy in HTTPS_PROXY (HTTP_PROXY for http://) as http://USER:PASSWORD@{shown} \
+                 instead of {source}, which keeps passwords off the command line"
+            )
+        } else {
+            format!(
+                "the proxy at {shown} asks for a user name and password (407 Proxy Authentication Required): \
+                 put them in the proxy URL in {source}, as http://USER:PASSWORD@{shown}"
+            )
+        }
     })
 }
 
@@ -932,6 +941,10 @@ fn tls_error(e: &rustls::Error, peer: &str) -> Error {
                  (the server's cert.pem, or from `openssl s_client -showcerts -connect {server}`) with --ca-bundle FILE.pem"
             )
         }
+        // The first bytes back were no TLS record: an HTTP answer to the ClientHello.
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => format!(
+            "{peer} answered in plain HTTP, not TLS: this port speaks plain HTTP; use http:// in --endpoint"
+        ),
         other => format!("TLS with {peer} failed: {other}"),
     };
     Error::Tls(text)

@@ -63,9 +63,22 @@ impl Endpoint {
     /// Parses `http[s]://host[:port][/]`, with `[v6]` literals. Paths, queries and user
     /// info are refused, since S3 keys and credentials have their own places.
     pub fn parse(url: &str) -> Result<Endpoint, Error> {
+        // User info (a password, maybe) is never repeated back.
+        let shown = match url.split_once("://") {
+            Some((scheme, rest))
+                if rest
+                    .split(['/', '?', '#'])
+                    .next()
+                    .is_some_and(|a| a.contains('@')) =>
+            {
+                let after = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+                format!("{scheme}://***@{after}")
+            }
+            _ => url.to_string(),
+        };
         let bad = |why: &str| {
             Error::Usage(format!(
-                "bad endpoint URL '{url}': {why}; write it as http://HOST:PORT or https://HOST"
+                "bad endpoint URL '{shown}': {why}; write it as http://HOST:PORT or https://HOST"
             ))
         };
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
