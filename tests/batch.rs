@@ -8,13 +8,13 @@
 mod common;
 
 use common::stage::{assert_failure, describe, run, Stage, BUCKET};
-use common::{answer, ok_put, s3_error, ScriptedServer, Seen, Step};
+use common::{answer, s3_error, ScriptedServer, Seen, Step};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stall};
+use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stall, Stored, StoredClose};
 
 const MIB: u64 = 1024 * 1024;
 /// Any run against the scripted server takes a few seconds at most.
@@ -306,11 +306,11 @@ fn a_long_list_takes_no_more_memory_than_one_file() {
 // ---- one connection for the batch ---------------------------------------------------------
 
 /// One stored PUT per request on the same connection.
-fn stored(n: usize, last: Vec<u8>) -> Vec<Step> {
+fn stored(n: usize, last: Step) -> Vec<Step> {
     let mut script = Vec::new();
     for i in 0..n {
-        let reply = if i + 1 == n { last.clone() } else { ok_put() };
-        script.extend([ReadHead, ContinueIfExpected, ReadBody, Reply(reply)]);
+        let reply = if i + 1 == n { last.clone() } else { Stored };
+        script.extend([ReadHead, ContinueIfExpected, ReadBody, reply]);
     }
     script
 }
@@ -340,7 +340,7 @@ fn request_lines(seen: &[Seen]) -> Vec<String> {
 fn a_batch_of_single_puts_uses_one_kept_alive_connection() {
     let dir = tempfile::tempdir().unwrap();
     let sources = files(dir.path(), 4);
-    let server = ScriptedServer::start(vec![stored(4, ok_put())]);
+    let server = ScriptedServer::start(vec![stored(4, Stored)]);
     let out = common::run_bounded(
         batch_at(&server.endpoint(), dir.path(), &sources, &[]),
         LIMIT,
@@ -358,12 +358,7 @@ fn a_batch_of_single_puts_uses_one_kept_alive_connection() {
     assert_eq!(server.connections(), 1, "the connection was not reused");
 
     // A store that closes after each answer gets a connection per file.
-    let close = answer(
-        "HTTP/1.1 200 OK",
-        &[("ETag", "\"abc\""), ("Connection", "close")],
-        "",
-    );
-    let server = ScriptedServer::start(vec![stored(1, close)]);
+    let server = ScriptedServer::start(vec![stored(1, StoredClose)]);
     let out = common::run_bounded(
         batch_at(&server.endpoint(), dir.path(), &sources, &[]),
         LIMIT,
@@ -379,13 +374,13 @@ fn a_refused_file_does_not_stop_the_batch_and_the_exit_code_is_the_first_failure
     let sources = files(dir.path(), 3);
     // The client drops a connection after a refusal; the next file opens a new one.
     let server = ScriptedServer::start(vec![
-        stored(1, ok_put()),
+        stored(1, Stored),
         vec![
             ReadHead,
             ReadBody,
             Reply(s3_error("403 Forbidden", "AccessDenied", "")),
         ],
-        stored(1, ok_put()),
+        stored(1, Stored),
     ]);
     let out = common::run_bounded(
         batch_at(&server.endpoint(), dir.path(), &sources, &[]),
@@ -410,14 +405,9 @@ fn sigint_stops_the_batch_before_the_next_file() {
     let dir = tempfile::tempdir().unwrap();
     let sources = files(dir.path(), 3);
     // The second answer takes 3 s: the signal arrives while the second file is on its way.
-    let mut script = stored(1, ok_put());
-    script.extend([
-        ReadHead,
-        ReadBody,
-        Stall(Duration::from_secs(3)),
-        Reply(ok_put()),
-    ]);
-    script.extend(stored(1, ok_put()));
+    let mut script = stored(1, Stored);
+    script.extend([ReadHead, ReadBody, Stall(Duration::from_secs(3)), Stored]);
+    script.extend(stored(1, Stored));
     let server = ScriptedServer::start(vec![script]);
     let mut cmd = batch_at(&server.endpoint(), dir.path(), &sources, &[]);
     let mut child = cmd
@@ -627,7 +617,7 @@ fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
     let source = common::random_file(dir.path(), "key.bin", 5 * MIB + 1);
     let mut parts = Vec::new();
     for _ in 0..2 {
-        parts.extend([ReadHead, ContinueIfExpected, ReadBody, Reply(ok_put())]);
+        parts.extend([ReadHead, ContinueIfExpected, ReadBody, Stored]);
     }
     // The look before sending finds no object; another writer stores one meanwhile, and
     // the store refuses Complete.
@@ -705,7 +695,9 @@ fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
 fn a_412_after_a_broken_attempt_says_the_first_may_have_stored_it() {
     let dir = tempfile::tempdir().unwrap();
     let source = common::random_file(dir.path(), "key.bin", 256 * 1024);
+    // The look before writing finds no object.
     let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
         vec![ReadHead, Step::ReadBodyPart(64 * 1024), Step::Reset],
         vec![
             ReadHead,
@@ -731,22 +723,30 @@ fn a_412_after_a_broken_attempt_says_the_first_may_have_stored_it() {
             "may have stored it itself",
         ],
     );
-    assert_eq!(server.seen().len(), 2);
+    assert_eq!(server.seen().len(), 3);
 }
 
 #[test]
 fn if_match_is_sent_quoted_and_signed_on_a_single_put() {
     let dir = tempfile::tempdir().unwrap();
     let source = common::random_file(dir.path(), "key.bin", 100);
-    let server = ScriptedServer::start(vec![vec![
-        ReadHead,
-        ReadBody,
-        Reply(s3_error(
-            "412 Precondition Failed",
-            "PreconditionFailed",
-            "",
-        )),
-    ]]);
+    // The look before writing finds the object it names; another writer replaces it
+    // before the PUT, and the store refuses it.
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", "\"abc123\"")], "")),
+        ],
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(s3_error(
+                "412 Precondition Failed",
+                "PreconditionFailed",
+                "",
+            )),
+        ],
+    ]);
     let mut cmd = common::s3push(dir.path());
     cmd.args(["--endpoint", &server.endpoint(), "--if-match", "abc123"])
         .arg(&source)
@@ -754,7 +754,9 @@ fn if_match_is_sent_quoted_and_signed_on_a_single_put() {
     let out = common::run_bounded(cmd, LIMIT);
     assert_failure(&out, 11, &["is not the object with ETag \"abc123\""]);
     let seen = server.seen();
-    assert_eq!(seen.len(), 1, "a 412 is not retried");
+    assert_eq!(seen.len(), 2, "a 412 is not retried");
+    assert!(seen[0].head.starts_with("HEAD "), "{:?}", seen[0].head);
+    let seen = &seen[1..];
     assert_eq!(seen[0].header("if-match").as_deref(), Some("\"abc123\""));
     let auth = seen[0].header("authorization").unwrap();
     assert!(auth.contains("if-match"), "If-Match is not signed: {auth}");

@@ -217,3 +217,55 @@ fn secrets_from_the_files_stay_out_of_dry_run_and_errors() {
         assert_eq!(out.status.code(), Some(expected), "{extra:?}: {all}");
     }
 }
+
+/// Issue 15.7: a standard input that is /dev/null, or closed (`<&-`, which Rust's runtime
+/// reopens on /dev/null), is refused (exit 2) before anything is sent; an empty pipe
+/// still stores an empty object. Before: an empty object and exit 0.
+#[test]
+fn a_null_or_closed_standard_input_is_refused() {
+    let server = common::ScriptedServer::start(vec![vec![
+        common::Step::ReadHead,
+        common::Step::ReadBody,
+        common::Step::Stored,
+    ]]);
+    let home = tempfile::tempdir().unwrap();
+    let endpoint = server.endpoint();
+    // Standard input /dev/null (the test harness's default).
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", &endpoint, "-", "s3://bucket/k"]);
+    let out = common::run_bounded(cmd, common::RUN_LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("standard input is /dev/null or closed"),
+        "{err}"
+    );
+    // Closed.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", r#"exec "$0" "$@" <&-"#, env!("CARGO_BIN_EXE_s3push")])
+        .args(["--endpoint", &endpoint, "-", "s3://bucket/k"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY);
+    let out = common::run_bounded(cmd, common::RUN_LIMIT);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.connections(), 0, "nothing was sent");
+    // An empty pipe: an empty object, on purpose.
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", &endpoint, "-", "s3://bucket/k"]);
+    let feed: common::Feed = Box::new(drop);
+    let out = common::run_bounded_fed(cmd, common::RUN_LIMIT, Some(feed));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.seen()[0].content_length, Some(0));
+}

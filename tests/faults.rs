@@ -9,12 +9,14 @@
 
 mod common;
 
-use common::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
+use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 use tempfile::TempDir;
-use Step::{Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadHead, Reply, Reset, Stall};
+use Step::{
+    Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadHead, Reply, Reset, Stall, Stored,
+};
 
 /// Over the 1 MiB threshold of `Expect: 100-continue`.
 const BIG: u64 = 2 * 1024 * 1024;
@@ -95,7 +97,7 @@ fn assert_ok(out: &Output) -> String {
 
 /// A store that takes the request (answering Expect as S3 does) and stores it.
 fn good() -> Vec<Step> {
-    vec![ReadHead, ContinueIfExpected, ReadBody, Reply(ok_put())]
+    vec![ReadHead, ContinueIfExpected, ReadBody, Stored]
 }
 
 /// Takes the request, then answers `reply`.
@@ -265,7 +267,7 @@ fn continue_then_body() {
         ReadHead,
         Reply(CONTINUE.to_vec()),
         ReadBody,
-        Reply(ok_put()),
+        Stored,
     ]]);
     let src = source(BIG);
     assert_ok(&push(&server.endpoint(), &src, &[]));
@@ -285,7 +287,7 @@ fn expectation_failed_turns_expect_off() {
             Reply(answer("HTTP/1.1 417 Expectation Failed", &[], "")),
         ],
         // A store that ignores Expect: no 100, just the body.
-        vec![ReadHead, ReadBody, Reply(ok_put())],
+        vec![ReadHead, ReadBody, Stored],
     ]);
     let src = source(BIG);
     assert_ok(&push(&server.endpoint(), &src, &[]));
@@ -301,7 +303,7 @@ fn expectation_failed_turns_expect_off() {
 // i.
 #[test]
 fn a_store_that_ignores_expect_gets_the_body_after_the_wait() {
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Stored]]);
     let src = source(BIG);
     let started = Instant::now();
     assert_ok(&push(&server.endpoint(), &src, &[]));
@@ -317,7 +319,7 @@ fn a_store_that_ignores_expect_gets_the_body_after_the_wait() {
 // j.
 #[test]
 fn no_expect_when_asked() {
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Stored]]);
     let src = source(BIG);
     assert_ok(&push(&server.endpoint(), &src, &["--no-expect"]));
     let seen = server.seen();
@@ -329,7 +331,7 @@ fn no_expect_when_asked() {
 // k.
 #[test]
 fn no_expect_for_a_small_body() {
-    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(ok_put())]]);
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Stored]]);
     let src = source(SMALL);
     assert_ok(&push(&server.endpoint(), &src, &[]));
     let seen = server.seen();
@@ -581,6 +583,26 @@ fn object_etag(src: &Source) -> String {
     format!("\"{hex}-2\"")
 }
 
+/// The CRC32 of the whole file, base64: the FULL_OBJECT checksum S3 gives the object.
+fn object_crc32(src: &Source) -> String {
+    let crc = crc32fast::hash(&std::fs::read(&src.file).unwrap());
+    s3push::checksum::base64(&crc.to_be_bytes())
+}
+
+/// What S3 answers to CompleteMultipartUpload of the file: its ETag and its CRC32.
+fn completed_answer(src: &Source) -> Vec<u8> {
+    answer(
+        "HTTP/1.1 200 OK",
+        &[],
+        &format!(
+            "<CompleteMultipartUploadResult><ETag>{}</ETag><ChecksumCRC32>{}</ChecksumCRC32>\
+             </CompleteMultipartUploadResult>",
+            object_etag(src),
+            object_crc32(src)
+        ),
+    )
+}
+
 fn request_lines(seen: &[Seen]) -> Vec<String> {
     seen.iter()
         .map(|s| s.head.lines().next().unwrap_or("").to_string())
@@ -749,14 +771,7 @@ fn a_part_refused_with_slow_down_is_retried_alone() {
         md5_etag(&src, 0..5 << 20),
         md5_etag(&src, 5 << 20..TWO_PARTS as usize),
     );
-    let completed = answer(
-        "HTTP/1.1 200 OK",
-        &[],
-        &format!(
-            "<CompleteMultipartUploadResult><ETag>{}</ETag></CompleteMultipartUploadResult>",
-            object_etag(&src)
-        ),
-    );
+    let completed = completed_answer(&src);
     let server = ScriptedServer::start(vec![
         vec![ReadHead, ReadBody, Reply(initiated())],
         part(&p1),
@@ -872,8 +887,9 @@ fn a_part_checksum_echo_that_disagrees_fails_the_upload() {
     assert!(seen[0].header("x-amz-checksum-algorithm").as_deref() == Some("CRC32C"));
 }
 
-/// A store that refuses the checksum trailer (as B2 or R2 do) gets a message naming the
-/// way back.
+/// A store that refuses the checksum trailer (as B2 or R2 do) gets the checksum as a
+/// header (said in a warning); one that refuses that too, for a reason that is not about
+/// checksums, gets the refusal with a message naming the way back.
 #[test]
 fn a_refused_checksum_trailer_names_the_fallback() {
     let src = source(SMALL);
@@ -883,9 +899,14 @@ fn a_refused_checksum_trailer_names_the_fallback() {
         "",
     ))]);
     let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
-    let err = assert_failed(&out, 7);
-    assert!(err.contains("--checksum none"), "{err}");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("s3push: warning: the store refused a checksum trailer"));
+    assert!(lines[1].contains("--checksum none"), "{err}");
     let seen = server.seen();
+    assert_eq!(seen.len(), 2);
     assert_eq!(
         seen[0].header("x-amz-content-sha256").as_deref(),
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
@@ -894,6 +915,46 @@ fn a_refused_checksum_trailer_names_the_fallback() {
         seen[0].header("x-amz-trailer").as_deref(),
         Some("x-amz-checksum-crc32")
     );
+    assert_eq!(
+        seen[1].header("x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+    assert!(seen[1].header("x-amz-checksum-crc32").is_some());
+}
+
+/// A store that refuses the trailer, then the checksum header as such, ends at what every
+/// store takes: Content-MD5 and the ETag check, each step said once.
+#[test]
+fn a_store_that_refuses_checksums_gets_content_md5_and_the_etag_check() {
+    let src = source(BIG);
+    let no_checksums = answer(
+        "HTTP/1.1 400 Bad Request",
+        &[("Content-Type", "application/xml")],
+        "<Error><Code>InvalidArgument</Code><Message>x-amz-checksum-crc32: checksums are not \
+         supported</Message></Error>",
+    );
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(no_checksums.clone())],
+        vec![ReadHead, Reply(no_checksums)],
+        vec![ReadHead, ContinueIfExpected, ReadBody, Stored],
+    ]);
+    let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+    let err = assert_ok(&out);
+    assert!(err.contains("refused a checksum trailer"), "{err}");
+    assert!(
+        err.contains("sending Content-MD5 and checking the ETag"),
+        "{err}"
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1].header("x-amz-checksum-crc32").is_some());
+    assert!(seen[2].header("content-md5").is_some());
+    assert!(
+        !seen[2].head.to_ascii_lowercase().contains("x-amz-checksum"),
+        "{}",
+        seen[2].head
+    );
+    assert!(seen[2].body_complete);
 }
 
 /// --resume with no journal on this host: the pending upload is found by
@@ -927,10 +988,7 @@ fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
     ));
     let page2 =
         xml("<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>".to_string());
-    let completed = xml(format!(
-        "<CompleteMultipartUploadResult><ETag>{}</ETag></CompleteMultipartUploadResult>",
-        object_etag(&src)
-    ));
+    let completed = completed_answer(&src);
     let server = ScriptedServer::start(vec![
         vec![ReadHead, Reply(uploads)],
         vec![ReadHead, Reply(page1)],
@@ -951,7 +1009,7 @@ fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
     );
     let lines = request_lines(&server.seen());
     assert!(
-        lines[0].starts_with("GET /bucket/key.bin?prefix=key.bin&uploads="),
+        lines[0].starts_with("GET /bucket/?prefix=key.bin&uploads="),
         "{lines:?}"
     );
     assert!(
@@ -971,4 +1029,38 @@ fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
         "{lines:?}"
     );
     assert_eq!(lines.len(), 5, "{lines:?}");
+}
+
+/// Two runs on one journal at once (a second `--resume` while the first still sends): the
+/// second refuses at once, naming what holds it (exit 3), and nothing of the first is
+/// touched. Before: both went on, broke the upload, and exited 7.
+#[test]
+fn a_second_run_on_the_same_journal_refuses_while_the_first_holds_it() {
+    let src = source(TWO_PARTS);
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, Stall(Duration::from_secs(15))],
+    ]);
+    let mut first = common::s3push(src.dir.path());
+    first.args(["--endpoint", &server.endpoint()]);
+    first.args(MULTIPART);
+    first.arg(&src.file).arg(DEST);
+    let mut first = first
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s3push starts");
+    // The lock is taken before the first request: once the part is on its way, it is held.
+    let deadline = Instant::now() + LIMIT;
+    while server.connections() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut flags = MULTIPART.to_vec();
+    flags.push("--resume");
+    let out = push(&server.endpoint(), &src, &flags);
+    let _ = first.kill();
+    let _ = first.wait();
+    let err = assert_failed(&out, 3);
+    assert!(err.contains("another s3push is uploading"), "{err}");
+    assert_eq!(server.connections(), 2, "the second run sent nothing");
 }

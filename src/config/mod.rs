@@ -180,6 +180,14 @@ impl Condition {
             Condition::Match(etag) => ("if-match".into(), etag.clone()),
         }
     }
+
+    /// The flag that asked for it.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Condition::NoneMatch => "--no-clobber",
+            Condition::Match(_) => "--if-match",
+        }
+    }
 }
 
 impl Options {
@@ -328,6 +336,12 @@ pub struct Plan {
     pub clock_skew: i64,
     /// The checksum the store verifies (`x-amz-checksum-*`), if any.
     pub checksum: Option<crate::checksum::Algorithm>,
+    /// The user named the algorithm (`--checksum`): it is kept whatever the store says.
+    pub checksum_named: bool,
+    /// A checksum computed while sending may go as an aws-chunked trailer (else it is
+    /// computed by a pass over the body first and sent as a header). s3push's choice:
+    /// cleared for the run when the store refuses trailers (upload::adapt).
+    pub checksum_trailer: bool,
     /// Send Content-MD5 (a pass over the body first).
     pub content_md5: bool,
     /// Check the ETag against the MD5 of what was sent (computed while sending).
@@ -660,6 +674,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         multipart,
         clock_skew: 0,
         checksum,
+        checksum_named: options.checksum.is_some(),
+        checksum_trailer: true,
         content_md5: options.content_md5,
         // The ETag check is what is left when no checksum is on.
         verify_etag: options.verify_etag || checksum.is_none(),

@@ -93,6 +93,8 @@ pub struct Call<'a> {
     pub cancel: Option<&'a AtomicBool>,
     /// Where the body's bytes are counted for progress (the object's payload only).
     pub meter: Option<&'a Meter>,
+    /// A request to the bucket (ListMultipartUploads), not to the plan's key.
+    pub on_bucket: bool,
 }
 
 /// The store's answer and what was learnt of the body while sending it.
@@ -106,12 +108,22 @@ pub struct Answer {
 
 /// How a body's integrity is sent, decided before the first attempt: the payload hash,
 /// and what a pass over the body had to learn first (only when one was needed anyway or
-/// is cheap: a signed payload, Content-MD5, a body in memory, SigV2).
+/// is cheap: a signed payload, Content-MD5, a body in memory, SigV2, a store that takes
+/// no trailers).
 #[derive(Debug, Clone, Default)]
 pub struct Integrity {
     pub payload_hash: String,
     pub checksum_value: Option<String>,
     pub content_md5: Option<String>,
+    /// The MD5 of the body, when the pass computed it (for Content-MD5).
+    pub md5: Option<[u8; 16]>,
+}
+
+impl Integrity {
+    /// The checksum goes as an aws-chunked trailer, computed while sending.
+    pub fn trailer(&self, plan: &Plan) -> bool {
+        plan.checksum.is_some() && self.checksum_value.is_none()
+    }
 }
 
 /// The integrity of `body` under the plan: one pre-pass computes the SHA-256, checksum
@@ -119,12 +131,7 @@ pub struct Integrity {
 pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
     let v4 = plan.signature == SignatureVersion::V4;
     let sha = v4 && plan.payload == PayloadMode::Signed;
-    let in_memory = matches!(body, Body::Bytes(_));
-    // Unsigned requests never carry a trailer (see config::resolve): a checksum asked
-    // for goes as a header.
-    let early_sum = plan
-        .checksum
-        .filter(|_| sha || plan.content_md5 || in_memory || !v4 || !plan.signs());
+    let early_sum = plan.checksum.filter(|_| !uses_trailer(plan, body));
     let mut pre = Prepass::default();
     if sha || plan.content_md5 || early_sum.is_some() {
         pre = prepass(body, sha, early_sum, plan.content_md5)?;
@@ -139,7 +146,23 @@ pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
         payload_hash,
         checksum_value: pre.checksum.map(|d| d.to_base64()),
         content_md5: pre.md5.map(|m| checksum::base64(&m)),
+        md5: pre.md5,
     })
+}
+
+/// Whether `prepare` sends the plan's checksum for `body` as a trailer, computed while
+/// sending: not where a pass over the body is made anyway (a signed payload, Content-MD5),
+/// is cheap (a body in memory), or where trailers cannot go (SigV2, unsigned requests,
+/// which never carry one: see config::resolve; a store that refused them).
+pub fn uses_trailer(plan: &Plan, body: Body<'_>) -> bool {
+    let v4 = plan.signature == SignatureVersion::V4;
+    plan.checksum.is_some()
+        && v4
+        && plan.payload != PayloadMode::Signed
+        && !plan.content_md5
+        && !matches!(body, Body::Bytes(_))
+        && plan.signs()
+        && plan.checksum_trailer
 }
 
 /// What one pass over a body learnt.
@@ -322,6 +345,7 @@ fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared,
         headers,
         content_length,
         payload_hash,
+        on_bucket: call.on_bucket,
     };
     // Asked at every request: temporary credentials are refreshed before they expire.
     let creds = plan.credentials.current()?;
@@ -489,6 +513,40 @@ pub fn small_call_adjusting(
     headers: Vec<(String, String)>,
     body: &[u8],
 ) -> Result<Answer, Error> {
+    document_call(plan, tls, method, query, headers, body, false)
+}
+
+/// As `small_call_adjusting`, leaving the plan as it is.
+pub fn small_call(
+    plan: &Plan,
+    tls: Option<&Arc<ClientConfig>>,
+    method: &'static str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+) -> Result<Answer, Error> {
+    document_call(&mut plan.clone(), tls, method, query, headers, body, false)
+}
+
+/// A bodiless call to the plan's bucket rather than its key (ListMultipartUploads).
+pub fn bucket_call(
+    plan: &Plan,
+    tls: Option<&Arc<ClientConfig>>,
+    method: &'static str,
+    query: Vec<(String, String)>,
+) -> Result<Answer, Error> {
+    document_call(&mut plan.clone(), tls, method, query, Vec::new(), &[], true)
+}
+
+fn document_call(
+    plan: &mut Plan,
+    tls: Option<&Arc<ClientConfig>>,
+    method: &'static str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+    on_bucket: bool,
+) -> Result<Answer, Error> {
     let hash = match plan.signature {
         SignatureVersion::V4 => v4::hex_sha256(body),
         SignatureVersion::V2 => String::new(),
@@ -504,23 +562,12 @@ pub fn small_call_adjusting(
         md5: false,
         cancel: None,
         meter: None,
+        on_bucket,
     };
     let mut slot: Slot = None;
     super::retry::run_adjusting(plan, |plan, attempt| {
         exchange(plan, attempt, &call, tls, &mut slot)
     })
-}
-
-/// As `small_call_adjusting`, leaving the plan as it is.
-pub fn small_call(
-    plan: &Plan,
-    tls: Option<&Arc<ClientConfig>>,
-    method: &'static str,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: &[u8],
-) -> Result<Answer, Error> {
-    small_call_adjusting(&mut plan.clone(), tls, method, query, headers, body)
 }
 
 /// Characters of the base64 of an algorithm's digest.

@@ -1,5 +1,7 @@
 //! Uploads: drive the requests and the body copy, and judge the store's answers.
 
+pub mod adapt;
+pub mod confirm;
 pub mod exchange;
 pub mod journal;
 pub mod multipart;
@@ -69,6 +71,8 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
         return multipart::abort_command(plan);
     }
     if plan.from_stdin() {
+        stdin::refuse_null_input()?;
+        multipart::condition_holds_now(plan)?;
         return stdin::upload(plan);
     }
     let (file, size, stamp) = single::open_source(&plan.source)?;
@@ -85,6 +89,7 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
     if plan.multipart.resume || size > plan.multipart.threshold || size > single::MAX_SINGLE_PUT {
         multipart::upload_file(plan, &file, size, stamp)
     } else {
+        multipart::condition_holds_now(plan)?;
         single::put_file(plan, &file, size, stamp, slot)
     }
 }

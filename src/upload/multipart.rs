@@ -6,7 +6,7 @@
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
 use super::journal::{self, Entry, FileIdentity};
 use super::single::tls_for;
-use super::{retry, Outcome};
+use super::{adapt, confirm, retry, Outcome};
 use crate::checksum::{self, Algorithm};
 use crate::config::{Condition, OnFailure, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::http::xml;
@@ -97,7 +97,7 @@ pub struct Session {
 /// Starts a multipart upload with the object's headers; the plan keeps the corrections
 /// the store asked for.
 pub fn create(plan: &Plan) -> Result<Session, Error> {
-    let mut plan = plan.clone();
+    let mut plan = adapt::apply_multipart(plan);
     let tls = tls_for(&plan)?;
     let mut headers = super::request::object_headers(&plan);
     if let Some(a) = plan.checksum {
@@ -123,13 +123,15 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
     })
 }
 
-/// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before any part is sent:
-/// the store checks the condition only at Complete, after every byte went up. A refusal
-/// here costs one round trip; an answer that does not settle it (403 to a user who may
-/// not read, an unreachable store) leaves the decision to Complete, which is what makes
-/// it safe against a writer racing in between.
+/// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
+/// for a multipart upload the store checks the condition only at Complete, after every
+/// byte went up, and some stores (Garage 2.5) ignore the condition on PUT altogether. A
+/// refusal here costs one round trip; an answer that does not settle it (403 to a user
+/// who may not read, an unreachable store) leaves the decision to the store's check of
+/// the condition, still sent, which is what makes it safe against a writer racing in
+/// between (where the store honours it), and says so.
 pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
-    let Some(condition) = &plan.condition else {
+    let Some(condition) = plan.condition.as_ref().filter(|_| !plan.dry_run) else {
         return Ok(());
     };
     let tls = tls_for(plan)?;
@@ -137,7 +139,18 @@ pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
     {
         Ok(answer) => Some(answer.response.head.header("etag").map(str::to_string)),
         Err(Error::Refused(r)) if r.status == 404 => None,
-        Err(_) => return Ok(()),
+        Err(e) => {
+            report::note(
+                plan.quiet,
+                &format!(
+                    "could not look at {} before writing ({e}): the store's own check of {} is then the only guard, \
+                     and some stores (Garage) ignore it",
+                    plan.url(),
+                    condition.flag()
+                ),
+            );
+            return Ok(());
+        }
     };
     let holds = match (condition, &found) {
         (Condition::NoneMatch, found) => found.is_none(),
@@ -153,7 +166,8 @@ pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
     Err(super::not_written(plan, condition).with_note("found before sending: nothing was sent"))
 }
 
-/// Sends part `number` and checks the store's ETag against the MD5 of what went out.
+/// Sends part `number` and confirms it (upload::confirm): the checksum echoed, or the
+/// store's ETag against the MD5 of what went out.
 pub fn send_part(
     session: &Session,
     number: u32,
@@ -178,9 +192,11 @@ pub fn send_part(
         payload_hash: &integrity.payload_hash,
         checksum: plan.checksum,
         checksum_value: integrity.checksum_value.clone(),
-        md5: plan.verify_etag,
+        // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
+        md5: plan.verify_etag && integrity.md5.is_none(),
         cancel: Some(cancel),
         meter: Some(&plan.meter),
+        on_bucket: false,
     };
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, session.tls.as_ref(), slot)
@@ -191,24 +207,63 @@ pub fn send_part(
         .header("etag")
         .ok_or_else(|| bad_answer(&answer.response, "UploadPart", "no ETag"))?
         .to_string();
-    if let (Some(theirs), Some(ours)) = (etag_md5(&etag), answer.md5) {
-        if theirs != ours {
-            return Err(Error::Integrity(format!(
-                "part {number} arrived damaged: the store's ETag {etag} is not the MD5 of the bytes sent ({})",
-                hex(&ours)
-            )));
-        }
-    }
+    let md5 = confirm::part(plan, number, body, &answer, answer.md5.or(integrity.md5))?;
     Ok(PartDone {
         etag,
-        md5: answer.md5,
+        md5,
         checksum: answer.checksum,
         len: body.len(),
     })
 }
 
-/// Completes the upload from its parts (in order).
-pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error> {
+/// Sends part `number` before any other, so that what it shows of the store (a way of
+/// sending refused, no checksum kept) holds for every part after it (upload::adapt).
+/// Where the store refused the checksum that CreateMultipartUpload declared, a new upload
+/// (`fresh`) is aborted and created again without it, rather than mixing modes; a resumed
+/// one keeps its parts, and the refusal stands.
+pub fn send_first_part(
+    session: &mut Session,
+    number: u32,
+    body: Body<'_>,
+    fresh: bool,
+    slot: &mut Slot,
+) -> Result<PartDone, Error> {
+    let cancel = AtomicBool::new(false);
+    loop {
+        let trailer = exchange::uses_trailer(&session.plan, body);
+        match send_part(session, number, body, &cancel, slot) {
+            Err(e) if adapt::learn_from_refusal(&session.plan, &e, trailer) => {
+                session.plan.meter.retried();
+                let next = adapt::apply(&session.plan);
+                if next.checksum == session.plan.checksum {
+                    session.plan = next;
+                    continue;
+                }
+                if !fresh {
+                    return Err(e);
+                }
+                abort(session)?;
+                *session = create(&next)?;
+            }
+            Ok(done) => {
+                // What this part showed holds for the parts after it (the algorithm
+                // declared at Create stays): a part of standard input whose MD5 had to
+                // be computed (no checksum echoed) means the ETag check for every part.
+                let learned = adapt::apply(&session.plan);
+                session.plan.verify_etag =
+                    learned.verify_etag || (session.plan.from_stdin() && done.md5.is_some());
+                session.plan.checksum_trailer = learned.checksum_trailer;
+                return Ok(done);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Completes the upload from its parts (in order). Returns the store's answer, and
+/// whether it is already confirmed (a lost answer settled by a HEAD); else it is for
+/// `verify_object` to confirm.
+pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool), Error> {
     let plan = &session.plan;
     let mut body = String::with_capacity(64 + parts.len() * 90);
     let element = plan.checksum.map(Algorithm::xml_element);
@@ -256,8 +311,9 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<Response, Error
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
     match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
-        Ok(answer) => Ok(answer.response),
+        Ok(answer) => Ok((answer.response, false)),
         Err(e) => confirm_completed(session, parts, e)
+            .map(|head| (head, true))
             .map_err(|e| super::precondition_failed(plan, e, false)),
     }
 }
@@ -320,51 +376,153 @@ fn confirm_completed(
     }
 }
 
-/// Checks a completed object's ETag: the MD5 of the parts' MD5s, then `-N` (when every
-/// part's ETag was an MD5). The object exists by then: a mismatch says not to trust it.
-pub fn verify_object(
+/// Confirms a completed object (upload::confirm): the object's checksum the store gives
+/// (in the answer, else in a HEAD) is the one of the parts sent, or its ETag is the MD5
+/// of the parts' MD5s then `-N`. An answer whose ETag is empty (RGW answers
+/// `<ETag></ETag>` at times, the object intact) or missing is settled by the HEAD; where
+/// the store keeps no checksum, the parts' MD5s not computed while sending are computed
+/// by reading them again (`reread`, for a file; the run then computes them while
+/// sending). A mismatch says not to trust the object; nothing to confirm it is an error.
+pub fn verify_object<'a>(
     session: &Session,
     parts: &[PartDone],
     response: &Response,
+    reread: Option<&dyn Fn(u32) -> Body<'a>>,
 ) -> Result<(), Error> {
     let plan = &session.plan;
-    let etag = xml::parse_complete(&response.body)
-        .and_then(|c| c.etag)
-        .or_else(|| response.head.header("etag").map(str::to_string))
-        .ok_or_else(|| bad_answer(response, "CompleteMultipartUpload", "no ETag"))?;
     let completed = xml::parse_complete(&response.body);
-    if let (Some(a), Some(expected)) = (plan.checksum, object_checksum(plan.checksum, parts)) {
-        let theirs = completed
+    let etag = completed
+        .as_ref()
+        .and_then(|c| c.etag.clone())
+        .or_else(|| response.head.header("etag").map(str::to_string))
+        .filter(|e| !unquote(e).is_empty() && confirm::etag_is_digest(&response.head));
+    let expected_sum = plan.checksum.zip(object_checksum(plan.checksum, parts));
+    let answered_sum = expected_sum.as_ref().and_then(|(a, _)| {
+        completed
             .as_ref()
             .and_then(|c| c.checksums.iter().find(|(n, _)| n == a.xml_element()))
             .map(|(_, v)| v.clone())
-            .or_else(|| response.head.header(a.header_name()).map(str::to_string));
-        if let Some(theirs) = theirs {
-            // A composite value may come back with or without its "-N".
-            let bare = |v: &str| v.split('-').next().unwrap_or(v).trim().to_string();
-            if bare(&theirs) != bare(&expected) {
-                return Err(Error::Integrity(format!(
-                    "the completed object's {} is {theirs}, not the {expected} of the parts sent: \
-                     do not trust s3://{}/{}: delete it or upload it again",
-                    a.api_name(),
-                    plan.bucket,
-                    plan.key
-                )));
+            .or_else(|| response.head.header(a.header_name()).map(str::to_string))
+    });
+    let mut confirmed = false;
+    if let (Some(theirs), Some((a, ours))) = (&answered_sum, &expected_sum) {
+        same_checksum(plan, *a, theirs, ours)?;
+        confirmed = true;
+    }
+    if let (Some(theirs), Some(ours)) = (&etag, &multipart_etag(parts)) {
+        same_etag(plan, parts, theirs, ours)?;
+        confirmed = true;
+    }
+    if confirmed {
+        return Ok(());
+    }
+    // A HEAD that fails (a key that may only write) leaves the ETag of the answer.
+    let found = confirm::head_object(plan, session.tls.as_ref()).ok();
+    let mut disagreement = None;
+    if let Some(found) = &found {
+        let size: u64 = parts.iter().map(|p| p.len).sum();
+        let length = found
+            .header("content-length")
+            .and_then(|v| v.parse::<u64>().ok());
+        if length != Some(size) {
+            return Err(Error::Integrity(format!(
+                "the completed object holds {} bytes, not the {size} of the parts sent: do not trust {}: delete it \
+                 or upload it again",
+                length.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string()),
+                plan.url()
+            )));
+        }
+        if let Some((a, ours)) = &expected_sum {
+            match found.header(a.header_name()) {
+                Some(theirs) => match same_checksum(plan, *a, theirs, ours) {
+                    Ok(()) => return Ok(()),
+                    // A store may keep a checksum that is not of this object (s3s-fs
+                    // 0.14 keeps the one of the object it replaced): the ETag, which
+                    // it computes over the parts it holds, decides.
+                    Err(e) => {
+                        disagreement = Some((
+                            e,
+                            format!(
+                                "its {} is {theirs}, not the {ours} of the parts sent",
+                                a.api_name()
+                            ),
+                        ))
+                    }
+                },
+                None => adapt::learn_no_object_checksum(plan),
             }
         }
     }
-    if let Some(expected) = multipart_etag(parts) {
-        if unquote(&etag) != expected {
-            return Err(Error::Integrity(format!(
-                "the completed object's ETag {etag} is not the MD5 of its {} parts' MD5s (\"{expected}\"): \
-                 the store does not hold what was sent; do not trust s3://{}/{}: delete it or upload it again",
-                parts.len(),
-                plan.bucket,
-                plan.key
-            )));
-        }
+    let theirs = found
+        .as_ref()
+        .filter(|f| confirm::etag_is_digest(f))
+        .and_then(|f| f.header("etag"))
+        .filter(|e| !unquote(e).is_empty())
+        .or(etag.as_deref());
+    let nothing = || {
+        match &found {
+        Some(f) => confirm::unconfirmed(plan, f),
+        None => Error::Integrity(format!(
+            "the store answered CompleteMultipartUpload without a checksum or an ETag to compare, and a HEAD of {} \
+             failed: do not trust it until it is read back and compared",
+            plan.url()
+        )),
+    }
+    };
+    let Some(theirs) = theirs else {
+        return Err(disagreement.map_or_else(nothing, |(e, _)| e));
+    };
+    let mut md5s = Vec::with_capacity(parts.len());
+    for (i, p) in parts.iter().enumerate() {
+        let md5 = match (p.md5, reread) {
+            (Some(m), _) => m,
+            (None, Some(body_of)) => {
+                let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                exchange::prepass(body_of(number), false, None, true)?
+                    .md5
+                    .unwrap_or_default()
+            }
+            (None, None) => return Err(disagreement.map_or_else(nothing, |(e, _)| e)),
+        };
+        md5s.push(md5);
+    }
+    same_etag(plan, parts, theirs, &etag_of_md5s(&md5s))?;
+    if let Some((_, what)) = disagreement {
+        report::warning(&format!(
+            "the store's ETag of {} confirms what was sent, but {what}: the store keeps a checksum that is not \
+             this object's",
+            plan.url()
+        ));
     }
     Ok(())
+}
+
+fn same_checksum(plan: &Plan, a: Algorithm, theirs: &str, ours: &str) -> Result<(), Error> {
+    // A composite value may come back with or without its "-N".
+    let bare = |v: &str| v.split('-').next().unwrap_or(v).trim().to_string();
+    if bare(theirs) == bare(ours) {
+        return Ok(());
+    }
+    Err(Error::Integrity(format!(
+        "the completed object's {} is {theirs}, not the {ours} of the parts sent: \
+         do not trust s3://{}/{}: delete it or upload it again",
+        a.api_name(),
+        plan.bucket,
+        plan.key
+    )))
+}
+
+fn same_etag(plan: &Plan, parts: &[PartDone], theirs: &str, ours: &str) -> Result<(), Error> {
+    if unquote(theirs) == ours {
+        return Ok(());
+    }
+    Err(Error::Integrity(format!(
+        "the completed object's ETag {theirs} is not the MD5 of its {} parts' MD5s (\"{ours}\"): \
+         the store does not hold what was sent; do not trust s3://{}/{}: delete it or upload it again",
+        parts.len(),
+        plan.bucket,
+        plan.key
+    )))
 }
 
 /// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
@@ -400,12 +558,18 @@ pub fn upload_file(
         &plan.key,
         path,
     )?;
+    // Held to the end: a second run on the same journal refuses to start.
+    let _lock = journal::lock(
+        &journal_path,
+        &format!("{} to {}", path.display(), plan.url()),
+    )?;
     let identity = FileIdentity::of(
         &file
             .metadata()
             .map_err(|e| Error::LocalFile(format!("cannot stat {}: {e}", path.display())))?,
     );
-    let (session, layout, done) = if plan.multipart.resume {
+    let fresh = !plan.multipart.resume;
+    let (mut session, layout, done) = if plan.multipart.resume {
         let (session, layout, done) = find_pending(plan, file, size, &identity, &journal_path)?;
         let stored = done.iter().filter(|d| d.is_some()).count();
         report::note(
@@ -423,28 +587,7 @@ pub fn upload_file(
         let layout = Layout::for_size(size, plan.multipart.part_size)?;
         condition_holds_now(plan)?;
         let session = create(plan)?;
-        let entry = Entry {
-            endpoint: plan.endpoint.url(),
-            bucket: plan.bucket.clone(),
-            key: plan.key.clone(),
-            file: identity,
-            path: path.display().to_string(),
-            upload_id: session.upload_id.clone(),
-            part_size: layout.part_size,
-            parts: layout.parts,
-            checksum: None,
-            created_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            done: Vec::new(),
-        };
-        if let Err(e) = journal::save(&journal_path, &entry) {
-            // Without a journal the upload can still be resumed by --upload-id.
-            report::warning(&format!(
-                "{e}; --resume will need --upload-id {}",
-                session.upload_id
-            ));
-        }
+        save_journal(&journal_path, &session, &identity, layout);
         (session, layout, vec![None; layout.parts as usize])
     };
     plan.meter.set_total(size);
@@ -461,7 +604,7 @@ pub fn upload_file(
         .filter(|(_, d)| d.is_none())
         .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX))
         .collect();
-    let sent = send_parts(&session, &todo, &table, Some(&journal_path), |number| {
+    let body_of = |number| {
         let (offset, len) = layout.span(number);
         Body::File(FileSpan {
             file,
@@ -470,20 +613,46 @@ pub fn upload_file(
             path,
             stamp: Some(stamp),
         })
-    })
-    .and_then(|()| {
-        // The last look before the object is made whole.
-        if exchange::stamp_of(file, path)? != stamp {
-            return Err(crate::transport::changed_during_upload(path));
+    };
+    let mut slot: Slot = None;
+    let first = match todo.split_first() {
+        Some((&number, _)) => {
+            let id = session.upload_id.clone();
+            let first = send_first_part(&mut session, number, body_of(number), fresh, &mut slot);
+            if session.upload_id != id {
+                // Created again in another mode: the journal names the new upload.
+                save_journal(&journal_path, &session, &identity, layout);
+            }
+            first.map(|done| part_stored(&session, &table, Some(&journal_path), number, done))
         }
-        let parts: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
-        complete(&session, &parts).map(|response| (response, parts))
-    });
+        None => Ok(()),
+    };
+    let sent = first
+        .and_then(|()| {
+            send_parts(
+                &session,
+                todo.get(1..).unwrap_or_default(),
+                &table,
+                Some(&journal_path),
+                body_of,
+                slot,
+            )
+        })
+        .and_then(|()| {
+            // The last look before the object is made whole.
+            if exchange::stamp_of(file, path)? != stamp {
+                return Err(crate::transport::changed_during_upload(path));
+            }
+            let parts: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
+            complete(&session, &parts).map(|completed| (completed, parts))
+        });
     match sent {
-        Ok((response, parts)) => {
+        Ok(((response, confirmed), parts)) => {
             // A journal left behind would only point at a finished upload.
             let _ = journal::remove(&journal_path);
-            verify_object(&session, &parts, &response)?;
+            if !confirmed {
+                verify_object(&session, &parts, &response, Some(&body_of))?;
+            }
             Ok(outcome(plan, &response, size, &parts, started))
         }
         Err(e) => {
@@ -500,38 +669,77 @@ pub fn upload_file(
     }
 }
 
-/// Sends the parts numbered in `todo` over up to `jobs` connections; the first failure
-/// stops the others. Results go into `table` (index = part number - 1).
+/// Records a part the store confirmed: in the table, the journal and the meter.
+fn part_stored(
+    session: &Session,
+    table: &Mutex<Vec<Option<PartDone>>>,
+    journal_path: Option<&Path>,
+    number: u32,
+    done: PartDone,
+) {
+    if let (Some(j), Some(md5)) = (journal_path, etag_md5(&done.etag)) {
+        // Without the record, a resume re-checks this part by its ETag where the store
+        // lists one (it re-sends it where not).
+        let _ = journal::record_part(j, number, &md5);
+    }
+    if let Some(entry) = lock(table).get_mut(number as usize - 1) {
+        *entry = Some(done);
+    }
+    session.plan.meter.part_done();
+}
+
+/// Writes the journal of a new upload, so that an interrupted one can be resumed.
+fn save_journal(journal_path: &Path, session: &Session, identity: &FileIdentity, layout: Layout) {
+    let plan = &session.plan;
+    let entry = Entry {
+        endpoint: plan.endpoint.url(),
+        bucket: plan.bucket.clone(),
+        key: plan.key.clone(),
+        file: *identity,
+        path: plan.source.display().to_string(),
+        upload_id: session.upload_id.clone(),
+        part_size: layout.part_size,
+        parts: layout.parts,
+        checksum: None,
+        created_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        done: Vec::new(),
+    };
+    if let Err(e) = journal::save(journal_path, &entry) {
+        // Without a journal the upload can still be resumed by --upload-id.
+        report::warning(&format!(
+            "{e}; --resume will need --upload-id {}",
+            session.upload_id
+        ));
+    }
+}
+
+/// Sends the parts numbered in `todo` over up to `jobs` connections (the first one the
+/// connection kept in `kept`, if any); the first failure stops the others. Results go
+/// into `table` (index = part number - 1).
 pub fn send_parts<'a>(
     session: &Session,
     todo: &[u32],
     table: &Mutex<Vec<Option<PartDone>>>,
     journal_path: Option<&Path>,
     body_of: impl Fn(u32) -> Body<'a> + Sync,
+    kept: Slot,
 ) -> Result<(), Error> {
     let next = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let workers = (session.plan.multipart.jobs as usize).min(todo.len());
+    let kept = Mutex::new(kept);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                let mut slot: Slot = None;
+                let mut slot: Slot = lock(&kept).take();
                 while !interrupt::should_stop(Some(&cancel)) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&number) = todo.get(i) else { break };
                     match send_part(session, number, body_of(number), &cancel, &mut slot) {
-                        Ok(done) => {
-                            if let (Some(j), Some(md5)) = (journal_path, etag_md5(&done.etag)) {
-                                // Without the record, a resume re-checks this part by its
-                                // ETag where the store lists one (it re-sends it where not).
-                                let _ = journal::record_part(j, number, &md5);
-                            }
-                            if let Some(entry) = lock(table).get_mut(number as usize - 1) {
-                                *entry = Some(done);
-                            }
-                            session.plan.meter.part_done();
-                        }
+                        Ok(done) => part_stored(session, table, journal_path, number, done),
                         Err(e) => {
                             let mut first = lock(&first_error);
                             // A sibling stopped by this failure does not hide its cause.
@@ -809,11 +1017,7 @@ fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
 /// The one pending upload of the plan's key (ListMultipartUploads), for a resume with
 /// neither journal nor `--upload-id`.
 fn list_pending(plan: &Plan) -> Result<String, Error> {
-    let session = Session {
-        plan: plan.clone(),
-        tls: tls_for(plan)?,
-        upload_id: String::new(),
-    };
+    let tls = tls_for(plan)?;
     let query = vec![
         ("uploads".into(), String::new()),
         ("prefix".into(), plan.key.clone()),
@@ -825,7 +1029,7 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
             plan.url()
         ))
     };
-    let answer = exchange::small_call(plan, session.tls.as_ref(), "GET", query, Vec::new(), &[])
+    let answer = exchange::bucket_call(plan, tls.as_ref(), "GET", query)
         .map_err(|e| cannot_list(format!("the store did not list its pending uploads ({e})")))?;
     let page = xml::parse_list_uploads(&answer.response.body)
         .ok_or_else(|| cannot_list("the store's list of pending uploads was unreadable".into()))?;
@@ -939,12 +1143,16 @@ pub fn object_checksum(algorithm: Option<Algorithm>, parts: &[PartDone]) -> Opti
 
 /// The ETag S3 gives a multipart object when every part's ETag is its MD5.
 pub fn multipart_etag(parts: &[PartDone]) -> Option<String> {
+    let md5s: Option<Vec<[u8; 16]>> = parts.iter().map(|p| p.md5).collect();
+    md5s.map(|m| etag_of_md5s(&m))
+}
+
+/// The MD5 of the parts' MD5s, then `-N`.
+fn etag_of_md5s(md5s: &[[u8; 16]]) -> String {
     let mut all = Md5::new();
-    for part in parts {
-        all.update(part.md5?);
-    }
+    md5s.iter().for_each(|m| all.update(m));
     let digest: [u8; 16] = all.finalize().into();
-    Some(format!("{}-{}", hex(&digest), parts.len()))
+    format!("{}-{}", hex(&digest), md5s.len())
 }
 
 /// The MD5 in an ETag, when it is one (not for SSE-KMS or SSE-C objects).

@@ -49,6 +49,8 @@ pub struct RequestSpec<'a> {
     pub content_length: u64,
     /// SigV4 `x-amz-content-sha256`: a hex digest or `UNSIGNED-PAYLOAD`.
     pub payload_hash: &'a str,
+    /// A request to the bucket itself (ListMultipartUploads), not to the plan's key.
+    pub on_bucket: bool,
 }
 
 /// Addresses and signs `spec` for `plan`'s bucket and key at `time` with `creds` (the
@@ -59,10 +61,11 @@ pub fn sign(
     spec: RequestSpec<'_>,
     time: Timestamp,
 ) -> SignedRequest {
+    let key = if spec.on_bucket { "" } else { &plan.key };
     let path = if plan.path_style {
-        format!("/{}/{}", plan.bucket, plan.key)
+        format!("/{}/{key}", plan.bucket)
     } else {
-        format!("/{}", plan.key)
+        format!("/{key}")
     };
     let encoded_path = uri::encode_path(&path);
     let mut query = spec.query;
@@ -133,7 +136,7 @@ pub fn sign(
             };
             // The resource is always /bucket/key, also for virtual-hosted requests
             // (S3 developer guide, "Constructing the CanonicalizedResource Element").
-            let mut resource = uri::encode_path(&format!("/{}/{}", plan.bucket, plan.key));
+            let mut resource = uri::encode_path(&format!("/{}/{key}", plan.bucket));
             // Only S3's sub-resources are signed, sorted, values as they are, a bare name
             // when empty: `?partNumber=2&uploadId=ID`, `?uploads`.
             let mut separator = '?';
@@ -241,6 +244,7 @@ mod tests {
             ],
             content_length: 21,
             payload_hash: "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
+            on_bucket: false,
         };
         let mut p = p;
         p.endpoint = crate::config::Endpoint::parse("https://s3.amazonaws.com").unwrap();
@@ -280,6 +284,7 @@ mod tests {
             headers: vec![],
             content_length: 0,
             payload_hash: v4::UNSIGNED_PAYLOAD,
+            on_bucket: false,
         };
         let signed = sign(&p, &p.credentials.last(), spec, Timestamp::from_unix(0));
         assert_eq!(
@@ -309,6 +314,7 @@ mod tests {
             ],
             content_length: 5,
             payload_hash: "",
+            on_bucket: false,
         };
         let signed = sign(
             &p,
@@ -344,7 +350,7 @@ mod tests {
         };
         let p = plan(&[], options);
         let time = Timestamp::from_unix(1_174_950_202);
-        let auth = |method, query: Vec<(&str, &str)>| {
+        let auth = |method, query: Vec<(&str, &str)>, on_bucket| {
             let spec = RequestSpec {
                 method,
                 query: query
@@ -354,6 +360,7 @@ mod tests {
                 headers: vec![],
                 content_length: 0,
                 payload_hash: "",
+                on_bucket,
             };
             let signed = sign(&p, &p.credentials.last(), spec, time);
             let a = signed.headers.iter().find(|(n, _)| n == "authorization");
@@ -366,12 +373,14 @@ mod tests {
                 &v2::signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &to_sign),
             )
         };
-        let (target, a) = auth("POST", vec![("uploads", "")]);
+        let (target, a) = auth("POST", vec![("uploads", "")], false);
         assert_eq!(target, "/bucket/k?uploads=");
         assert_eq!(a, expect("POST", "/bucket/k?uploads"));
-        let (_, a) = auth("PUT", vec![("uploadId", "a/b"), ("partNumber", "2")]);
+        let (_, a) = auth("PUT", vec![("uploadId", "a/b"), ("partNumber", "2")], false);
         assert_eq!(a, expect("PUT", "/bucket/k?partNumber=2&uploadId=a/b"));
-        let (_, a) = auth("GET", vec![("uploads", ""), ("prefix", "k")]);
-        assert_eq!(a, expect("GET", "/bucket/k?uploads"));
+        // ListMultipartUploads is a request to the bucket (S3 API reference).
+        let (target, a) = auth("GET", vec![("uploads", ""), ("prefix", "k")], true);
+        assert_eq!(target, "/bucket/?prefix=k&uploads=");
+        assert_eq!(a, expect("GET", "/bucket/?uploads"));
     }
 }

@@ -1,14 +1,14 @@
 //! One PutObject: open the file, hash it when the payload is signed, send the head and
 //! the body, and hold the last bytes back until the file is known not to have changed.
 
-use super::exchange::{self, Body, Call, FileSpan, FileStamp, Slot};
-use super::multipart::{etag_md5, hex};
-use super::{retry, Outcome};
+use super::exchange::{self, Body, Call, FileSpan, FileStamp, Integrity, Slot};
+use super::{adapt, confirm, retry, Outcome};
 use crate::config::{Condition, Plan, Scheme};
 use crate::transport;
 use crate::Error;
 use rustls::ClientConfig;
 use std::fs::File;
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,10 +42,36 @@ pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
 }
 
 /// As `put`, over the kept-alive connection in `slot` if any; the connection is left
-/// there for the next call when the store keeps it open.
+/// there for the next call when the store keeps it open. A way of sending the store
+/// refuses is replaced by the next one it takes (upload::adapt), for the rest of the run.
 pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let integrity = exchange::prepare(plan, body)?;
+    let mut adapted = adapt::apply(plan);
+    loop {
+        let integrity = exchange::prepare(&adapted, body)?;
+        match put_with(&adapted, body, &integrity, slot) {
+            Err(e) if adapt::learn_from_refusal(&adapted, &e, integrity.trailer(&adapted)) => {
+                plan.meter.retried();
+                adapted = adapt::apply(plan);
+            }
+            Err(e) => return Err(e),
+            Ok(mut outcome) => {
+                outcome.elapsed = started.elapsed();
+                return Ok(outcome);
+            }
+        }
+    }
+}
+
+/// One PutObject under `plan` as it stands (retried as its policy allows), then the
+/// confirmation of what the store holds (upload::confirm).
+fn put_with(
+    plan: &Plan,
+    body: Body<'_>,
+    integrity: &Integrity,
+    slot: &mut Slot,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
     let tls = tls_for(plan)?;
     let mut headers = super::request::object_headers(plan);
     if let Some(md5) = &integrity.content_md5 {
@@ -60,9 +86,11 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
         payload_hash: &integrity.payload_hash,
         checksum: plan.checksum,
         checksum_value: integrity.checksum_value.clone(),
-        md5: plan.verify_etag,
+        // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
+        md5: plan.verify_etag && integrity.md5.is_none(),
         cancel: None,
         meter: Some(&plan.meter),
+        on_bucket: false,
     };
     // An attempt that broke off may have stored the object all the same: a conditional
     // retry of it would then be refused by that very object.
@@ -82,23 +110,16 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
     };
     let head = &answer.response.head;
     let etag = head.header("etag").map(str::to_string);
-    if let (Some(ours), Some(theirs)) = (answer.md5, etag.as_deref().and_then(etag_md5)) {
-        if ours != theirs {
-            return Err(mismatch(
-                plan,
-                tls.as_ref(),
-                format!(
-                    "the store's ETag {} is not the MD5 of the bytes sent ({})",
-                    etag.as_deref().unwrap_or_default(),
-                    hex(&ours)
-                ),
-            ));
-        }
-    }
+    let md5 = answer.md5.or(integrity.md5);
+    let checksum = match confirm::put(plan, tls.as_ref(), body, &answer, md5, integrity) {
+        Ok(checksum) => checksum,
+        Err(confirm::Failed::Mismatch(m)) => return Err(mismatch(plan, tls.as_ref(), m)),
+        Err(confirm::Failed::Other(e)) => return Err(e),
+    };
     Ok(Outcome {
         etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
-        checksum: plan.checksum.zip(answer.checksum.clone()),
+        checksum,
         ..Outcome::of(plan, body.len(), started.elapsed())
     })
 }
@@ -151,10 +172,16 @@ pub fn open_source(path: &Path) -> Result<(File, u64, FileStamp), Error> {
             "{shown} is a directory: give a file (upload each file of a directory on its own)"
         )));
     }
+    if meta.file_type().is_fifo() {
+        return Err(Error::LocalFile(format!(
+            "{shown} is a pipe (FIFO), whose length is not known up front: give it as standard input, \
+             `s3push - s3://BUCKET/KEY < {shown}`"
+        )));
+    }
     if !meta.is_file() {
         return Err(Error::LocalFile(format!(
-            "{shown} is not a regular file (a pipe or a device), and a single PUT needs the size up front: \
-             save it to a file first"
+            "{shown} is not a regular file (a device or a socket), and an upload needs its size up front: \
+             save it to a file first, or give it as standard input (`-`)"
         )));
     }
     let size = meta.len();

@@ -205,6 +205,28 @@ fn ended_whole() -> Result<(), Error> {
     }
 }
 
+/// Refuses a standard input that is /dev/null: nothing is meant to be stored then. Rust's
+/// runtime opens a closed fd 0 on /dev/null, so a closed standard input (`<&-`) looks
+/// the same, and a cron job's forgotten pipe would store an empty object with exit 0.
+pub fn refuse_null_input() -> Result<(), Error> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return Ok(());
+    };
+    let (Ok(input), Ok(null)) = (File::from(fd).metadata(), std::fs::metadata("/dev/null")) else {
+        return Ok(());
+    };
+    if input.file_type().is_char_device() && input.rdev() == null.rdev() {
+        return Err(Error::Usage(
+            "standard input is /dev/null or closed, so there is nothing to upload: to store an empty object \
+             on purpose, pipe it (`: | s3push - s3://BUCKET/KEY`) or upload an empty file"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Uploads standard input.
 pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
     let started = Instant::now();
@@ -232,11 +254,27 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
         });
     }
 
-    let session = multipart::create(plan)?;
-    let mut held = vec![(1u32, first, first_len)];
-    held.extend(second.map(|(hold, len)| (2u32, hold, len)));
+    let mut session = multipart::create(plan)?;
     let table: Mutex<Vec<Option<PartDone>>> = Mutex::new(Vec::new());
-    let streamed = stream_parts(&session, &mut input, sizing, held, &table);
+    // The first part goes alone: what it shows of the store holds for every part after
+    // it (upload::adapt), and it is held, so it can be sent again in another mode.
+    let mut slot: Slot = None;
+    let streamed =
+        multipart::send_first_part(&mut session, 1, first.body(first_len), true, &mut slot)
+            .and_then(|done| {
+                lock(&table).push(Some(done));
+                session.plan.meter.part_done();
+                drop(first);
+                match second {
+                    Some((hold, len)) => {
+                        let held = vec![(2, hold, len)];
+                        let (parts, total) =
+                            stream_parts(&session, &mut input, sizing, held, &table, slot)?;
+                        Ok((parts, total + first_len))
+                    }
+                    None => Ok((1, first_len)),
+                }
+            });
     let result = streamed.and_then(|(parts, total)| {
         ended_whole()?;
         let done: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
@@ -246,14 +284,16 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
                 done.len()
             )));
         }
-        let response = multipart::complete(&session, &done)?;
-        Ok((response, done, parts, total))
+        let completed = multipart::complete(&session, &done)?;
+        Ok((completed, done, parts, total))
     });
-    let (response, done, _parts, total) = result.map_err(|e| {
+    let ((response, confirmed), done, _parts, total) = result.map_err(|e| {
         let stored = lock(&table).iter().flatten().count();
         multipart::fail(&session, e, None, 0, stored, 0)
     })?;
-    multipart::verify_object(&session, &done, &response)?;
+    if !confirmed {
+        multipart::verify_object(&session, &done, &response, None)?;
+    }
     Ok(multipart::outcome(plan, &response, total, &done, started))
 }
 
@@ -265,6 +305,7 @@ fn stream_parts(
     sizing: Sizing,
     held: Vec<(u32, Hold, u64)>,
     table: &Mutex<Vec<Option<PartDone>>>,
+    kept: Slot,
 ) -> Result<(u32, u64), Error> {
     let jobs = session.plan.multipart.jobs as usize;
     let spool = session.plan.multipart.spool_dir.as_deref();
@@ -274,14 +315,16 @@ fn stream_parts(
     // jobs + 1 holds exist.
     let (work_tx, work_rx) = mpsc::sync_channel::<(u32, Hold, u64)>(0);
     let work_rx = Mutex::new(work_rx);
+    // The first sender goes on over the connection the first part left open.
+    let kept = Mutex::new(kept);
     let (free_tx, free_rx) = mpsc::channel::<Hold>();
 
     let filled = std::thread::scope(|scope| {
         for _ in 0..jobs {
             let free_tx = free_tx.clone();
             let (work_rx, cancel, first_error) = (&work_rx, &cancel, &first_error);
+            let mut slot: Slot = lock(&kept).take();
             scope.spawn(move || {
-                let mut slot: Slot = None;
                 loop {
                     let job = lock(work_rx).recv();
                     let Ok((number, hold, len)) = job else { break };

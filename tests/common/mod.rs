@@ -17,7 +17,7 @@ pub use canned::CannedServer;
 #[allow(unused_imports)]
 pub use proxy::{ProxyMode, TestProxy};
 #[allow(unused_imports)]
-pub use scripted::{answer, ok_put, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
+pub use scripted::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 #[allow(unused_imports)]
 pub use server::S3Server;
 #[allow(unused_imports)]

@@ -16,6 +16,7 @@
 //!   `MAX_CONNECTIONS` are accepted. Dropping the server shuts every open socket, wakes the
 //!   acceptor and joins every thread.
 
+use md5::{Digest, Md5};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,6 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// Body bytes kept for [`Step::Stored`] to hash (the bodies of these tests are smaller).
+const BODY_KEPT: usize = 64 * 1024 * 1024;
 /// A connection is closed after this long, whatever its script says.
 const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
 /// How often a blocked read wakes up to look at the stop flag and the deadline.
@@ -58,6 +61,12 @@ pub enum Step {
     ReadBodyPart(u64),
     /// Send these bytes verbatim (any status, malformed or truncated answers, 100s).
     Reply(Vec<u8>),
+    /// Answer as a store that stored the body read for the last head: `200`, `ETag` the
+    /// quoted MD5 of those bytes, and the head's `x-amz-checksum-*` header echoed (as a
+    /// store that verified it would).
+    Stored,
+    /// [`Step::Stored`] with `Connection: close`.
+    StoredClose,
     /// Send `HTTP/1.1 100 Continue` if the last head carried `Expect: 100-continue`, as a
     /// real store does; nothing otherwise.
     ContinueIfExpected,
@@ -252,9 +261,69 @@ pub fn s3_error_with(
     answer(status, &h, &body)
 }
 
-/// What a store answers to a stored PUT: 200, `ETag: "abc"`, `Content-Length: 0`.
-pub fn ok_put() -> Vec<u8> {
-    answer("HTTP/1.1 200 OK", &[("ETag", "\"abc\"")], "")
+/// What [`Step::Stored`] answers to `head` and the `body` bytes that came with it: the
+/// ETag the MD5 of the data (an aws-chunked body decoded), and every `x-amz-checksum-*`
+/// the client sent, in the head or in the trailer, echoed.
+fn stored_reply(head: &str, body: &[u8], close: bool) -> Vec<u8> {
+    let checksum_header = |line: &str| {
+        let (n, v) = line.split_once(':')?;
+        let n = n.trim().to_ascii_lowercase();
+        (n.starts_with("x-amz-checksum-") && n != "x-amz-checksum-type")
+            .then(|| (n, v.trim().to_string()))
+    };
+    let mut echoed: Vec<(String, String)> =
+        head.lines().skip(1).filter_map(checksum_header).collect();
+    let chunked = head.lines().skip(1).any(|l| {
+        l.split_once(':').is_some_and(|(n, v)| {
+            n.trim().eq_ignore_ascii_case("content-encoding") && v.contains("aws-chunked")
+        })
+    });
+    let digest = if chunked {
+        let (data, trailer) = decode_aws_chunked(body);
+        echoed.extend(trailer.lines().filter_map(checksum_header));
+        Md5::digest(&data)
+    } else {
+        Md5::digest(body)
+    };
+    let etag = format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let mut headers = vec![("ETag".to_string(), etag)];
+    if close {
+        headers.push(("Connection".into(), "close".into()));
+    }
+    headers.extend(echoed);
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    answer("HTTP/1.1 200 OK", &headers, "")
+}
+
+/// The data and the trailer text of an aws-chunked body (`hex[;ext]\r\nDATA\r\n`...,
+/// `0\r\n`, trailer lines, `\r\n`); what does not parse ends it.
+fn decode_aws_chunked(mut raw: &[u8]) -> (Vec<u8>, String) {
+    let mut data = Vec::new();
+    loop {
+        let Some(end) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return (data, String::new());
+        };
+        let line = String::from_utf8_lossy(&raw[..end]).into_owned();
+        raw = &raw[end + 2..];
+        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16);
+        match size {
+            Ok(0) => return (data, String::from_utf8_lossy(raw).into_owned()),
+            Ok(n) if n + 2 <= raw.len() => {
+                data.extend_from_slice(&raw[..n]);
+                raw = &raw[n + 2..];
+            }
+            _ => return (data, String::new()),
+        }
+    }
 }
 
 /// "503 Slow Down" -> "HTTP/1.1 503 Slow Down"; a whole status line is kept.
@@ -291,6 +360,7 @@ fn accept(listener: TcpListener, scripts: Vec<Vec<Step>>, shared: Arc<Shared>) {
                 sock: Some(sock),
                 pending: Vec::new(),
                 current: None,
+                body: Vec::new(),
                 deadline: Instant::now() + CONNECTION_LIMIT,
                 shared: &shared,
             };
@@ -316,6 +386,8 @@ struct Conn<'a> {
     pending: Vec<u8>,
     /// The index in `seen` of the request head read last.
     current: Option<usize>,
+    /// The body bytes read for it (the first BODY_KEPT of them).
+    body: Vec<u8>,
     deadline: Instant,
     shared: &'a Shared,
 }
@@ -370,6 +442,8 @@ impl Conn<'_> {
                 }
             }
             let n = left.min(self.pending.len() as u64) as usize;
+            let keep = n.min(BODY_KEPT.saturating_sub(self.body.len()));
+            self.body.extend_from_slice(&self.pending[..keep]);
             self.pending.drain(..n);
             left -= n as u64;
             lock(&self.shared.seen)[index].add_body(n as u64);
@@ -407,6 +481,7 @@ impl Conn<'_> {
                     let mut seen = lock(&self.shared.seen);
                     seen.push(Seen::new(head));
                     self.current = Some(seen.len() - 1);
+                    self.body.clear();
                 }
                 Step::ReadBody => {
                     let left = self.body_left();
@@ -421,6 +496,14 @@ impl Conn<'_> {
                     }
                 }
                 Step::Reply(bytes) => self.sock()?.write_all(bytes)?,
+                Step::Stored | Step::StoredClose => {
+                    let head = self
+                        .current
+                        .map(|i| lock(&self.shared.seen)[i].head.clone())
+                        .unwrap_or_default();
+                    let reply = stored_reply(&head, &self.body, matches!(step, Step::StoredClose));
+                    self.sock()?.write_all(&reply)?;
+                }
                 Step::ContinueIfExpected => {
                     let expected = self
                         .current

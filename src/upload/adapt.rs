@@ -1,0 +1,254 @@
+//! What the run learns of the store: the ways of sending it refuses, and whether it keeps
+//! checksums at all. Learned from the first answer that shows it, kept for every later
+//! request of the run (every part, every file of a batch), and said once in a note.
+//!
+//! The ladder, for what s3push chose by itself (an algorithm or payload mode the user
+//! named is kept, and its refusal stands):
+//! 1. the checksum as an aws-chunked trailer, computed while sending (no pass first);
+//! 2. the checksum as a header, computed by a pass over the body first (RGW 16.2 knows no
+//!    `STREAMING-*-TRAILER` payload; Garage refuses the signed trailer);
+//! 3. no `x-amz-checksum-*`: Content-MD5 and the ETag check (a store that refuses the
+//!    checksum headers, or takes them and keeps nothing).
+//!
+//! Integrity never drops to nothing: the last step is checked by the store (Content-MD5)
+//! and by s3push (the ETag).
+
+use crate::config::Plan;
+use crate::error::Refusal;
+use crate::report;
+use crate::Error;
+use std::sync::Mutex;
+
+/// What is known of one store (one endpoint) in this run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// It refused a checksum trailer: checksums go as headers.
+    pub no_trailer: bool,
+    /// It refused `x-amz-checksum-*`, or took them and keeps none (no echo, nothing in a
+    /// HEAD): Content-MD5 and the ETag check instead.
+    pub no_checksum: bool,
+    /// It gives no checksum of a completed multipart object: its parts' MD5s are
+    /// computed while sending, for the ETag check.
+    pub no_object_checksum: bool,
+}
+
+/// The facts of this run, by endpoint (scheme, host and port). A process uploads for one
+/// run; the table lives as long as it does.
+static LEARNED: Mutex<Vec<(String, Facts)>> = Mutex::new(Vec::new());
+
+fn store_of(plan: &Plan) -> String {
+    plan.endpoint.url()
+}
+
+/// What the run knows of the plan's store.
+pub fn facts(plan: &Plan) -> Facts {
+    let key = store_of(plan);
+    let table = LEARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(Facts::default(), |(_, f)| *f)
+}
+
+fn record(plan: &Plan, change: impl FnOnce(&mut Facts)) {
+    let key = store_of(plan);
+    let mut table = LEARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match table.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, f)) => change(f),
+        None => {
+            let mut f = Facts::default();
+            change(&mut f);
+            table.push((key, f));
+        }
+    }
+}
+
+/// The plan for a multipart upload, with what the run learned of the store.
+pub fn apply_multipart(plan: &Plan) -> Plan {
+    let mut applied = apply(plan);
+    applied.verify_etag |= facts(plan).no_object_checksum;
+    applied
+}
+
+/// The plan as the next request sends it, with what the run learned of the store.
+pub fn apply(plan: &Plan) -> Plan {
+    let facts = facts(plan);
+    let mut plan = plan.clone();
+    if facts.no_trailer {
+        plan.checksum_trailer = false;
+    }
+    if facts.no_checksum {
+        plan.verify_etag = true;
+        if !plan.checksum_named && plan.checksum.is_some() {
+            plan.checksum = None;
+            plan.content_md5 = true;
+        }
+    }
+    plan
+}
+
+/// After `error` answered a request sent under `plan` (as `apply` made it), with a
+/// checksum trailer or not: true when the store refused a way of sending that s3push
+/// chose and there is a next one, now recorded for the run (and said in a note); the
+/// request is then to be sent again under `apply(plan)`.
+pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
+    let Error::Refused(r) = error else {
+        return false;
+    };
+    let Some(algorithm) = plan.checksum else {
+        return false;
+    };
+    let said = said(r);
+    if trailer && refuses_trailer(r) {
+        record(plan, |f| f.no_trailer = true);
+        report::warning(&format!(
+                "the store refused a checksum trailer ({said}): sending {} as a header, computed by a pass over \
+                 the data first, for the rest of this run",
+                algorithm.api_name()
+            ));
+        return true;
+    }
+    if !plan.checksum_named && refuses_checksum(r) {
+        record(plan, |f| {
+            f.no_trailer = true;
+            f.no_checksum = true;
+        });
+        report::warning(&format!(
+                "the store refused the {} checksum header ({said}): sending Content-MD5 and checking the ETag \
+                 instead, for the rest of this run",
+                algorithm.api_name()
+            ));
+        return true;
+    }
+    false
+}
+
+/// The store took a checksum and keeps none (no echo in its answer, none in a HEAD):
+/// later requests of the run check the ETag (and send Content-MD5 instead, when the
+/// algorithm was s3push's choice).
+pub fn learn_checksums_unkept(plan: &Plan) {
+    if facts(plan).no_checksum {
+        return;
+    }
+    record(plan, |f| f.no_checksum = true);
+    report::warning(
+        "the store keeps no checksums (none echoed, none in a HEAD): checking ETags against the MD5 of what \
+         is sent, for the rest of this run",
+    );
+}
+
+/// The store gave no checksum of a completed multipart object (s3s-fs): the object was
+/// confirmed by its ETag, its parts read again; later multipart uploads of the run
+/// compute the parts' MD5s while sending instead.
+pub fn learn_no_object_checksum(plan: &Plan) {
+    record(plan, |f| f.no_object_checksum = true);
+    crate::report::trace::event(format_args!(
+        "the store gave no checksum of the completed object: checking multipart ETags from here on"
+    ));
+}
+
+/// `400 XAmzContentSHA256Mismatch` (RGW 16.2, which knows no trailer payload), `400
+/// InvalidRequest` (Garage: "Invalid payload signature" for a signed trailer), 501 or
+/// NotImplemented, and the other answers of a store that does not parse the body.
+fn refuses_trailer(r: &Refusal) -> bool {
+    matches!(r.status, 400 | 411 | 501)
+        && matches!(
+            r.code.as_deref(),
+            None | Some(
+                "XAmzContentSHA256Mismatch"
+                    | "NotImplemented"
+                    | "InvalidArgument"
+                    | "InvalidRequest"
+                    | "BadRequest"
+                    | "MissingContentLength"
+                    | "IncompleteBody"
+            )
+        )
+}
+
+/// A refusal that names checksums: 501/NotImplemented, or InvalidArgument/InvalidRequest
+/// whose message is about a checksum. BadDigest never is (the bytes were damaged).
+fn refuses_checksum(r: &Refusal) -> bool {
+    let about_checksums = r
+        .message
+        .as_deref()
+        .is_some_and(|m| m.to_ascii_lowercase().contains("checksum"));
+    r.status == 501
+        || r.code.as_deref() == Some("NotImplemented")
+        || (matches!(
+            r.code.as_deref(),
+            Some("InvalidArgument" | "InvalidRequest")
+        ) && about_checksums)
+}
+
+/// `400 XAmzContentSHA256Mismatch`, as the note quotes it.
+fn said(r: &Refusal) -> String {
+    match &r.code {
+        Some(code) => format!("{} {code}", r.status),
+        None => r.status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, code: Option<&str>, message: Option<&str>) -> Refusal {
+        Refusal {
+            status_line: format!("HTTP/1.1 {status} X"),
+            status,
+            code: code.map(str::to_string),
+            message: message.map(str::to_string),
+            request_id: None,
+            hint: None,
+            server_date: None,
+            region: None,
+        }
+    }
+
+    #[test]
+    fn a_trailer_refusal_is_told_from_other_refusals() {
+        assert!(refuses_trailer(&refusal(
+            400,
+            Some("XAmzContentSHA256Mismatch"),
+            None
+        )));
+        assert!(refuses_trailer(&refusal(
+            400,
+            Some("InvalidRequest"),
+            Some("Invalid payload signature")
+        )));
+        assert!(refuses_trailer(&refusal(501, None, None)));
+        for (status, code) in [
+            (403, "SignatureDoesNotMatch"),
+            (403, "AccessDenied"),
+            (400, "BadDigest"),
+            (404, "NoSuchBucket"),
+        ] {
+            assert!(
+                !refuses_trailer(&refusal(status, Some(code), None)),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_refusal_that_names_checksums_drops_them() {
+        assert!(refuses_checksum(&refusal(501, None, None)));
+        assert!(refuses_checksum(&refusal(
+            400,
+            Some("InvalidArgument"),
+            Some("Unsupported checksum algorithm")
+        )));
+        assert!(!refuses_checksum(&refusal(
+            400,
+            Some("InvalidArgument"),
+            Some("Invalid part number")
+        )));
+        assert!(!refuses_checksum(&refusal(400, Some("BadDigest"), None)));
+    }
+}

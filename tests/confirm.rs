@@ -1,0 +1,383 @@
+//! What "confirmed" means and how s3push adapts to what a store takes, against scripted
+//! stores that behave as real ones were seen to (README "Stores"): a store that answers
+//! 200 having read nothing, RGW 16.2 (no trailer payloads, no checksums, an empty ETag
+//! after CompleteMultipartUpload), Garage (conditions ignored on PUT).
+//!
+//! Each test runs the real binary against a scripted loopback server (tests/common).
+
+mod common;
+
+use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step};
+use md5::{Digest, Md5};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+use tempfile::TempDir;
+use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stored};
+
+const LIMIT: Duration = Duration::from_secs(20);
+const DEST: &str = "s3://bucket/key.bin";
+const MIB: u64 = 1024 * 1024;
+
+struct Source {
+    dir: TempDir,
+    file: PathBuf,
+}
+
+fn source(len: u64) -> Source {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = common::random_file(dir.path(), "body.bin", len);
+    Source { dir, file }
+}
+
+fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
+    let mut cmd = common::s3push(src.dir.path());
+    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
+    cmd.args(extra);
+    cmd.arg(&src.file).arg(DEST);
+    common::run_bounded(cmd, LIMIT)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+fn request_lines(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .map(|s| s.head.lines().next().unwrap_or("").to_string())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The quoted MD5 of `bytes`: the ETag S3 gives them.
+fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex(&Md5::digest(bytes)))
+}
+
+/// The ETag of an object of these parts: the MD5 of their MD5s, then `-N`.
+fn multipart_etag(parts: &[&[u8]]) -> String {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend_from_slice(&Md5::digest(p));
+    }
+    format!("\"{}-{}\"", hex(&Md5::digest(&all)), parts.len())
+}
+
+fn head_answer(len: u64, etag: &str) -> Vec<u8> {
+    // A HEAD answer: the object's length, and no body.
+    format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: {len}\r\n\r\n").into_bytes()
+}
+
+const EMPTY_MD5: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+
+/// Issue 15.1: a store answers 200 with the empty body's ETag having read nothing of the
+/// body, and echoes no checksum. With the default flags (CRC32) that was taken as
+/// agreement (exit 0); a HEAD now shows the object is not what was sent (exit 9).
+#[test]
+fn a_200_for_bytes_never_read_is_not_a_success() {
+    let src = source(MIB);
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", EMPTY_MD5)], "")),
+        ],
+        vec![ReadHead, Reply(head_answer(0, EMPTY_MD5))],
+    ]);
+    let out = push(&server.endpoint(), &src, &[]);
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("holds 0 bytes"), "{err}");
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    let lines = request_lines(&server.seen());
+    assert!(lines[1].starts_with("HEAD /bucket/key.bin "), "{lines:?}");
+    assert_eq!(
+        server.seen()[1].header("x-amz-checksum-mode").as_deref(),
+        Some("ENABLED")
+    );
+}
+
+/// The same store, where the HEAD is refused (a key that may only write): the ETag is an
+/// MD5, and the MD5 of the file, computed by a pass, is another: exit 9.
+#[test]
+fn a_200_for_bytes_never_read_is_caught_by_the_md5_when_the_head_is_refused() {
+    let src = source(MIB);
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", EMPTY_MD5)], "")),
+        ],
+        vec![
+            ReadHead,
+            Reply(s3_error("403 Forbidden", "AccessDenied", "")),
+        ],
+    ]);
+    let out = push(&server.endpoint(), &src, &["--retries", "0"]);
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("is not the MD5 of the bytes sent"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// A store that echoes nothing and whose ETag is no MD5 (as for SSE-KMS): nothing
+/// confirms the bytes, and s3push says so (exit 9), never exit 0.
+#[test]
+fn nothing_to_confirm_is_said_not_taken_for_success() {
+    let src = source(5000);
+    let opaque = "\"0123456789abcdef0123456789abcdef\"";
+    let kms = [
+        ("ETag", opaque),
+        ("x-amz-server-side-encryption", "aws:kms"),
+    ];
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(answer("HTTP/1.1 200 OK", &kms, "")),
+        ],
+        vec![
+            ReadHead,
+            Reply(
+                format!(
+                    "HTTP/1.1 200 OK\r\nETag: {opaque}\r\nx-amz-server-side-encryption: aws:kms\r\n\
+                     Content-Length: 5000\r\n\r\n"
+                )
+                .into_bytes(),
+            ),
+        ],
+    ]);
+    let out = push(&server.endpoint(), &src, &[]);
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("nothing confirms the bytes"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// SSE-KMS: the ETag is 32 hex digits and no MD5 of the data. With the ETag check on
+/// (`--checksum none`), the answer's `x-amz-server-side-encryption: aws:kms` sets the
+/// ETag aside (before: a false exit 9); the Content-MD5 the store took confirms it.
+#[test]
+fn an_sse_kms_etag_is_not_taken_for_an_md5() {
+    let src = source(5000);
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ReadBody,
+        Reply(answer(
+            "HTTP/1.1 200 OK",
+            &[
+                ("ETag", "\"0123456789abcdef0123456789abcdef\""),
+                ("x-amz-server-side-encryption", "aws:kms"),
+            ],
+            "",
+        )),
+    ]]);
+    // --content-md5: the store checked the bytes; the ETag (not an MD5 here) is not.
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--checksum", "none", "--content-md5"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+/// RGW 16.2 over https: the trailer payloads are unknown to it (`400
+/// XAmzContentSHA256Mismatch`). s3push sends the checksum as a header instead, says so,
+/// and, as RGW keeps no checksum either, confirms the object by its MD5 ETag (HEAD).
+/// Before: exit 7 on every upload with the default flags.
+#[test]
+fn a_refused_trailer_is_sent_again_as_a_header_and_confirmed_by_the_etag() {
+    let src = source(2 * MIB);
+    let bytes = std::fs::read(&src.file).unwrap();
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(s3_error("400 Bad Request", "XAmzContentSHA256Mismatch", "")),
+        ],
+        vec![
+            ReadHead,
+            ContinueIfExpected,
+            ReadBody,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", &etag(&bytes))], "")),
+        ],
+        vec![ReadHead, Reply(head_answer(2 * MIB, &etag(&bytes)))],
+    ]);
+    // --payload unsigned: what the default is over https (this server speaks http).
+    let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("refused a checksum trailer"), "{err}");
+    assert!(err.contains("keeps no checksums"), "{err}");
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].header("x-amz-content-sha256").as_deref(),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    assert_eq!(
+        seen[1].header("x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+    assert!(seen[1].header("x-amz-checksum-crc32").is_some());
+    assert!(seen[1].header("content-encoding").is_none());
+    assert!(seen[1].body_complete);
+    assert!(request_lines(&seen)[2].starts_with("HEAD /bucket/key.bin "));
+}
+
+/// A checksum the user named is kept: a store that refuses its header gets no
+/// Content-MD5 in its place, and the refusal stands (with what to pass instead).
+#[test]
+fn a_named_checksum_is_kept_and_its_refusal_stands() {
+    let src = source(5000);
+    let refusal = s3_error_with(
+        "400 Bad Request",
+        &[],
+        "InvalidArgument",
+        "<ArgumentName>x-amz-checksum-sha256</ArgumentName>",
+    );
+    let server = ScriptedServer::start(vec![vec![ReadHead, ReadBody, Reply(refusal)]]);
+    let out = push(&server.endpoint(), &src, &["--checksum", "sha256"]);
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "{:?}",
+        request_lines(&server.seen())
+    );
+}
+
+/// RGW answers CompleteMultipartUpload `200` with `<ETag></ETag>` at times, the object
+/// intact: a HEAD confirms it (length, `-N` ETag). Before: exit 8, "it may not support
+/// multipart uploads", for an object that reads back byte for byte.
+#[test]
+fn an_empty_etag_after_complete_is_confirmed_by_a_head() {
+    let len = 5 * MIB + 1;
+    let src = source(len);
+    let bytes = std::fs::read(&src.file).unwrap();
+    let (p1, p2) = bytes.split_at(5 * MIB as usize);
+    let xml = |body: &str| {
+        answer(
+            "HTTP/1.1 200 OK",
+            &[("Content-Type", "application/xml")],
+            body,
+        )
+    };
+    let part = |e: String| {
+        vec![
+            ReadHead,
+            ContinueIfExpected,
+            ReadBody,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", &e)], "")),
+        ]
+    };
+    let mut parts = part(etag(p1));
+    parts.extend(part(etag(p2)));
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(xml(
+                "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
+                 <UploadId>UPLOAD-1</UploadId></InitiateMultipartUploadResult>",
+            )),
+        ],
+        parts,
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(xml(
+                "<CompleteMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
+                 <ETag></ETag></CompleteMultipartUploadResult>",
+            )),
+        ],
+        vec![
+            ReadHead,
+            Reply(head_answer(len, &multipart_etag(&[p1, p2]))),
+        ],
+    ]);
+    let flags = [
+        "--multipart-threshold",
+        "5M",
+        "--part-size",
+        "5M",
+        "--jobs",
+        "1",
+        "--retries",
+        "0",
+    ];
+    let out = push(&server.endpoint(), &src, &flags);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(text(&out.stdout).starts_with(&format!("uploaded {DEST} ")));
+    let lines = request_lines(&server.seen());
+    assert!(
+        lines[3].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-1"),
+        "{lines:?}"
+    );
+    assert!(lines[4].starts_with("HEAD /bucket/key.bin "), "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+}
+
+/// Garage ignores If-None-Match on PUT: `--no-clobber` looks (HEAD) before it writes, so
+/// an existing key is never overwritten (exit 11, nothing sent). Before: the PUT went
+/// out, and Garage overwrote the object.
+#[test]
+fn no_clobber_looks_before_a_single_put() {
+    let src = source(5000);
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Reply(head_answer(7, "\"0123456789abcdef0123456789abcdef\"")),
+    ]]);
+    let out = push(&server.endpoint(), &src, &["--no-clobber"]);
+    assert_eq!(out.status.code(), Some(11), "{}", describe(&out));
+    let lines = request_lines(&server.seen());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("HEAD "), "{lines:?}");
+
+    // An absent key: the PUT goes, its condition still sent.
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
+        vec![ReadHead, ContinueIfExpected, ReadBody, Stored],
+    ]);
+    let out = push(&server.endpoint(), &src, &["--no-clobber"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let seen = server.seen();
+    assert_eq!(seen[1].header("if-none-match").as_deref(), Some("*"));
+}
+
+/// A key that may only write: the look is refused, the PUT goes with its condition, and
+/// a note says the store's check is then the only guard.
+#[test]
+fn no_clobber_says_when_it_could_not_look() {
+    let src = source(5000);
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(s3_error("403 Forbidden", "AccessDenied", "")),
+        ],
+        vec![ReadHead, ContinueIfExpected, ReadBody, Stored],
+    ]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--no-clobber", "--retries", "0"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("the store's own check of --no-clobber is then the only guard"),
+        "{}",
+        describe(&out)
+    );
+}
