@@ -5,6 +5,8 @@
 //! CompleteMultipartUpload), and the abort after a refused Complete, seen by the
 //! scripted server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{assert_failure, describe, run, Stage, BUCKET};

@@ -2,6 +2,8 @@
 //! option the parser takes, the version names the TLS stack, and the man page and shell
 //! completions made from it work.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -5,6 +5,8 @@
 //!
 //! Each test runs the real binary against a scripted loopback server (tests/common).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step};

@@ -7,6 +7,8 @@
 //! only "s3push: warning:" lines), that the secret key shows nowhere, and what reached
 //! the server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};

@@ -2,6 +2,8 @@
 //! the TLS front), files in parts, standard input through a pipe, interruption, resume and
 //! abort, every object read back from the server and compared.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{describe, run, Stage, BUCKET};

@@ -4,6 +4,8 @@
 //! server certificate pinned by --ca-bundle; IPv6 loopback; endpoints from the profile.
 //! Every object is read back byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;

@@ -2,6 +2,8 @@
 //! (s3s-fs) on 127.0.0.1, over plain HTTP and through a rustls front; every object is read
 //! back from the server's root byte for byte and its key checked exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{assert_failure, run, run_offline, Stage, BUCKET};
