@@ -158,7 +158,7 @@ OUTPUT:
   --progress, --no-progress
                           progress on stderr: redrawn on a terminal (the default there);
                           elsewhere --progress writes a line every 5 s
-  --json                  one JSON object per object on stdout, errors too (README, Output)
+  --json                  one JSON object per object on stdout, errors too (doc/output.md)
   -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
                           connects, TLS, reused connections, retries and their waits
   --dry-run               print the first request s3push would send (signature, tokens

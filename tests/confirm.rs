@@ -1,5 +1,5 @@
 //! What "confirmed" means and how s3push adapts to what a store takes, against scripted
-//! stores that behave as real ones were seen to (README "Stores"): a store that answers
+//! stores that behave as real ones were seen to (doc/stores.md): a store that answers
 //! 200 having read nothing, RGW 16.2 (no trailer payloads, no checksums, an empty ETag
 //! after CompleteMultipartUpload), Garage (conditions ignored on PUT).
 //!

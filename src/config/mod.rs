@@ -573,7 +573,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         }
     }
     // Over TLS the record layer already authenticates every byte; in clear text only a
-    // signed body hash stops a body from being altered on the way (README, "Payload modes").
+    // signed body hash stops a body from being altered on the way (doc/integrity.md, "Payload modes").
     let payload = options.payload.unwrap_or(match endpoint.scheme {
         _ if unsigned => PayloadMode::Unsigned,
         Scheme::Https => PayloadMode::Unsigned,
@@ -839,7 +839,7 @@ fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
     }
 }
 
-/// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
+/// The checksum a store gets when --checksum is not given (doc/integrity.md, "Integrity"): CRC32,
 /// which every store that implements S3's checksums takes, as a header or a trailer;
 /// none for SigV2 and for the stores known to refuse `x-amz-checksum-*` or its trailers
 /// (Cloudflare R2, Backblaze B2, Google Cloud Storage): they get the ETag check instead.

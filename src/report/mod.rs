@@ -116,7 +116,7 @@ pub fn success_line(o: &Outcome) -> String {
     one_line(&line) + "\n"
 }
 
-/// The `--json` object of a stored object (README, "Output"): one line, no line end.
+/// The `--json` object of a stored object (doc/output.md): one line, no line end.
 pub fn success_json(o: &Outcome) -> String {
     let url_destination = o.bucket.is_empty();
     let base = json::Object::new()
