@@ -138,6 +138,8 @@ LARGE OBJECTS (multipart):
                           $XDG_STATE_HOME/s3push, else ListMultipartUploads)
   --spool-dir DIR         hold standard input's parts in an unlinked file here, not memory
   --expected-size SIZE    the stream's likely size: its parts are sized from the start
+  --size SIZE             the stream's exact size: a stream that ends short of it (or goes
+                          past it) is not stored (a producer that failed, cut short)
   --equal-parts           keep every part one size (Cloudflare R2 needs it; set for *.r2)
                           Standard input is held a part at a time before sending: memory
                           up to (jobs + 1) x part size (24 MiB by default). Parts grow (x2
@@ -439,6 +441,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         threshold: size(&mut p, "--multipart-threshold")?,
         part_size: size(&mut p, "--part-size")?,
         expected_size: size(&mut p, "--expected-size")?,
+        exact_size: size(&mut p, "--size")?,
         jobs: match text(&mut p, "--jobs")? {
             None => None,
             Some(n) => Some(n.parse::<u32>().map_err(|_| {

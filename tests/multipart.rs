@@ -490,3 +490,42 @@ fn peak_memory_of_standard_input_stays_within_its_bound() {
     let source = stage.file("stdin-rss.bin", len);
     stage.assert_stored(&out, "stdin-rss.bin", &source);
 }
+
+/// Issue 15.8: a stream cut short (a producer killed) is not stored with `--size N`: in
+/// parts or as one PUT, exit 3, nothing under the key; a stream of exactly N is stored.
+/// Far short of `--expected-size`, the object is stored with a warning.
+#[test]
+fn a_stream_short_of_its_size_is_not_stored() {
+    let stage = Stage::http();
+    for (len, size, key) in [
+        (12 * MIB, "20M", "short-parts.bin"),
+        (MIB, "2M", "short-one.bin"),
+        (21 * MIB, "20M", "long-parts.bin"),
+    ] {
+        let mut flags = SMALL_PARTS.to_vec();
+        flags.extend(["--size", size]);
+        let out = push_stdin(&stage, &flags, key, len);
+        assert_eq!(out.status.code(), Some(3), "{len}: {}", describe(&out));
+        assert!(
+            !stage.server.has_exact_key(BUCKET, key),
+            "{key} was stored: {}",
+            describe(&out)
+        );
+    }
+    let mut flags = SMALL_PARTS.to_vec();
+    flags.extend(["--size", "12M"]);
+    let out = push_stdin(&stage, &flags, "exact.bin", 12 * MIB);
+    let source = stage.file("exact-src.bin", 12 * MIB);
+    stage.assert_stored(&out, "exact.bin", &source);
+
+    let mut flags = SMALL_PARTS.to_vec();
+    flags.extend(["--expected-size", "100M"]);
+    let out = push_stdin(&stage, &flags, "under.bin", 7 * MIB);
+    let source = stage.file("under-src.bin", 7 * MIB);
+    stage.assert_stored(&out, "under.bin", &source);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("under half the"),
+        "{}",
+        describe(&out)
+    );
+}

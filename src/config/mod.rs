@@ -210,6 +210,8 @@ pub struct MultipartOptions {
     pub jobs: Option<u32>,
     pub spool_dir: Option<PathBuf>,
     pub expected_size: Option<u64>,
+    /// `--size`: standard input's exact length.
+    pub exact_size: Option<u64>,
     pub equal_parts: bool,
     pub on_failure: Option<OnFailure>,
     pub resume: bool,
@@ -236,7 +238,10 @@ pub struct Multipart {
     pub jobs: u32,
     /// Hold standard input's parts in unlinked files here instead of memory.
     pub spool_dir: Option<PathBuf>,
+    /// Standard input's likely size (`--size` when given).
     pub expected_size: Option<u64>,
+    /// Standard input's exact size: a stream of another length is not stored.
+    pub exact_size: Option<u64>,
     /// Every part but the last the same size (Cloudflare R2 requires it).
     pub equal_parts: bool,
     /// None: the default for the source (keep for files from 1 GiB, else abort).
@@ -894,12 +899,20 @@ fn resolve_multipart(
             )));
         }
     }
-    if let Some(size) = m.expected_size {
-        if size > MAX_OBJECT {
+    for (flag, size) in [
+        ("--expected-size", m.expected_size),
+        ("--size", m.exact_size),
+    ] {
+        if let Some(size) = size.filter(|&s| s > MAX_OBJECT) {
             return Err(Error::Usage(format!(
-                "--expected-size {size}: over S3's 5 TiB object limit"
+                "{flag} {size}: over S3's 5 TiB object limit"
             )));
         }
+    }
+    if m.exact_size.is_some() && !stdin {
+        return Err(Error::Usage(
+            "--size is the exact length of standard input (`-`); a file's size is known: leave it out".into(),
+        ));
     }
     let jobs = m.jobs.unwrap_or(if stdin {
         DEFAULT_STDIN_JOBS
@@ -940,7 +953,8 @@ fn resolve_multipart(
         part_size: m.part_size,
         jobs,
         spool_dir: m.spool_dir,
-        expected_size: m.expected_size,
+        expected_size: m.exact_size.or(m.expected_size),
+        exact_size: m.exact_size,
         equal_parts,
         on_failure: m.on_failure,
         resume: m.resume,

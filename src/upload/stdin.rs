@@ -28,6 +28,8 @@ const PARTS_PER_STEP: u32 = 1000;
 pub struct Sizing {
     base: u64,
     grow: bool,
+    /// `--size`: the stream's exact length.
+    exact: Option<u64>,
 }
 
 impl Sizing {
@@ -51,6 +53,7 @@ impl Sizing {
         Ok(Sizing {
             base,
             grow: !m.equal_parts,
+            exact: m.exact_size,
         })
     }
 
@@ -227,6 +230,27 @@ pub fn refuse_null_input() -> Result<(), Error> {
     Ok(())
 }
 
+/// The stream ended after `total` bytes: with `--size`, that must be its length (a
+/// producer that failed ends its stream like any other: `pg_dump` killed, say); far short
+/// of `--expected-size`, a warning says what may have happened.
+fn ended_at(m: &Multipart, total: u64) -> Result<(), Error> {
+    match (m.exact_size, m.expected_size) {
+        (Some(exact), _) if total != exact => Err(Error::LocalFile(format!(
+            "standard input ended after {total} bytes, not the {exact} of --size: its producer failed or was \
+             cut short, so nothing is stored; run it again"
+        ))),
+        (None, Some(expected)) if total < expected / 2 => {
+            crate::report::warning(&format!(
+                "standard input ended after {total} bytes, under half the {expected} of --expected-size: if its \
+                 producer failed, this object is incomplete (--size N refuses a stream of another length; \
+                 `set -o pipefail` makes the pipeline's status say so)"
+            ));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Uploads standard input.
 pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
     let started = Instant::now();
@@ -248,6 +272,7 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
     }
     if second.is_none() && first_len <= m.threshold {
         ended_whole()?;
+        ended_at(m, first_len)?;
         return single::put(plan, first.body(first_len)).map(|mut o| {
             o.elapsed = started.elapsed();
             o
@@ -277,6 +302,7 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
             });
     let result = streamed.and_then(|(parts, total)| {
         ended_whole()?;
+        ended_at(m, total)?;
         let done: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
         if done.len() != parts as usize {
             return Err(Error::Protocol(format!(
@@ -428,6 +454,11 @@ fn fill_and_hand_out(
         ended = len < target;
         number += 1;
         total += len;
+        if let Some(exact) = sizing.exact.filter(|&n| total > n) {
+            return Err(Error::LocalFile(format!(
+                "standard input went on past the {exact} bytes of --size: nothing is stored; give its exact length"
+            )));
+        }
         if total > MAX_OBJECT {
             return Err(Error::LocalFile(
                 "standard input went past 5 TiB, S3's object limit: split the stream".into(),
@@ -454,6 +485,7 @@ mod tests {
             jobs: 2,
             spool_dir: None,
             expected_size: expected,
+            exact_size: None,
             equal_parts: equal,
             on_failure: None,
             resume: false,
