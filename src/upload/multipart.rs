@@ -116,11 +116,37 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
         exchange::small_call_adjusting(&mut plan, tls.as_ref(), "POST", query, headers, &[])?;
     let initiated = xml::parse_initiate(&answer.response.body)
         .ok_or_else(|| bad_answer(&answer.response, "CreateMultipartUpload", "no UploadId"))?;
-    Ok(Session {
+    let session = Session {
         plan,
         tls,
         upload_id: initiated.upload_id,
-    })
+    };
+    announce(&session);
+    Ok(session)
+}
+
+/// From now until it is completed or aborted, a second signal (which ends the process at
+/// once) first says which upload is left on the store and how to resume or discard it.
+fn announce(session: &Session) {
+    let plan = &session.plan;
+    let id = &session.upload_id;
+    let discard = format!(
+        "s3push --abort --upload-id {} {}",
+        shell_word(id),
+        plan.url()
+    );
+    interrupt::pending_upload(Some(if plan.from_stdin() {
+        format!(
+            "upload {id} of {} is left on the store (standard input cannot be resumed): discard it with `{discard}`",
+            plan.url()
+        )
+    } else {
+        format!(
+            "upload {id} of {} is left on the store: resume it with `{}` or discard it with `{discard}`",
+            plan.url(),
+            resume_command(plan)
+        )
+    }));
 }
 
 /// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
@@ -310,12 +336,16 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
+    let completed = match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
         Ok(answer) => Ok((answer.response, false)),
         Err(e) => confirm_completed(session, parts, e)
             .map(|head| (head, true))
             .map_err(|e| super::precondition_failed(plan, e, false)),
+    };
+    if completed.is_ok() {
+        interrupt::pending_upload(None);
     }
+    completed
 }
 
 /// When CompleteMultipartUpload says the upload is gone (NoSuchUpload; s3s-fs answers
@@ -528,18 +558,21 @@ fn same_etag(plan: &Plan, parts: &[PartDone], theirs: &str, ours: &str) -> Resul
 /// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
 pub fn abort(session: &Session) -> Result<(), Error> {
     let query = vec![("uploadId".into(), session.upload_id.clone())];
-    match exchange::small_call(
+    let answer = exchange::small_call(
         &session.plan,
         session.tls.as_ref(),
         "DELETE",
         query,
         Vec::new(),
         &[],
-    ) {
-        Ok(_) => Ok(()),
-        Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => Ok(()),
-        Err(e) => Err(e),
+    );
+    match answer {
+        Ok(_) => {}
+        Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => {}
+        Err(e) => return Err(e),
     }
+    interrupt::pending_upload(None);
+    Ok(())
 }
 
 /// Uploads a file in parts, or resumes its pending upload with `--resume`.
@@ -921,6 +954,7 @@ fn find_pending(
         tls: tls_for(plan)?,
         upload_id: upload_id.clone(),
     };
+    announce(&session);
     let listed = list_parts(&session).map_err(|e| match &e {
         Error::Refused(r) if r.code.as_deref() == Some("NoSuchUpload") => {
             let _ = journal::remove(journal_path);
