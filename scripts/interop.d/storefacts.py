@@ -202,6 +202,18 @@ def facts(store, err_text):
         return answer(st, body) + ("; the object was overwritten" if now != b"first" else "; object unchanged")
     fact("PUT If-Match: a wrong ETag", if_match_wrong)
 
+    def if_match_right(quoted):
+        def fn():
+            key = f"facts/ifmatch-right-{'q' if quoted else 'u'}"
+            etag = c.put_object(Bucket=b, Key=key, Body=b"first")["ETag"]
+            tag = etag if quoted else etag.strip('"')
+            st, body, _ = raw.put(key, data=b"second", headers={"If-Match": tag})
+            now = c.get_object(Bucket=b, Key=key)["Body"].read()
+            return answer(st, body) + ("; overwritten" if now == b"second" else "; object unchanged")
+        return fn
+    fact('PUT If-Match: the current ETag, quoted ("...")', if_match_right(True))
+    fact("PUT If-Match: the current ETag, unquoted", if_match_right(False))
+
     def complete():
         key = "facts/multipart"
         uid = c.create_multipart_upload(Bucket=b, Key=key)["UploadId"]
