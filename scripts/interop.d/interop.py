@@ -1612,6 +1612,8 @@ def main():
         _tmp_to_remove.append(tmp)  # after every process stopped
     md = ["# s3push interop"]
 
+    if os.environ.get("S3PUSH_INTEROP_VENV_SECONDS"):
+        timings.append(("client venv (boto3)", float(os.environ["S3PUSH_INTEROP_VENV_SECONDS"])))
     t = time.monotonic()
     s3push = build_s3push()
     timings.append(("build s3push", time.monotonic() - t))
