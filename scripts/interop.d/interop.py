@@ -969,6 +969,16 @@ for _p in PAYLOADS[1:]:
     case(f"multipart p={_p}", f"12 MiB file in 5 MiB parts, --payload {_p}")(_mp_grid(_p, None))
 
 
+@case("threshold under", "a file 1 byte under --multipart-threshold 6M: one PUT")
+def _(c):
+    f = c.files.get("6m-1.bin", 6 * MIB - 1)
+    k = c.key("obj.bin")
+    rc, _, _ = c.s3push(["--multipart-threshold", "6M", "--part-size", "5M", f, c.url(k)])
+    if c.expect_rc(rc, 0):
+        c.readback(k, f)
+        c.etag_parts(k, 0)
+
+
 @case("threshold at", "a file exactly --multipart-threshold 6M: one PUT")
 def _(c):
     f = c.files.get("6m.bin", 6 * MIB)
@@ -1160,6 +1170,7 @@ def slow_upload(c, k, f, state, extra=()):
     err = open(errpath, "wb")
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=c.env(state=state))
     err.close()
+    _procs.append(("s3push", p))  # stopped with the rest if the harness is stopped mid-case
 
     def part1():
         j = c.journal(state)
@@ -1528,7 +1539,7 @@ def print_table(title, outcomes, md):
     md.append(f"\n### {title}\n\n| case | result | exit | want | s3push stderr, store answers |\n|---|---|---|---|---|")
     for o in outcomes:
         details = o.problems + o.info + o.notes
-        lines.append(f"{o.case:<{width}}{o.status:<8}{str(o.rc):<8}{str(o.want):<6}{o.seconds:6.1f}  "
+        lines.append(f"{o.case:<{width}}{o.status:<8}{str(o.rc):<8}{'-' if o.want is None else str(o.want):<6}{o.seconds:6.1f}  "
                      + (details[0] if details else ""))
         for d in details[1:]:
             lines.append(" " * (width + 30) + d)
