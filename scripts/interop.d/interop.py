@@ -1168,7 +1168,8 @@ def slow_upload(c, k, f, state, extra=()):
     vlog(f"    $ {shlex.join(argv)}")
     errpath = os.path.join(c.tmp, f"{c.case}.stderr".replace("/", "_").replace(" ", "_"))
     err = open(errpath, "wb")
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=c.env(state=state))
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=c.env(state=state),
+                         start_new_session=True)
     err.close()
     _procs.append(("s3push", p))  # stopped with the rest if the harness is stopped mid-case
 
