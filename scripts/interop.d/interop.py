@@ -104,18 +104,23 @@ _procs = []  # (name, Popen)
 _cleanups = []  # callables, run last-in first-out
 
 
-def spawn(name, argv, logpath, env=None, cwd=None):
+_grace = {}  # pid -> seconds to wait after SIGTERM before SIGKILL
+
+
+def spawn(name, argv, logpath, env=None, cwd=None, grace=10.0):
     """Starts a long-running process in its own process group, its output to logpath."""
     out = open(logpath, "ab")
     p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          env=env, cwd=cwd, start_new_session=True)
     out.close()
     _procs.append((name, p))
+    _grace[p.pid] = grace
     vlog(f"  started {name} (pid {p.pid}): {shlex.join(argv)}")
     return p
 
 
-def stop_proc(p, grace=10.0):
+def stop_proc(p, grace=None):
+    grace = _grace.get(p.pid, 10.0) if grace is None else grace
     if p.poll() is not None:
         return
     try:
@@ -683,7 +688,8 @@ admin_token = "{secrets.token_hex(16)}"
 """)
         glog = os.path.join(d, "garage.log")
         p = spawn("garage", [self.bin(), "-c", self.conf, "server"], glog,
-                  env=dict(ORIG_ENV, RUST_LOG="garage=warn", RUST_BACKTRACE="0"))
+                  env=dict(ORIG_ENV, RUST_LOG="garage=warn", RUST_BACKTRACE="0"),
+                  grace=3.0)  # its graceful shutdown takes over 10 s; its data is a temp dir
         wait_until("garage rpc", lambda: port_open(rpc), 30, p, glog)
         node = wait_until("garage node id", lambda: self.g("node", "id", "-q", check=False).stdout.strip(), 30, p, glog)
         node_id = node.split("@")[0]
