@@ -77,7 +77,7 @@ CANNOT = {
         # found by this harness (not in DESIGN.md): boto3 gets the same
         "key leading-slash": ("s3s-fs maps keys to files: a key starting with '/' is a 500 (fs.rs: invalid input parameter)",
                               r"key starting with '/' gets 500", "leading-slash"),
-        "missing bucket": ("s3s-fs makes the folder of a missing bucket on PutObject: it never answers NoSuchBucket",
+        "missing bucket": ("s3s-fs answers 200 to a PutObject into a missing bucket (never NoSuchBucket)",
                            r"missing bucket is accepted", "missing-bucket"),
         "sigv2-acl": ("s3s-fs has no ACLs (GetObjectAcl: 501 NotImplemented): x-amz-acl is not applied",
                       r"even boto3's PUT with ACL public-read is not readable", "acl", r"^acl not applied"),
