@@ -31,6 +31,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the clone
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import storefacts  # noqa: E402
 
