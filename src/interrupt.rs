@@ -25,21 +25,37 @@ pub fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         use signal_hook::consts::{SIGINT, SIGTERM};
-        // Registered on the thread that takes them: if it cannot start, the signals keep
-        // their default action.
+        // The stop is marked inside the handler itself, before any system call it cut
+        // short (EINTR) is looked at.
+        for signal in [SIGINT, SIGTERM] {
+            let number = usize::try_from(signal).unwrap_or(2);
+            let _ = signal_hook::flag::register_usize(signal, &SIGNAL, number);
+        }
+        // Each signal also writes one byte into a socket pair (no two are merged), read
+        // by a thread of its own: the second byte is the second signal.
+        let Ok((mut taken, given)) = std::os::unix::net::UnixStream::pair() else {
+            return;
+        };
+        for signal in [SIGINT, SIGTERM] {
+            let Ok(end) = given.try_clone() else { return };
+            let _ = signal_hook::low_level::pipe::register(signal, end);
+        }
         let _ = std::thread::Builder::new()
             .name("signals".into())
-            .spawn(|| {
-                let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-                else {
-                    return;
-                };
-                for signal in signals.forever() {
-                    if SIGNAL.load(Ordering::SeqCst) == 0 {
-                        SIGNAL.store(usize::try_from(signal).unwrap_or(2), Ordering::SeqCst);
-                        continue;
+            .spawn(move || {
+                use std::io::Read;
+                let mut seen = 0usize;
+                let mut byte = [0u8; 1];
+                loop {
+                    match taken.read(&mut byte) {
+                        Ok(0) => return,
+                        Ok(_) => seen += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => return,
                     }
-                    second_signal();
+                    if seen >= 2 {
+                        second_signal();
+                    }
                 }
             });
     });

@@ -46,7 +46,12 @@ fn finish(mut child: Child) -> (Option<i32>, String) {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             return (status.code(), err);
         }
         if Instant::now() > deadline {
@@ -64,7 +69,7 @@ fn finish(mut child: Child) -> (Option<i32>, String) {
 /// nothing on stderr, the upload left with no id printed).
 #[test]
 fn a_second_signal_says_which_upload_it_leaves_before_it_ends_the_process() {
-    for round in 0..3 {
+    for round in 0..10 {
         let server = ScriptedServer::start(vec![
             vec![ReadHead, ReadBody, Reply(initiated())],
             vec![ReadHead, Stall(Duration::from_secs(15))],

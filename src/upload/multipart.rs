@@ -336,7 +336,33 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    let completed = match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
+    let mut answer = exchange::small_call(
+        &patient,
+        tls,
+        "POST",
+        query.clone(),
+        headers.clone(),
+        body.as_bytes(),
+    );
+    // The look before sending found the ETag named; a 412 may be the quotes (RGW 16.2).
+    if let (Err(Error::Refused(r)), Some(bare)) = (&answer, super::bare_if_match(plan)) {
+        if r.status == 412 {
+            let mut headers = headers;
+            headers.retain(|(n, _)| n != "if-match");
+            headers.extend(
+                bare.condition
+                    .as_ref()
+                    .map(crate::config::Condition::header),
+            );
+            let again =
+                exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes());
+            if again.is_ok() {
+                adapt::learn_bare_if_match(plan);
+                answer = again;
+            }
+        }
+    }
+    let completed = match answer {
         Ok(answer) => Ok((answer.response, false)),
         Err(e) => confirm_completed(session, parts, e)
             .map(|head| (head, true))
@@ -733,7 +759,12 @@ fn save_journal(journal_path: &Path, session: &Session, identity: &FileIdentity,
         upload_id: session.upload_id.clone(),
         part_size: layout.part_size,
         parts: layout.parts,
-        checksum: None,
+        // "none" too: a resume must not add a checksum the upload was created without.
+        checksum: Some(
+            plan.checksum
+                .map_or("none", crate::checksum::Algorithm::api_name)
+                .to_string(),
+        ),
         created_unix: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -949,13 +980,13 @@ fn find_pending(
         }
         (None, None) => (list_pending(plan)?, plan.multipart.part_size),
     };
-    let session = Session {
+    let mut session = Session {
         plan: plan.clone(),
         tls: tls_for(plan)?,
         upload_id: upload_id.clone(),
     };
     announce(&session);
-    let listed = list_parts(&session).map_err(|e| match &e {
+    let (listed, listed_algorithm) = list_parts(&session).map_err(|e| match &e {
         Error::Refused(r) if r.code.as_deref() == Some("NoSuchUpload") => {
             let _ = journal::remove(journal_path);
             Error::LocalFile(format!(
@@ -965,6 +996,31 @@ fn find_pending(
         }
         _ => e,
     })?;
+    // The parts go on with the checksum the upload was created with (a store refuses
+    // another one at Complete): the journal's, else the one ListParts names or its parts
+    // carry, else none where parts were listed without one.
+    let journaled = entry
+        .as_ref()
+        .filter(|e| e.upload_id == upload_id)
+        .and_then(|e| e.checksum.as_deref())
+        .map(Algorithm::parse);
+    let listed_sum = listed_algorithm
+        .as_deref()
+        .and_then(Algorithm::parse)
+        .or_else(|| {
+            listed.iter().find_map(|p| {
+                let (name, _) = p.checksums.first()?;
+                Algorithm::ALL.into_iter().find(|a| a.xml_element() == name)
+            })
+        })
+        .map(Some)
+        .or_else(|| (!listed.is_empty()).then_some(None));
+    if let Some(algorithm) = journaled.or(listed_sum) {
+        if !plan.checksum_named && algorithm != session.plan.checksum {
+            session.plan.checksum = algorithm;
+            session.plan.verify_etag |= algorithm.is_none();
+        }
+    }
     // Without a journal, the parts show the size they were cut to.
     let part_size = part_size.or_else(|| {
         listed
@@ -1000,7 +1056,7 @@ fn find_pending(
             path,
             stamp: None,
         });
-        let local = exchange::prepass(body, false, plan.checksum, true)?;
+        let local = exchange::prepass(body, false, session.plan.checksum, true)?;
         let ours = local.md5.unwrap_or_default();
         if ours == theirs {
             let etag = if part.etag.is_empty() {
@@ -1019,9 +1075,11 @@ fn find_pending(
     Ok((session, layout, done))
 }
 
-/// Every part the store lists for the upload (ListParts, page after page).
-fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
+/// Every part the store lists for the upload (ListParts, page after page), and the
+/// upload's checksum algorithm where the store names it.
+fn list_parts(session: &Session) -> Result<(Vec<xml::PartInfo>, Option<String>), Error> {
     let mut parts = Vec::new();
+    let mut algorithm = None;
     let mut marker: Option<u32> = None;
     // 10,000 parts at 1,000 a page: a store that pages forever is cut short.
     for _ in 0..=MAX_PARTS / 1000 + 1 {
@@ -1040,12 +1098,13 @@ fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
         let page = xml::parse_list_parts(&answer.response.body)
             .ok_or_else(|| bad_answer(&answer.response, "ListParts", "not a ListPartsResult"))?;
         parts.extend(page.parts);
+        algorithm = algorithm.or(page.algorithm);
         match (page.truncated, page.next_marker) {
             (true, Some(next)) if Some(next) != marker => marker = Some(next),
-            _ => return Ok(parts),
+            _ => return Ok((parts, algorithm)),
         }
     }
-    Ok(parts)
+    Ok((parts, algorithm))
 }
 
 /// The one pending upload of the plan's key (ListMultipartUploads), for a resume with

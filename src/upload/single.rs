@@ -54,6 +54,21 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
                 plan.meter.retried();
                 adapted = adapt::apply(plan);
             }
+            // The look before writing found the ETag named; a 412 may be the quotes.
+            Err(e @ Error::Precondition(_)) => {
+                let Some(bare) = super::bare_if_match(&adapted) else {
+                    return Err(e);
+                };
+                plan.meter.retried();
+                return match put_with(&bare, body, &integrity, slot) {
+                    Ok(mut outcome) => {
+                        adapt::learn_bare_if_match(plan);
+                        outcome.elapsed = started.elapsed();
+                        Ok(outcome)
+                    }
+                    Err(_) => Err(e),
+                };
+            }
             Err(e) => return Err(e),
             Ok(mut outcome) => {
                 outcome.elapsed = started.elapsed();
