@@ -268,7 +268,8 @@ fn unsigned_hint(status: u16, code: Option<&str>, plan: &Plan) -> Option<&'stati
 }
 
 /// Stores that do not take `x-amz-checksum-*` or aws-chunked trailers answer with these
-/// (Cloudflare R2 even with SignatureDoesNotMatch): name the way back.
+/// (Cloudflare R2 even with SignatureDoesNotMatch, but R2 gets no checksum by default: a
+/// SignatureDoesNotMatch is a wrong key, and says so alone): name the way back.
 fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<String> {
     plan.checksum?;
     let suspicious = matches!(status, 400 | 403 | 411 | 501)
@@ -278,7 +279,6 @@ fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<Str
                 "NotImplemented"
                     | "InvalidArgument"
                     | "InvalidRequest"
-                    | "SignatureDoesNotMatch"
                     | "XAmzContentSHA256Mismatch"
                     | "MissingContentLength"
                     | "InvalidDigest"
