@@ -3,7 +3,6 @@
 //! writing bytes and file ranges, and reading a response through the sans-IO parsers of
 //! [`crate::http`].
 
-use crate::config::{Proxy, Trust};
 use crate::error::Refusal;
 use crate::http::body::{BodyFraming, ChunkedDecoder};
 use crate::http::request::{write_request_head, HeaderError};
@@ -24,6 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod der;
+mod settings;
+
+pub use settings::{Proxy, Trust};
 
 /// The fixed size of every body copy buffer.
 pub const COPY_BUFFER: usize = 8 * 1024;

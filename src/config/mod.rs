@@ -288,17 +288,7 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
-/// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which
-/// hold a private CA on many hosts and containers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trust {
-    /// The setting that named `Plan::ca_bundle`, for messages.
-    pub ca_bundle_from: &'static str,
-    /// SSL_CERT_FILE: a PEM file.
-    pub cert_file: Option<PathBuf>,
-    /// SSL_CERT_DIR (`:`-separated): every PEM file in these directories.
-    pub cert_dirs: Vec<PathBuf>,
-}
+pub use crate::transport::Trust;
 
 /// Everything an upload needs, checked.
 #[derive(Debug, Clone)]

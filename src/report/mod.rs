@@ -6,10 +6,12 @@
 //! once for each, with a fresh [`progress::Meter`] (in its plan) for each.
 
 pub mod json;
+mod outcome;
 pub mod progress;
 pub mod trace;
 
-use crate::upload::Outcome;
+pub use outcome::Outcome;
+
 use crate::Error;
 use progress::Kept;
 use std::io::Write;
