@@ -81,6 +81,9 @@ pub fn run(
     shared.source = PathBuf::from("batch");
     shared.batch = Default::default();
     let template = config::resolve(shared, env)?;
+    for warning in &template.warnings {
+        crate::report::warning(warning);
+    }
     let mut sources = Sources::open(options, &bucket, &prefix)?;
     let mut summary = Summary::default();
     let mut slot: Slot = None;

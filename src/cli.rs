@@ -268,7 +268,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             report::trace::set_level(output.verbose);
             crate::interrupt::install();
             match config::resolve(*options, &config::Env::from_process()) {
-                Ok(plan) => ExitCode::from(upload_and_report(&plan)),
+                Ok(plan) => {
+                    for warning in &plan.warnings {
+                        report::warning(warning);
+                    }
+                    ExitCode::from(upload_and_report(&plan))
+                }
                 Err(e) => {
                     report::failure(&output, &e, None);
                     ExitCode::from(e.exit_code())

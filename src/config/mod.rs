@@ -351,6 +351,9 @@ pub struct Plan {
     pub dry_run: bool,
     /// Write only if this holds (`--no-clobber`, `--if-match`).
     pub condition: Option<Condition>,
+    /// What the user should hear about the options (resolve prints nothing: the
+    /// command line says these).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -617,7 +620,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
         sts_endpoint,
     };
-    let trust = resolve_trust(env, ca_bundle_from);
+    let mut warnings = Vec::new();
+    let trust = resolve_trust(env, ca_bundle_from, &mut warnings);
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
@@ -631,8 +635,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     };
     if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
         // Sent as a header, known from a pass over the body first: it works, but say so.
-        crate::report::warning(
-            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)",
+        warnings.push(
+            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)".into(),
         );
     }
     // Last: the chain may call a metadata service, STS or a process; usage errors first.
@@ -679,6 +683,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         url_target: url_target.map(|(_, target)| target),
         no_sign: options.no_sign_request,
         dry_run: options.dry_run,
+        warnings,
     })
 }
 
@@ -799,11 +804,11 @@ fn check_aws_variant(
 
 /// SSL_CERT_FILE and SSL_CERT_DIR, as OpenSSL reads them; a path that is not there is
 /// skipped with a warning (OpenSSL skips it silently).
-fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
+fn resolve_trust(env: &Env, ca_bundle_from: &'static str, warnings: &mut Vec<String>) -> Trust {
     let cert_file = env.get("SSL_CERT_FILE").map(PathBuf::from).filter(|p| {
         let ok = p.is_file();
         if !ok {
-            crate::report::warning(&format!(
+            warnings.push(format!(
                 "SSL_CERT_FILE {}: no such file; ignored",
                 p.display()
             ));
@@ -819,7 +824,7 @@ fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
         .filter(|d| {
             let ok = d.is_dir();
             if !ok {
-                crate::report::warning(&format!(
+                warnings.push(format!(
                     "SSL_CERT_DIR {}: no such directory; ignored",
                     d.display()
                 ));
