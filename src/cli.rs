@@ -264,7 +264,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
         Ok(Parsed::Upload(options)) if options.batch.is_batch() => run_batch(&options),
         Ok(Parsed::Upload(options)) => {
-            let output = options.output();
+            let output = output_of(&options);
             report::trace::set_level(output.verbose);
             crate::interrupt::install();
             match config::resolve(*options, &config::Env::from_process()) {
@@ -272,7 +272,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
                     for warning in &plan.warnings {
                         report::warning(warning);
                     }
-                    ExitCode::from(upload_and_report(&plan))
+                    ExitCode::from(upload_and_report(&plan, &output))
                 }
                 Err(e) => {
                     report::failure(&output, &e, None);
@@ -287,13 +287,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 /// Several files: each with its progress and its result (text or JSON) as it is done,
 /// then the summary on stderr.
 fn run_batch(options: &Options) -> ExitCode {
-    let output = options.output();
+    let output = output_of(options);
     report::trace::set_level(output.verbose);
     crate::interrupt::install();
     let result = crate::batch::run(
         options,
         &config::Env::from_process(),
-        |plan, slot| with_progress(plan, || upload::run_on(plan, slot)),
+        |plan, slot| with_progress(plan, &output, || upload::run_on(plan, slot)),
         |plan, result| report_result(&output, plan, result),
     );
     match result {
@@ -311,11 +311,21 @@ fn run_batch(options: &Options) -> ExitCode {
     }
 }
 
+/// How results are shown, as the options say.
+fn output_of(options: &Options) -> report::Output {
+    report::Output {
+        quiet: options.quiet,
+        json: options.json,
+        progress: options.progress,
+        verbose: options.verbose,
+    }
+}
+
 /// Uploads one object with its progress shown, reports its result (text or JSON), and
 /// returns its exit code.
-pub fn upload_and_report(plan: &config::Plan) -> u8 {
-    let result = with_progress(plan, || upload::run(plan));
-    report_result(&plan.output, Some(plan), result.as_ref());
+pub fn upload_and_report(plan: &config::Plan, output: &report::Output) -> u8 {
+    let result = with_progress(plan, output, || upload::run(plan));
+    report_result(output, Some(plan), result.as_ref());
     match result {
         Ok(_) => exit::OK,
         Err(e) => e.exit_code(),
@@ -325,9 +335,9 @@ pub fn upload_and_report(plan: &config::Plan) -> u8 {
 /// Runs `upload` with the progress of `plan`'s meter on stderr (as the output asks).
 fn with_progress(
     plan: &config::Plan,
+    o: &report::Output,
     upload: impl FnOnce() -> Result<upload::Outcome, Error>,
 ) -> Result<upload::Outcome, Error> {
-    let o = &plan.output;
     // `--abort` sends no body: nothing to show progress of.
     let quiet = o.quiet || plan.multipart.abort;
     let style = report::progress::Style::choose(quiet, o.progress, o.verbose);

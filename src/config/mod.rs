@@ -190,18 +190,6 @@ impl Condition {
     }
 }
 
-impl Options {
-    /// How results are shown.
-    pub fn output(&self) -> crate::report::Output {
-        crate::report::Output {
-            quiet: self.quiet,
-            json: self.json,
-            progress: self.progress,
-            verbose: self.verbose,
-        }
-    }
-}
-
 /// What the command line said about multipart uploads.
 #[derive(Debug, Default, Clone)]
 pub struct MultipartOptions {
@@ -321,8 +309,6 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
-    /// How results, progress and wire traces are shown.
-    pub output: crate::report::Output,
     /// This object's progress, retries and kept upload: shared by every clone of the
     /// plan (every part, every retry). A new object needs a new meter.
     pub meter: std::sync::Arc<crate::report::progress::Meter>,
@@ -425,7 +411,6 @@ impl Plan {
 
 /// Resolves options against the environment and the shared files.
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
-    let output = options.output();
     let url_target = presigned::parse(&options.destination)?;
     let (bucket, key) = match &url_target {
         Some(_) => (String::new(), String::new()),
@@ -668,7 +653,6 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
-        output,
         meter: Default::default(),
         multipart,
         clock_skew: 0,
