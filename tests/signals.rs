@@ -73,6 +73,7 @@ fn a_second_signal_says_which_upload_it_leaves_before_it_ends_the_process() {
         let server = ScriptedServer::start(vec![
             vec![ReadHead, ReadBody, Reply(initiated())],
             vec![ReadHead, Stall(Duration::from_secs(15))],
+            vec![ReadHead, Stall(Duration::from_secs(15))],
         ]);
         let home = tempfile::tempdir().unwrap();
         let mut cmd = common::s3push(home.path());
@@ -88,9 +89,13 @@ fn a_second_signal_says_which_upload_it_leaves_before_it_ends_the_process() {
             use std::io::Write;
             let _ = stdin.write_all(&vec![7u8; 11 * MIB]);
         });
-        // The upload exists once the first part is on its way.
+        // The upload exists once the first part is on its way; the first signal starts
+        // the abort (a third connection, which the store holds); the second one comes
+        // while it hangs. (Two signals sent back to back may reach the process as one:
+        // the kernel does not queue a second SIGTERM while the first is pending.)
         wait_for_connections(&server, 2);
         signal(&child, "TERM");
+        wait_for_connections(&server, 3);
         signal(&child, "TERM");
         let (code, err) = finish(child);
         let _ = feeder.join();
