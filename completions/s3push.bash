@@ -24,6 +24,7 @@ _s3push() {
     --on-failure) COMPREPLY=($(compgen -W "abort keep" -- "$cur")); return ;;
     --upload-id) return ;;
     --spool-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --max-memory) return ;;
     --expected-size) return ;;
     --size) return ;;
     --content-type) return ;;
@@ -35,7 +36,7 @@ _s3push() {
     --meta) return ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--abort --accelerate --acl --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --resume --retries --retry-max-wait --signature --size --spool-dir --storage-class --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
+    COMPREPLY=($(compgen -W "--abort --accelerate --acl --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --resume --retries --retry-max-wait --signature --size --spool-dir --storage-class --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

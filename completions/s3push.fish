@@ -32,6 +32,7 @@ complete -c s3push -l resume -d 'finish the pending upload of FILE: only missing
 complete -c s3push -l abort -d 'discard a pending upload'
 complete -c s3push -l upload-id -x -d 'the pending upload to --resume or --abort'
 complete -c s3push -l spool-dir -r -F -d 'hold standard input\'s parts in an unlinked file here, not'
+complete -c s3push -l max-memory -x -d 'cap what standard input holds'
 complete -c s3push -l expected-size -x -d 'the stream\'s likely size: its parts are sized from the start'
 complete -c s3push -l size -x -d 'the stream\'s exact size: a stream that ends short of it'
 complete -c s3push -l equal-parts -d 'keep every part one size'

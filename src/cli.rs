@@ -137,6 +137,16 @@ LARGE OBJECTS (multipart):
   --upload-id ID          the pending upload to --resume or --abort (else the journal in
                           $XDG_STATE_HOME/s3push, else ListMultipartUploads)
   --spool-dir DIR         hold standard input's parts in an unlinked file here, not memory
+  --max-memory SIZE       cap what standard input holds (also S3PUSH_MAX_MEMORY; default:
+                          the cgroup's memory limit: v2 memory.max, else v1
+                          memory.limit_in_bytes). 6 MiB is left for s3push itself and
+                          (jobs + 1) x part size fits the rest: fewer jobs (down to 1),
+                          then smaller parts (down to 5M), else the parts wait in TMPDIR
+                          (else /tmp), else an error names the smallest cap (16M).
+                          --jobs or --part-size given over the cap is an error. Parts
+                          grow only as far as the cap holds, then on disk in TMPDIR;
+                          with nowhere to spool, a stream too long for 10,000 such parts
+                          fails before its 10,000th part is sent.
   --expected-size SIZE    the stream's likely size: its parts are sized from the start
   --size SIZE             the stream's exact size: a stream that ends short of it (or goes
                           past it) is not stored (a producer that failed, cut short)
@@ -456,6 +466,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         threshold: size(&mut p, "--multipart-threshold")?,
         part_size: size(&mut p, "--part-size")?,
         expected_size: size(&mut p, "--expected-size")?,
+        max_memory: size(&mut p, "--max-memory")?,
         exact_size: size(&mut p, "--size")?,
         jobs: match text(&mut p, "--jobs")? {
             None => None,

@@ -8,6 +8,7 @@ pub mod endpoint;
 mod fetch;
 mod imds;
 pub mod json;
+pub mod memory;
 pub mod presigned;
 mod process;
 pub mod profile;
@@ -197,6 +198,8 @@ pub struct MultipartOptions {
     pub part_size: Option<u64>,
     pub jobs: Option<u32>,
     pub spool_dir: Option<PathBuf>,
+    /// `--max-memory`: the cap on what standard input holds.
+    pub max_memory: Option<u64>,
     pub expected_size: Option<u64>,
     /// `--size`: standard input's exact length.
     pub exact_size: Option<u64>,
@@ -239,6 +242,8 @@ pub struct Multipart {
     pub upload_id: Option<String>,
     /// Where the resume journal lives ($XDG_STATE_HOME and $HOME only).
     pub state_env: Env,
+    /// Standard input under a memory cap (--max-memory, S3PUSH_MAX_MEMORY, the cgroup's).
+    pub memory: Option<memory::MemoryCap>,
 }
 
 /// Default --multipart-threshold: files up to this size go in one PUT.
@@ -926,13 +931,35 @@ fn resolve_multipart(
     }
     // Cloudflare R2 refuses parts of different sizes (R2 docs, "Multipart upload").
     let equal_parts = m.equal_parts || endpoint.host.ends_with(".r2.cloudflarestorage.com");
+    let expected_size = m.exact_size.or(m.expected_size);
+    let (mut part_size, mut jobs, mut spool_dir, mut cap) = (m.part_size, jobs, m.spool_dir, None);
+    if stdin {
+        if let Some((bytes, from)) = memory_cap(m.max_memory, env)? {
+            let fallback = env
+                .get("TMPDIR")
+                .filter(|d| !d.is_empty())
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+            let fit = memory::fit(memory::Want {
+                cap: bytes,
+                from,
+                jobs: m.jobs,
+                part: m.part_size,
+                default_jobs: DEFAULT_STDIN_JOBS,
+                expected: expected_size,
+                equal_parts,
+                spool: spool_dir.clone(),
+                fallback: memory::usable_dir(&fallback).then_some(fallback),
+            })?;
+            (part_size, jobs, spool_dir, cap) = (fit.part, fit.jobs, fit.spool, Some(fit.cap));
+        }
+    }
     let keep = |name: &str| env.get(name).map(|v| (name.to_string(), v.to_string()));
     Ok(Multipart {
         threshold: m.threshold.unwrap_or(DEFAULT_THRESHOLD),
-        part_size: m.part_size,
+        part_size,
         jobs,
-        spool_dir: m.spool_dir,
-        expected_size: m.exact_size.or(m.expected_size),
+        spool_dir,
+        expected_size,
         exact_size: m.exact_size,
         equal_parts,
         on_failure: m.on_failure,
@@ -940,7 +967,29 @@ fn resolve_multipart(
         abort: m.abort,
         upload_id: m.upload_id,
         state_env: Env::from_pairs(keep("XDG_STATE_HOME").into_iter().chain(keep("HOME"))),
+        memory: cap,
     })
+}
+
+/// The memory cap of standard input and where it came from: --max-memory, else
+/// S3PUSH_MAX_MEMORY, else the cgroup's limit (none where none is set).
+fn memory_cap(flag: Option<u64>, env: &Env) -> Result<Option<(u64, String)>, Error> {
+    if let Some(bytes) = flag {
+        return Ok(Some((bytes, "--max-memory".into())));
+    }
+    if let Some(text) = env
+        .get("S3PUSH_MAX_MEMORY")
+        .filter(|t| !t.trim().is_empty())
+    {
+        let bytes = parse_size(text).ok_or_else(|| {
+            Error::Usage(format!(
+                "S3PUSH_MAX_MEMORY={text}: give a size in bytes or with K, M, G, T (binary), like 16M"
+            ))
+        })?;
+        return Ok(Some((bytes, "S3PUSH_MAX_MEMORY".into())));
+    }
+    Ok(memory::cgroup_limit(std::path::Path::new("/"))
+        .map(|(bytes, file)| (bytes, format!("the cgroup's limit, {}", file.display()))))
 }
 
 /// A size: bytes, or with a binary suffix K, M, G, T (KiB, MiB... also accepted).

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The default part size: aws-cli's 8 MiB, grown when an object needs more than 10,000.
-pub const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+pub const DEFAULT_PART: u64 = crate::config::memory::DEFAULT_PART;
 /// The least wait for CompleteMultipartUpload's answer.
 pub const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Files from this size keep a failed upload for `--resume` unless told otherwise.
