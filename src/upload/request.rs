@@ -90,6 +90,10 @@ pub fn sign(
         ),
     ];
     headers.extend(spec.headers);
+    // The SSE-C key goes with every request that touches the object (DeleteObject and
+    // AbortMultipartUpload take none).
+    let to_object = !spec.on_bucket && spec.method != "DELETE";
+    headers.extend(plan.protection.request_headers(to_object));
     if !plan.signs() {
         headers.push(user_agent());
         return SignedRequest {
@@ -202,6 +206,7 @@ pub fn object_headers(plan: &Plan) -> Vec<(String, String)> {
     for (name, value) in &o.meta {
         headers.push((format!("x-amz-meta-{name}"), value.clone()));
     }
+    headers.extend(plan.protection.object_headers());
     headers
 }
 

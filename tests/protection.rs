@@ -1,0 +1,294 @@
+//! Protections (doc/protection.md): server-side encryption, SSE-C, tags, Object Lock,
+//! bucket owner and requester-pays headers, checked on what reached scripted stores.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{answer, ScriptedServer, Seen, Step, TlsFront};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+use tempfile::TempDir;
+use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stored};
+
+const LIMIT: Duration = Duration::from_secs(20);
+const DEST: &str = "s3://bucket/key.bin";
+const KIB: u64 = 1024;
+
+struct Source {
+    dir: TempDir,
+    file: PathBuf,
+}
+
+fn source(len: u64) -> Source {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = common::random_file(dir.path(), "body.bin", len);
+    Source { dir, file }
+}
+
+fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
+    let mut cmd = common::s3push(src.dir.path());
+    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
+    cmd.args(extra);
+    cmd.arg(&src.file).arg(DEST);
+    common::run_bounded(cmd, LIMIT)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// A 32-byte key file and the base64 of the key and of its MD5.
+fn key_file(dir: &std::path::Path) -> (PathBuf, String, String) {
+    use base64::Engine;
+    use md5::{Digest, Md5};
+    let key: Vec<u8> = (0u8..32)
+        .map(|i| i.wrapping_mul(7).wrapping_add(3))
+        .collect();
+    let path = dir.join("sse-c.key");
+    std::fs::write(&path, &key).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    (path, b64.encode(&key), b64.encode(Md5::digest(&key)))
+}
+
+fn put_stored() -> Vec<Step> {
+    vec![ReadHead, ContinueIfExpected, ReadBody, Stored]
+}
+
+fn header(seen: &Seen, name: &str) -> Option<String> {
+    seen.header(name)
+}
+
+#[test]
+fn sse_kms_headers_reach_the_put() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![put_stored()]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &[
+            "--sse",
+            "aws:kms",
+            "--sse-kms-key-id",
+            "alias/backups",
+            "--sse-kms-context",
+            "{\"project\":\"backups\"}",
+            "--bucket-key-enabled",
+            "--expected-bucket-owner",
+            "123456789012",
+            "--request-payer",
+            "requester",
+        ],
+    );
+    let seen = server.seen();
+    assert!(!seen.is_empty(), "{}", describe(&out));
+    let put = &seen[0];
+    assert_eq!(
+        header(put, "x-amz-server-side-encryption").as_deref(),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        header(put, "x-amz-server-side-encryption-aws-kms-key-id").as_deref(),
+        Some("alias/backups")
+    );
+    assert_eq!(
+        header(put, "x-amz-server-side-encryption-context").as_deref(),
+        Some("eyJwcm9qZWN0IjoiYmFja3VwcyJ9")
+    );
+    assert_eq!(
+        header(put, "x-amz-server-side-encryption-bucket-key-enabled").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header(put, "x-amz-expected-bucket-owner").as_deref(),
+        Some("123456789012")
+    );
+    assert_eq!(
+        header(put, "x-amz-request-payer").as_deref(),
+        Some("requester")
+    );
+}
+
+#[test]
+fn tags_and_retention_reach_the_put_with_content_md5_when_no_checksum() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![put_stored()]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &[
+            "--checksum",
+            "none",
+            "--tagging",
+            "team=ops&note=a b",
+            "--object-lock-mode",
+            "GOVERNANCE",
+            "--object-lock-retain-until-date",
+            "2099-01-31T02:00:00+02:00",
+            "--object-lock-legal-hold-status",
+            "ON",
+        ],
+    );
+    let seen = server.seen();
+    assert!(!seen.is_empty(), "{}", describe(&out));
+    let put = &seen[0];
+    assert_eq!(
+        header(put, "x-amz-tagging").as_deref(),
+        Some("team=ops&note=a%20b")
+    );
+    assert_eq!(
+        header(put, "x-amz-object-lock-mode").as_deref(),
+        Some("GOVERNANCE")
+    );
+    assert_eq!(
+        header(put, "x-amz-object-lock-retain-until-date").as_deref(),
+        Some("2099-01-31T00:00:00Z")
+    );
+    assert_eq!(
+        header(put, "x-amz-object-lock-legal-hold").as_deref(),
+        Some("ON")
+    );
+    assert!(header(put, "content-md5").is_some(), "{}", put.head);
+}
+
+#[test]
+fn bad_protection_values_are_usage_errors_before_anything_is_sent() {
+    let src = source(KIB);
+    let (key, _, _) = key_file(src.dir.path());
+    let short = src.dir.path().join("short.key");
+    std::fs::write(&short, [1u8; 16]).unwrap();
+    let key = key.to_string_lossy().into_owned();
+    let short = short.to_string_lossy().into_owned();
+    let server = ScriptedServer::start(vec![put_stored()]);
+    for bad in [
+        &["--sse", "AES128"][..],
+        &["--sse-kms-key-id", "k"],
+        &["--sse", "aws:kms", "--sse-kms-context", "not json"],
+        &["--sse-c-key-file", &key], // plain http
+        &["--sse-c-key-file", &short],
+        &["--tagging", "a=1&a=2"],
+        &["--object-lock-mode", "GOVERNANCE"],
+        &[
+            "--object-lock-mode",
+            "FOREVER",
+            "--object-lock-retain-until-date",
+            "2099-01-01T00:00:00Z",
+        ],
+        &[
+            "--object-lock-mode",
+            "COMPLIANCE",
+            "--object-lock-retain-until-date",
+            "2099-13-01",
+        ],
+        &["--object-lock-legal-hold-status", "MAYBE"],
+        &["--expected-bucket-owner", "12345"],
+        &["--request-payer", "me"],
+    ] {
+        let out = push(&server.endpoint(), &src, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", describe(&out));
+    }
+    assert_eq!(server.connections(), 0);
+}
+
+/// SSE-C: the key's three headers on the PUT and on the HEAD s3push makes, over TLS; the
+/// key itself never in the -v trace.
+#[test]
+fn sse_c_goes_with_every_request_to_the_object_and_is_masked() {
+    let src = source(4 * KIB);
+    let (key, key_b64, md5_b64) = key_file(src.dir.path());
+    // The PUT answer confirms nothing (no echo, no MD5 ETag for SSE-C): a HEAD follows.
+    let len = 4 * KIB;
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            ContinueIfExpected,
+            ReadBody,
+            Reply(answer(
+                "HTTP/1.1 200 OK",
+                &[
+                    ("ETag", "\"0123456789abcdef0123456789abcdef\""),
+                    ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+                    ("x-amz-server-side-encryption-customer-key-MD5", &md5_b64),
+                ],
+                "",
+            )),
+            ReadHead,
+            Reply(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nETag: \"0123456789abcdef0123456789abcdef\"\r\n\
+                     x-amz-server-side-encryption-customer-algorithm: AES256\r\n\r\n"
+                )
+                .into_bytes(),
+            ),
+        ],
+    ]);
+    let front = TlsFront::start(server.port());
+    let ca = front.ca_pem_path().to_string_lossy().into_owned();
+    let out = push(
+        &front.endpoint(),
+        &src,
+        &[
+            "--ca-bundle",
+            &ca,
+            "--sse-c-key-file",
+            &key.to_string_lossy(),
+            "-v",
+            "--checksum",
+            "none",
+            "--content-md5",
+        ],
+    );
+    let seen = server.seen();
+    assert!(!seen.is_empty(), "{}", describe(&out));
+    for s in &seen {
+        assert_eq!(
+            header(s, "x-amz-server-side-encryption-customer-algorithm").as_deref(),
+            Some("AES256"),
+            "{}",
+            s.head
+        );
+        assert_eq!(
+            header(s, "x-amz-server-side-encryption-customer-key").as_deref(),
+            Some(key_b64.as_str())
+        );
+        assert_eq!(
+            header(s, "x-amz-server-side-encryption-customer-key-md5").as_deref(),
+            Some(md5_b64.as_str())
+        );
+    }
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(&key_b64), "the key leaked: {all}");
+    assert!(
+        all.contains("x-amz-server-side-encryption-customer-key: ****"),
+        "{all}"
+    );
+}
+
+#[test]
+fn sse_c_is_masked_in_dry_run() {
+    let src = source(4 * KIB);
+    let (key, key_b64, md5_b64) = key_file(src.dir.path());
+    let out = push(
+        "https://127.0.0.1:9",
+        &src,
+        &["--dry-run", "--sse-c-key-file", &key.to_string_lossy()],
+    );
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(!all.contains(&key_b64), "the key leaked: {all}");
+    assert!(all.contains(&md5_b64), "{all}");
+    assert!(
+        all.contains("x-amz-server-side-encryption-customer-key: ****"),
+        "{all}"
+    );
+}
