@@ -292,3 +292,157 @@ fn sse_c_is_masked_in_dry_run() {
         "{all}"
     );
 }
+
+fn head_with(len: u64, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n");
+    for (n, v) in extra {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// A store that takes the PUT and shows neither encryption nor tags: a warning, exit 0;
+/// with --require-protection exit 9, saying the object is stored but not protected.
+#[test]
+fn protection_not_shown_is_a_warning_or_with_require_a_failure() {
+    for (extra, code) in [(&[][..], 0), (&["--require-protection"][..], 9)] {
+        let src = source(4 * KIB);
+        let server = ScriptedServer::start(vec![
+            put_stored(),
+            vec![ReadHead, Reply(head_with(4 * KIB, &[]))],
+        ]);
+        let mut args = vec!["--sse", "AES256", "--tagging", "a=1"];
+        args.extend_from_slice(extra);
+        let out = push(&server.endpoint(), &src, &args);
+        assert_eq!(out.status.code(), Some(code), "{}", describe(&out));
+        let err = text(&out.stderr);
+        assert!(err.contains("stored, but not protected as asked"), "{err}");
+        assert!(
+            err.contains("--sse AES256") && err.contains("--tagging"),
+            "{err}"
+        );
+        let seen = server.seen();
+        assert!(
+            seen[1].head.starts_with("HEAD /bucket/key.bin "),
+            "{}",
+            seen[1].head
+        );
+    }
+}
+
+/// Retention, legal hold and tags shown by the HEAD, encryption by the PUT's echo: quiet.
+#[test]
+fn protection_shown_says_nothing() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![
+        put_stored(),
+        vec![
+            ReadHead,
+            Reply(head_with(
+                4 * KIB,
+                &[
+                    ("x-amz-server-side-encryption", "AES256"),
+                    ("x-amz-tagging-count", "2"),
+                    ("x-amz-object-lock-mode", "COMPLIANCE"),
+                    (
+                        "x-amz-object-lock-retain-until-date",
+                        "2099-01-31T00:00:00.000Z",
+                    ),
+                    ("x-amz-object-lock-legal-hold", "ON"),
+                ],
+            )),
+        ],
+    ]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &[
+            "--require-protection",
+            "--sse",
+            "AES256",
+            "--tagging",
+            "a=1&b=2",
+            "--object-lock-mode",
+            "COMPLIANCE",
+            "--object-lock-retain-until-date",
+            "2099-01-31T00:00:00Z",
+            "--object-lock-legal-hold-status",
+            "ON",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        !text(&out.stderr).contains("not protected"),
+        "{}",
+        describe(&out)
+    );
+}
+
+fn crc32_b64(path: &std::path::Path) -> String {
+    use base64::Engine;
+    let data = std::fs::read(path).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(&data).to_be_bytes())
+}
+
+#[test]
+fn skip_identical_sends_nothing_when_the_stored_object_is_the_same() {
+    let src = source(4 * KIB);
+    let crc = crc32_b64(&src.file);
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Reply(head_with(
+            4 * KIB,
+            &[("x-amz-checksum-crc32", &crc), ("ETag", "\"x-2\"")],
+        )),
+    ]]);
+    let out = push(&server.endpoint(), &src, &["--skip-identical"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).starts_with("skipped s3://bucket/key.bin identical"),
+        "{}",
+        describe(&out)
+    );
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].header("x-amz-checksum-mode").as_deref(),
+        Some("ENABLED")
+    );
+    // --json says so too.
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Reply(head_with(4 * KIB, &[("x-amz-checksum-crc32", &crc)])),
+    ]]);
+    let out = push(&server.endpoint(), &src, &["--skip-identical", "--json"]);
+    assert!(
+        text(&out.stdout).contains("\"skipped\":true"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn skip_identical_sends_a_changed_or_missing_object() {
+    let src = source(4 * KIB);
+    for head in [
+        head_with(4 * KIB, &[("x-amz-checksum-crc32", "AAAAAA==")]),
+        head_with(4 * KIB - 1, &[]),
+        common::s3_error("404 Not Found", "NoSuchKey", ""),
+    ] {
+        let server = ScriptedServer::start(vec![vec![ReadHead, Reply(head)], put_stored()]);
+        let out = push(&server.endpoint(), &src, &["--skip-identical"]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            text(&out.stdout).starts_with("uploaded "),
+            "{}",
+            describe(&out)
+        );
+        let seen = server.seen();
+        assert!(
+            seen[1].head.starts_with("PUT /bucket/key.bin "),
+            "{}",
+            seen[1].head
+        );
+    }
+}
