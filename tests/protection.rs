@@ -446,3 +446,54 @@ fn skip_identical_sends_a_changed_or_missing_object() {
         );
     }
 }
+
+/// The real s3s-fs 0.14.1 takes x-amz-tagging, x-amz-server-side-encryption and the SSE-C
+/// headers, stores the bytes, and keeps none of them (no x-amz-tagging-count, no
+/// encryption shown): s3push warns, and with --require-protection exits 9, the object
+/// stored intact.
+#[test]
+fn s3s_fs_keeps_neither_tags_nor_encryption_and_is_told() {
+    use common::stage::{Stage, BUCKET};
+    let stage = Stage::http();
+    let source = stage.file("source.bin", 100);
+    let out = stage.push(
+        &["--tagging", "team=ops&note=a b", "--sse", "AES256"],
+        &source,
+        &format!("s3://{BUCKET}/tagged"),
+    );
+    stage.assert_stored(&out, "tagged", &source);
+    let err = text(&out.stderr);
+    assert!(err.contains("x-amz-tagging-count absent"), "{err}");
+    assert!(
+        err.contains("--sse AES256 (no x-amz-server-side-encryption)"),
+        "{err}"
+    );
+    let out = stage.push(
+        &["--tagging", "team=ops", "--require-protection"],
+        &source,
+        &format!("s3://{BUCKET}/required"),
+    );
+    assert_eq!(out.status.code(), Some(9), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("stored, but not protected as asked"));
+    assert_eq!(
+        stage.server.object_bytes(BUCKET, "required"),
+        Some(std::fs::read(&source).unwrap())
+    );
+
+    // SSE-C over TLS: taken, the bytes stored; the key is sent with the PUT and HEADs.
+    let stage = Stage::tls();
+    let source = stage.file("source.bin", 100);
+    let (key, key_b64, _) = key_file(source.parent().unwrap());
+    let out = stage.push(
+        &[
+            "--sse-c-key-file",
+            &key.to_string_lossy(),
+            "--no-clobber",
+            "-v",
+        ],
+        &source,
+        &format!("s3://{BUCKET}/sse-c"),
+    );
+    stage.assert_stored(&out, "sse-c", &source);
+    assert!(!text(&out.stderr).contains(&key_b64));
+}
