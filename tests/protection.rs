@@ -496,4 +496,123 @@ fn s3s_fs_keeps_neither_tags_nor_encryption_and_is_told() {
     );
     stage.assert_stored(&out, "sse-c", &source);
     assert!(!text(&out.stderr).contains(&key_b64));
+    // In parts: the key with CreateMultipartUpload, every UploadPart and Complete.
+    let big = stage.file("big.bin", 11 * 1024 * 1024);
+    let out = stage.push(
+        &[
+            "--sse-c-key-file",
+            &key.to_string_lossy(),
+            "--multipart-threshold",
+            "5M",
+            "--part-size",
+            "5M",
+        ],
+        &big,
+        &format!("s3://{BUCKET}/sse-c-parts"),
+    );
+    stage.assert_stored(&out, "sse-c-parts", &big);
+}
+
+/// SSE-C with --no-clobber: the look before sending (HEAD), the PUT and the HEAD that
+/// checks the protection all carry the key.
+#[test]
+fn sse_c_goes_with_the_no_clobber_look_and_the_protection_head() {
+    let src = source(4 * KIB);
+    let (key, key_b64, md5_b64) = key_file(src.dir.path());
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(common::s3_error("404 Not Found", "NoSuchKey", "")),
+        ],
+        put_stored(),
+        vec![
+            ReadHead,
+            Reply(head_with(
+                4 * KIB,
+                &[
+                    ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+                    ("x-amz-server-side-encryption-customer-key-MD5", &md5_b64),
+                ],
+            )),
+        ],
+    ]);
+    let front = TlsFront::start(server.port());
+    let ca = front.ca_pem_path().to_string_lossy().into_owned();
+    let out = push(
+        &front.endpoint(),
+        &src,
+        &[
+            "--ca-bundle",
+            &ca,
+            "--no-clobber",
+            "--require-protection",
+            "--sse-c-key-file",
+            &key.to_string_lossy(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let seen = server.seen();
+    let lines: Vec<&str> = seen
+        .iter()
+        .map(|s| s.head.lines().next().unwrap_or(""))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("HEAD ")
+            && lines[1].starts_with("PUT ")
+            && lines[2].starts_with("HEAD "),
+        "{lines:?}"
+    );
+    for s in &seen {
+        assert_eq!(
+            s.header("x-amz-server-side-encryption-customer-key")
+                .as_deref(),
+            Some(key_b64.as_str()),
+            "{}",
+            s.head
+        );
+    }
+}
+
+/// A nightly batch against the real s3s-fs: the rerun sends only the new and the
+/// changed file; the others are skipped and counted.
+#[test]
+fn s3s_fs_batch_rerun_sends_only_what_is_new_or_changed() {
+    use common::stage::{Stage, BUCKET};
+    let stage = Stage::http();
+    let a = stage.file("a.bin", 3000);
+    let b = stage.file("b.bin", 4000);
+    let dest = format!("s3://{BUCKET}/nightly/");
+    let mut cmd = stage.command(&["--skip-identical"]);
+    cmd.arg(&a).arg(&b).arg(&dest);
+    let out = common::run_bounded(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("2 uploaded, 0 failed"),
+        "{}",
+        describe(&out)
+    );
+    // b changes (same size), c is new.
+    std::fs::write(&b, vec![7u8; 4000]).unwrap();
+    let c = stage.file("c.bin", 10);
+    let mut cmd = stage.command(&["--skip-identical", "--json"]);
+    cmd.arg(&a).arg(&b).arg(&c).arg(&dest);
+    let out = common::run_bounded(cmd, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.matches("\"skipped\":true").count(),
+        1,
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        text(&out.stderr).contains("2 uploaded, 1 skipped (identical), 0 failed"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        stage.server.object_bytes(BUCKET, "nightly/b.bin"),
+        Some(std::fs::read(&b).unwrap())
+    );
 }
