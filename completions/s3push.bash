@@ -34,9 +34,19 @@ _s3push() {
     --content-encoding) return ;;
     --storage-class) return ;;
     --meta) return ;;
+    --tagging) return ;;
+    --sse) return ;;
+    --sse-kms-key-id) return ;;
+    --sse-kms-context) return ;;
+    --sse-c-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --object-lock-mode) return ;;
+    --object-lock-retain-until-date) return ;;
+    --object-lock-legal-hold-status) return ;;
+    --expected-bucket-owner) return ;;
+    --request-payer) return ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--abort --accelerate --acl --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --resume --retries --retry-max-wait --signature --size --spool-dir --storage-class --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
+    COMPREPLY=($(compgen -W "--abort --accelerate --acl --bucket-key-enabled --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-bucket-owner --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --object-lock-legal-hold-status --object-lock-mode --object-lock-retain-until-date --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --request-payer --require-protection --resume --retries --retry-max-wait --signature --size --skip-identical --spool-dir --sse --sse-c-key-file --sse-kms-context --sse-kms-key-id --storage-class --tagging --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

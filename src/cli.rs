@@ -164,6 +164,31 @@ OBJECT:
   --content-encoding V    Content-Encoding of the object (gzip: stored as sent)
   --storage-class C       STANDARD, STANDARD_IA, GLACIER_IR, ... as the store names them
   --meta KEY=VALUE        user metadata (x-amz-meta-KEY), repeatable
+  --tagging 'K=V&K2=V2'   the object's tags (x-amz-tagging; at most 10; encoded for you)
+
+PROTECTION (doc/protection.md):
+  --sse AES256|aws:kms|aws:kms:dsse
+                          server-side encryption by the store (SSE-S3, SSE-KMS, DSSE-KMS)
+  --sse-kms-key-id ID     the KMS key (id, alias or ARN) for --sse aws:kms
+  --sse-kms-context JSON  KMS encryption context, a JSON object of strings
+  --bucket-key-enabled    use an S3 Bucket Key with --sse aws:kms
+  --sse-c-key-file FILE   SSE-C: encrypt with this key, exactly 32 raw bytes (https only;
+                          sent with every request to the object, masked in -v and --dry-run)
+  --object-lock-mode GOVERNANCE|COMPLIANCE
+                          Object Lock retention, with --object-lock-retain-until-date
+  --object-lock-retain-until-date DATE
+                          RFC 3339, like 2030-01-31T00:00:00Z (in the future)
+  --object-lock-legal-hold-status ON|OFF
+                          legal hold (Object Lock needs a checksum or Content-MD5: with
+                          --checksum none, Content-MD5 is sent)
+  --expected-bucket-owner ACCOUNT
+                          refuse a bucket of another 12-digit account (every request)
+  --request-payer requester
+                          agree to pay for a requester-pays bucket (every request)
+  --require-protection    encryption, retention or tags asked for and not shown by the
+                          store are an error (exit 9: stored, not protected), not a warning
+  --skip-identical        look first (HEAD): an object of the same size and checksum (or
+                          MD5 ETag) is skipped, not sent again (exit 0; nightly reruns)
 
 OUTPUT:
   -q, --quiet             print nothing on success (and no progress)
@@ -564,6 +589,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         dry_run: p.contains("--dry-run"),
         no_clobber: p.contains("--no-clobber"),
         if_match: text(&mut p, "--if-match")?,
+        protection: config::protection::ProtectionOptions {
+            sse: text(&mut p, "--sse")?,
+            sse_kms_key_id: text(&mut p, "--sse-kms-key-id")?,
+            sse_kms_context: text(&mut p, "--sse-kms-context")?,
+            bucket_key_enabled: p.contains("--bucket-key-enabled"),
+            sse_c_key_file: p
+                .opt_value_from_os_str::<_, _, std::convert::Infallible>("--sse-c-key-file", |s| {
+                    Ok(s.into())
+                })
+                .map_err(usage)?,
+            tagging: text(&mut p, "--tagging")?,
+            lock_mode: text(&mut p, "--object-lock-mode")?,
+            lock_retain_until: text(&mut p, "--object-lock-retain-until-date")?,
+            legal_hold: text(&mut p, "--object-lock-legal-hold-status")?,
+            expected_bucket_owner: text(&mut p, "--expected-bucket-owner")?,
+            request_payer: text(&mut p, "--request-payer")?,
+            require_protection: p.contains("--require-protection"),
+            skip_identical: p.contains("--skip-identical"),
+        },
         batch: BatchOptions {
             files_from: p
                 .opt_value_from_os_str::<_, _, std::convert::Infallible>("--files-from", |s| {

@@ -12,6 +12,7 @@ pub mod memory;
 pub mod presigned;
 mod process;
 pub mod profile;
+pub mod protection;
 pub mod proxy;
 mod sts;
 
@@ -139,6 +140,8 @@ pub struct Options {
     pub no_clobber: bool,
     /// `--if-match ETAG`: overwrite only the object with this ETag (If-Match).
     pub if_match: Option<String>,
+    /// Encryption, tags, retention, owner checks (doc/protection.md).
+    pub protection: protection::ProtectionOptions,
     pub batch: BatchOptions,
 }
 
@@ -345,6 +348,8 @@ pub struct Plan {
     /// What the user should hear about the options (resolve prints nothing: the
     /// command line says these).
     pub warnings: Vec<String>,
+    /// Encryption, tags, retention, owner checks asked for (doc/protection.md).
+    pub protection: protection::Protection,
 }
 
 impl Plan {
@@ -615,6 +620,29 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
+    let protection = protection::resolve(
+        options.protection.clone(),
+        endpoint.scheme == Scheme::Https,
+        crate::sign::time::Timestamp::now(),
+    )?;
+    if url_target.is_some()
+        && (protection.asked()
+            || protection.expected_bucket_owner.is_some()
+            || protection.request_payer.is_some()
+            || protection.skip_identical)
+    {
+        return Err(Error::Usage(
+            "a presigned URL signs the headers it allows: encryption, tags, Object Lock, --expected-bucket-owner, \
+             --request-payer and --skip-identical go with s3://BUCKET/KEY and credentials"
+                .into(),
+        ));
+    }
+    if protection.skip_identical && options.source.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "--skip-identical compares a file with the stored object: standard input cannot be compared before it is sent"
+                .into(),
+        ));
+    }
     // Unsigned requests get no checksum unless asked for (then a header, from a first
     // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
     // a presigned URL does not sign; the ETag check stands in.
@@ -664,7 +692,9 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         checksum,
         checksum_named: options.checksum.is_some(),
         checksum_trailer: true,
-        content_md5: options.content_md5,
+        // Object Lock needs a checksum or Content-MD5 on the request.
+        content_md5: options.content_md5
+            || (checksum.is_none() && protection.needs_integrity_header()),
         // The ETag check is what is left when no checksum is on.
         verify_etag: options.verify_etag || checksum.is_none(),
         delete_on_mismatch: options.delete_on_mismatch,
@@ -673,6 +703,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         no_sign: options.no_sign_request,
         dry_run: options.dry_run,
         warnings,
+        protection,
     })
 }
 

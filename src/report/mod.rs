@@ -98,6 +98,9 @@ pub fn success_line(o: &Outcome) -> String {
             o.url
         )) + "\n";
     }
+    if o.skipped {
+        return one_line(&format!("skipped {} identical  {} bytes", o.url, o.bytes)) + "\n";
+    }
     let seconds = o.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
         o.bytes as f64 / seconds / (1024.0 * 1024.0)
@@ -130,6 +133,14 @@ pub fn success_json(o: &Outcome) -> String {
         .str("url", &o.url);
     if let Some(id) = &o.aborted {
         return base.str("aborted_upload_id", id).finish();
+    }
+    if o.skipped {
+        return base
+            .uint("size", o.bytes)
+            .opt_str("etag", o.etag.as_deref().map(unquote))
+            .bool("skipped", true)
+            .str("reason", "identical")
+            .finish();
     }
     let seconds = o.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -235,6 +246,8 @@ mod tests {
             parts: 0,
             retries: 0,
             aborted: None,
+            skipped: false,
+            echo: Vec::new(),
         }
     }
 

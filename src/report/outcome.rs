@@ -23,4 +23,8 @@ pub struct Outcome {
     pub retries: u32,
     /// Set by `--abort`: the upload id that was aborted (nothing was uploaded).
     pub aborted: Option<String>,
+    /// `--skip-identical` found the object already stored: nothing was sent.
+    pub skipped: bool,
+    /// The answer's encryption headers (upload::protect), names lowercase.
+    pub echo: Vec<(String, String)>,
 }

@@ -5,6 +5,7 @@ pub mod confirm;
 pub mod exchange;
 pub mod journal;
 pub mod multipart;
+pub mod protect;
 pub mod request;
 pub mod retry;
 pub mod single;
@@ -34,6 +35,8 @@ impl Outcome {
             parts: 0,
             retries: plan.meter.retries(),
             aborted: None,
+            skipped: false,
+            echo: Vec::new(),
         }
     }
 }
@@ -47,9 +50,20 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
 /// before it in a batch), and leaves its own there when the store keeps it open. Parts
 /// of a multipart upload go over connections of their own, one per job.
 pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
+    let look_first = plan.protection.skip_identical
+        && !plan.dry_run
+        && !plan.multipart.abort
+        && !plan.multipart.resume
+        && !plan.from_stdin();
+    if look_first {
+        if let Some(skipped) = protect::identical(plan)? {
+            return Ok(skipped);
+        }
+    }
     let outcome = upload(plan, slot)?;
     if outcome.aborted.is_none() && !plan.dry_run {
         acl_applied(plan);
+        protect::check(plan, &outcome)?;
     }
     Ok(outcome)
 }

@@ -1206,6 +1206,7 @@ pub fn outcome(
         version_id: response.head.header("x-amz-version-id").map(str::to_string),
         checksum: plan.checksum.zip(object_checksum(plan.checksum, done)),
         parts: u32::try_from(done.len()).unwrap_or(u32::MAX),
+        echo: super::protect::echo(&response.head),
         ..Outcome::of(plan, size, started.elapsed())
     }
 }

@@ -135,6 +135,7 @@ fn put_with(
         etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
         checksum,
+        echo: super::protect::echo(head),
         ..Outcome::of(plan, body.len(), started.elapsed())
     })
 }
