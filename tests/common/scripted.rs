@@ -82,6 +82,14 @@ pub enum Step {
     Stall(Duration),
     /// Shut the connection both ways and close it. Ends the script.
     Close,
+    /// Send these bytes `piece` at a time, waiting `every` after each piece: a server
+    /// that trickles its answer (ends early when the client closes or the server is
+    /// dropped, or at the connection's 30 s limit).
+    Trickle {
+        bytes: Vec<u8>,
+        piece: usize,
+        every: Duration,
+    },
 }
 
 /// What one request looked like from the server.
@@ -517,6 +525,21 @@ impl Conn<'_> {
                     return Ok(());
                 }
                 Step::Stall(how_long) => self.stall(*how_long)?,
+                Step::Trickle {
+                    bytes,
+                    piece,
+                    every,
+                } => {
+                    for piece in bytes.chunks((*piece).max(1)) {
+                        if !self.go_on() {
+                            return Ok(());
+                        }
+                        if self.sock()?.write_all(piece).is_err() {
+                            return Ok(());
+                        }
+                        self.stall(*every)?;
+                    }
+                }
                 Step::Close => {
                     if let Some(sock) = self.sock.take() {
                         let _ = sock.shutdown(Shutdown::Both);
