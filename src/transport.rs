@@ -38,8 +38,11 @@ const MAX_KEPT_BODY: usize = 64 * 1024;
 /// A response body longer than this is refused rather than drained.
 const MAX_DRAINED_BODY: u64 = 16 * 1024 * 1024;
 
-/// How long a store that failed under the body's send has to show its answer.
+/// How long a store that failed under the body's send (a reset) has to show its answer.
 const EARLY_ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// The same after a stalled send: an answer sent during the stall is already here, and
+/// waiting longer would add to the stall's `--timeout`.
+const STALLED_ANSWER_WAIT: Duration = Duration::from_millis(100);
 
 /// A PEM file in SSL_CERT_DIR larger than this is not a certificate file: skipped.
 const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
@@ -246,6 +249,11 @@ pub struct Connection {
     /// `host:port` of the store this connection reaches (through a proxy or not).
     to: String,
     io_timeout: Duration,
+    /// The progress of what is being sent: one body's writes share it, so pieces that
+    /// each move a little do not each get a fresh `--timeout`. Reset when reading starts.
+    sending: Limit,
+    /// The last send ended because `sending` ran out (a stall), not for an error.
+    send_stalled: bool,
     /// Bytes read but not yet parsed (bounded by the head limit plus one read).
     pending: Vec<u8>,
     /// Plain HTTP through a proxy: requests go in absolute form, with its credentials.
@@ -314,7 +322,8 @@ impl Connection {
             ),
         };
         let set = |r: io::Result<()>| r.map_err(|e| Error::Network(format!("socket setup: {e}")));
-        set(tcp.set_write_timeout(Some(io_timeout)))?;
+        // Writes go through `Timed`, which looks at its limit after each tick.
+        set(tcp.set_write_timeout(Some(deadline::write_tick(io_timeout))))?;
         set(tcp.set_nodelay(true))?;
         let mut forward = None;
         if let Some(p) = proxy {
@@ -351,6 +360,8 @@ impl Connection {
             peer,
             to: target,
             io_timeout,
+            sending: Limit::pace(io_timeout),
+            send_stalled: false,
             pending: Vec::new(),
             forward,
         })
@@ -395,22 +406,28 @@ impl Connection {
 
     /// Writes all of `bytes` (a request head, or a small body).
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let result = match &mut self.stream {
-            Stream::Plain(s) => s.write_all(bytes).and_then(|()| s.flush()),
-            Stream::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),
+            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
+            Stream::Tls(s) => {
+                let mut sock = Timed::new(&s.sock, sending);
+                write_into_tls(bytes, &mut s.conn, &mut sock)
+                    .and_then(|()| flush_tls(&mut s.conn, &mut sock))
+            }
         };
-        result.map_err(|e| self.io_error(e, "sending"))
+        result.map_err(|e| self.send_error(e, "sending"))
     }
 
     /// Writes `bytes`, a piece of a body that more will follow (the last piece goes with
     /// `send`, which flushes): over TLS they are sealed into records that leave as
     /// rustls' bounded buffer (TLS_BUFFER_LIMIT) fills, as in `send_reader`.
     pub fn send_body(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let result = match &mut self.stream {
-            Stream::Plain(s) => s.write_all(bytes),
-            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut s.sock),
+            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
+            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut Timed::new(&s.sock, sending)),
         };
-        result.map_err(|e| self.io_error(e, "sending the body"))
+        result.map_err(|e| self.send_error(e, "sending the body"))
     }
 
     /// Sends the next `len` bytes of `file` from its current position (see `send_reader`).
@@ -419,7 +436,8 @@ impl Connection {
     }
 
     /// Sends exactly `len` bytes read from `source`. Plain HTTP goes through
-    /// `std::io::copy`; TLS through one fixed 8 KiB buffer into rustls. A source that ends
+    /// `std::io::copy`; TLS through one fixed 8 KiB buffer into rustls; both into the
+    /// socket through `Timed`, which ends a stall (see `deadline`). A source that ends
     /// early is a file that changed; a source that reports `interrupt::Stopped` was asked
     /// to stop (a signal, or a failed sibling part).
     pub fn send_reader(
@@ -428,12 +446,13 @@ impl Connection {
         len: u64,
         path: &Path,
     ) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let sent = match &mut self.stream {
-            Stream::Plain(s) => io::copy(source, s),
-            Stream::Tls(s) => copy_into_tls(source, &mut s.conn, &mut s.sock),
+            Stream::Plain(s) => io::copy(source, &mut Timed::new(s, sending)),
+            Stream::Tls(s) => copy_into_tls(source, &mut s.conn, &mut Timed::new(&s.sock, sending)),
         };
         let sent = sent.map_err(|e| match classify(&e) {
-            Side::Network => self.io_error(e, "sending the body"),
+            Side::Network => self.send_error(e, "sending the body"),
             Side::Stopped => stopped(),
             Side::Local => Error::LocalFile(format!(
                 "reading {}: {e}; check the disk and retry",
@@ -443,11 +462,8 @@ impl Connection {
         if sent < len {
             return Err(changed_during_upload(path));
         }
-        let flushed = match &mut self.stream {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        };
-        flushed.map_err(|e| self.io_error(e, "sending the body"))
+        // Plain TCP has nothing buffered; copy_into_tls flushed rustls' records.
+        Ok(())
     }
 
     /// Whether this connection may carry another request after `response` (HTTP/1.1
@@ -473,6 +489,7 @@ impl Connection {
     }
 
     fn read_response_within(&mut self, method: &str, wait: Duration) -> Result<Response, Error> {
+        self.sending = Limit::pace(self.io_timeout);
         let mut limit = Limit::within(wait);
         let head = loop {
             let head = self.read_head(&mut limit)?;
@@ -488,7 +505,11 @@ impl Connection {
 
     /// After a failed send, a server that refused early may have answered; wait briefly.
     pub fn early_response(&mut self, method: &str) -> Option<Response> {
-        self.read_response_within(method, EARLY_ANSWER_WAIT).ok()
+        let wait = match self.send_stalled {
+            true => STALLED_ANSWER_WAIT,
+            false => EARLY_ANSWER_WAIT,
+        };
+        self.read_response_within(method, wait).ok()
     }
 
     /// After a head sent with `Expect: 100-continue`: waits up to `wait` for `100
@@ -498,6 +519,7 @@ impl Connection {
     /// end of the request head.
     pub fn await_continue(&mut self, wait: Duration, method: &str) -> Result<Continue, Error> {
         let asked = Instant::now();
+        self.sending = Limit::pace(self.io_timeout);
         let mut head = self.next_head(&mut Limit::since(asked, wait), true)?;
         if head.is_none() && !self.pending.is_empty() {
             head = self.next_head(&mut Limit::since(asked, self.io_timeout), false)?;
@@ -667,6 +689,12 @@ impl Connection {
         };
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n)
+    }
+
+    /// The error of a failed send, remembering whether it was a stall.
+    fn send_error(&mut self, e: io::Error, doing: &str) -> Error {
+        self.send_stalled = deadline::expired(&e).is_some();
+        self.io_error(e, doing)
     }
 
     fn io_error(&self, e: io::Error, doing: &str) -> Error {

@@ -15,8 +15,8 @@ use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 use tempfile::TempDir;
 use Step::{
-    Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadHead, Reply, Reset, Stall, Stored,
-    Trickle,
+    Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadBodySlowly, ReadHead, Reply, Reset,
+    Stall, Stored, Trickle,
 };
 
 /// Over the 1 MiB threshold of `Expect: 100-continue`.
@@ -1195,4 +1195,67 @@ fn a_tls_handshake_that_trickles_ends_at_the_timeout() {
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// The body of the stall tests: larger than what the kernels' socket buffers take in
+/// (about 4 MiB each way on loopback), under the multipart threshold.
+const STALLED_BODY: u64 = 24 * 1024 * 1024;
+
+/// Issue 15: a store that takes the head and never reads: once the socket buffers are
+/// full, the kernel still takes a few bytes now and then (it grows its buffers); that is
+/// not progress. Each attempt ends at --timeout after the 1 s wait for 100 Continue.
+/// Before: 24 s for `--timeout 3 --retries 1`.
+#[test]
+fn a_store_that_stops_reading_is_a_stall_within_the_timeout() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, Stall(Duration::from_secs(30))]]);
+    let src = source(STALLED_BODY);
+    let flags = ["--timeout", "3", "--retries", "1"];
+    let (out, took) = timed_push(&server.endpoint(), &src, &flags, Duration::from_secs(40));
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    // (retries + 1) x (timeout + the 100-continue wait) = 8 s; the kernel takes room
+    // for a few hundred KiB more just after the buffers filled, which restarts the
+    // window once (about 0.5 s an attempt); and some slack for a loaded machine.
+    assert!(took < Duration::from_secs(11), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// As above, over TLS (the test's TLS front stops reading when the store does).
+#[test]
+fn a_store_that_stops_reading_over_tls_is_a_stall_within_the_timeout() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, Stall(Duration::from_secs(30))]]);
+    let front = common::TlsFront::start(server.port());
+    let src = source(STALLED_BODY);
+    let ca = front.ca_pem_path().to_string_lossy().into_owned();
+    let flags = ["--timeout", "3", "--retries", "1", "--ca-bundle", &ca];
+    let (out, took) = timed_push(&front.endpoint(), &src, &flags, Duration::from_secs(40));
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    assert!(took < Duration::from_secs(11), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// Issue 15: a slow link that keeps moving is not a stall, even while the kernel's send
+/// buffer is full and wakes the writer only after a third of it drained (about 1.3 MiB,
+/// over 5 s at this pace): the store reads 3 MiB at 256 KiB/s, then the rest at once.
+#[test]
+fn a_slow_link_that_keeps_moving_is_not_a_stall() {
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBodySlowly {
+            len: 3 * 1024 * 1024,
+            piece: 16 * 1024,
+            every: Duration::from_millis(62),
+        },
+        ReadBody,
+        Stored,
+    ]]);
+    let src = source(STALLED_BODY);
+    let flags = ["--timeout", "2", "--retries", "0"];
+    let (out, _) = timed_push(&server.endpoint(), &src, &flags, Duration::from_secs(40));
+    assert_ok(&out);
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].body_complete);
 }

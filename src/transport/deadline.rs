@@ -18,8 +18,20 @@ use std::time::{Duration, Instant};
 /// 60 s, 21 KiB/s at `--timeout 3`.
 pub const MIN_PROGRESS: u64 = 64 * 1024;
 
+/// The longest one blocked write waits before the room in the socket is looked at again.
+/// Linux wakes a blocked writer only once a third of its send buffer has drained (over
+/// 1 MiB of an autotuned 4 MiB), which a slow but moving link may take longer than
+/// `--timeout` to do; a fresh write takes whatever room there is.
+const WRITE_TICK: Duration = Duration::from_millis(250);
+
 /// A socket timeout must not be zero (std refuses it).
 const SHORTEST_WAIT: Duration = Duration::from_millis(1);
+
+/// The write timeout to give a socket whose writes go through [`Timed`]: [`WRITE_TICK`],
+/// shorter for a short `--timeout`, so a stall is seen within a quarter of it.
+pub fn write_tick(timeout: Duration) -> Duration {
+    WRITE_TICK.min(timeout / 4).max(SHORTEST_WAIT)
+}
 
 /// The bound on a wait for the network.
 #[derive(Debug, Clone, Copy)]
@@ -123,8 +135,8 @@ pub fn expired(e: &io::Error) -> Option<Expired> {
 
 /// A socket seen through a limit: every read and write waits at most what the limit has
 /// left, and fails with [`Expired`] (kind TimedOut) once it has none. Reads set the
-/// socket's read timeout each time; writes rely on the socket's write timeout (set
-/// once), and try again until the limit is over.
+/// socket's read timeout each time; writes rely on the socket's write timeout being
+/// [`write_tick`] (set once), and try again until the limit is over.
 pub struct Timed<'a> {
     sock: &'a TcpStream,
     limit: &'a mut Limit,
@@ -243,6 +255,16 @@ mod tests {
             expired(&by.expired()),
             Some(Expired::Late(Duration::from_millis(20)))
         );
+    }
+
+    #[test]
+    fn write_ticks_are_short_for_short_timeouts() {
+        assert_eq!(write_tick(Duration::from_secs(60)), WRITE_TICK);
+        assert_eq!(
+            write_tick(Duration::from_millis(400)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(write_tick(Duration::ZERO), SHORTEST_WAIT);
     }
 
     /// A peer that sends a byte every 50 ms never trips a 200 ms read timeout; the

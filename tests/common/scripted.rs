@@ -59,6 +59,13 @@ pub enum Step {
     ReadBody,
     /// Read at most this many more body bytes of the last head.
     ReadBodyPart(u64),
+    /// Read at most `len` more body bytes of the last head, `piece` at a time, waiting
+    /// `every` after each piece: a slow link that keeps moving.
+    ReadBodySlowly {
+        len: u64,
+        piece: u64,
+        every: Duration,
+    },
     /// Send these bytes verbatim (any status, malformed or truncated answers, 100s).
     Reply(Vec<u8>),
     /// Answer as a store that stored the body read for the last head: `200`, `ETag` the
@@ -501,6 +508,18 @@ impl Conn<'_> {
                     let left = self.body_left().min(*n);
                     if !self.take_body(left)? {
                         return Ok(());
+                    }
+                }
+                Step::ReadBodySlowly { len, piece, every } => {
+                    let mut left = self.body_left().min(*len);
+                    while left > 0 {
+                        let n = left.min((*piece).max(1));
+                        if !self.go_on() || !self.take_body(n)? {
+                            return Ok(());
+                        }
+                        left -= n;
+                        // Pacing the reads (not a readiness wait).
+                        thread::sleep(*every);
                     }
                 }
                 Step::Reply(bytes) => self.sock()?.write_all(bytes)?,
