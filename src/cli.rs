@@ -98,7 +98,9 @@ HOW:
                           (default over http; SHA-256 of the file, read once more first),
                           or streaming (aws-chunked: each 8 KiB chunk signed, one pass)
   --connect-timeout SECS  give up connecting after SECS (default 10)
-  --timeout SECS          give up when one read or write waits SECS (default 60)
+  --timeout SECS          give up on an answer whose head is not all there SECS after
+                          the request, or a body that moves under 64 KiB in SECS (a
+                          stall); a TLS handshake gets SECS too (default 60)
   --retries N             retry what may succeed next time (resets, timeouts, 500, 503
                           SlowDown, 408, 429, RequestTimeout) up to N times (default 4)
   --retry-max-wait SECS   cap of the exponential backoff with jitter (default 20)
