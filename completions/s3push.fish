@@ -12,7 +12,7 @@ complete -c s3push -l no-sign-request -d 'send requests unsigned, with no creden
 complete -c s3push -l signature -x -a 'v4 v2' -d 'v4 (default), or legacy v2 for old stores'
 complete -c s3push -l payload -x -a 'unsigned signed streaming' -d 'v4 body hash: unsigned'
 complete -c s3push -l connect-timeout -x -d 'give up connecting after SECS'
-complete -c s3push -l timeout -x -d 'give up when one read or write waits SECS'
+complete -c s3push -l timeout -x -d 'give up on an answer whose head is not all there SECS after'
 complete -c s3push -l retries -x -d 'retry what may succeed next time'
 complete -c s3push -l retry-max-wait -x -d 'cap of the exponential backoff with jitter'
 complete -c s3push -l no-expect -d 'do not send Expect: 100-continue'
