@@ -15,6 +15,7 @@ _s3push() {
     --timeout) return ;;
     --retries) return ;;
     --retry-max-wait) return ;;
+    --limit-rate) return ;;
     --checksum) COMPREPLY=($(compgen -W "crc32 crc32c crc64nvme sha1 sha256 none" -- "$cur")); return ;;
     --if-match) return ;;
     --files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -46,7 +47,7 @@ _s3push() {
     --request-payer) return ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--abort --accelerate --acl --bucket-key-enabled --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-bucket-owner --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --object-lock-legal-hold-status --object-lock-mode --object-lock-retain-until-date --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --request-payer --require-protection --resume --retries --retry-max-wait --signature --size --skip-identical --spool-dir --sse --sse-c-key-file --sse-kms-context --sse-kms-key-id --storage-class --tagging --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
+    COMPREPLY=($(compgen -W "--abort --accelerate --acl --bucket-key-enabled --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-bucket-owner --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --limit-rate --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --object-lock-legal-hold-status --object-lock-mode --object-lock-retain-until-date --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --request-payer --require-protection --resume --retries --retry-max-wait --signature --size --skip-identical --spool-dir --sse --sse-c-key-file --sse-kms-context --sse-kms-key-id --storage-class --tagging --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

@@ -104,6 +104,8 @@ HOW:
   --retries N             retry what may succeed next time (resets, timeouts, 500, 503
                           SlowDown, 408, 429, RequestTimeout) up to N times (default 4)
   --retry-max-wait SECS   cap of the exponential backoff with jitter (default 20)
+  --limit-rate RATE       send at most RATE body bytes per second, all parts together
+                          (4MiB, 500K; also S3PUSH_LIMIT_RATE)
   --no-expect             do not send Expect: 100-continue (sent for bodies over 1 MiB, so
                           a refusal costs no upload; some old stores break on it)
 
@@ -543,6 +545,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
         retry_max_wait: seconds(&mut p, "--retry-max-wait")?,
+        limit_rate: match text(&mut p, "--limit-rate")? {
+            None => None,
+            Some(r) => Some(config::parse_size(&r).filter(|&n| n > 0).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--limit-rate {r}: give bytes per second, like 4MiB or 500K"
+                ))
+            })?),
+        },
         retries: match text(&mut p, "--retries")? {
             None => None,
             Some(n) => Some(n.parse::<u32>().ok().filter(|&n| n <= 100).ok_or_else(|| {

@@ -285,7 +285,10 @@ fn messages_keep_secrets_and_name_the_fix() {
     let out = common::run_bounded(cmd, common::RUN_LIMIT);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(!err.contains("Pa55-w0rd") && !err.contains("user:"), "{err}");
+    assert!(
+        !err.contains("Pa55-w0rd") && !err.contains("user:"),
+        "{err}"
+    );
 
     let fifo = home.path().join("fifo");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();

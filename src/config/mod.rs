@@ -118,6 +118,8 @@ pub struct Options {
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
     pub retry_max_wait: Option<Duration>,
+    /// `--limit-rate`: body bytes per second, for the whole process.
+    pub limit_rate: Option<u64>,
     pub no_expect: bool,
     pub quiet: bool,
     /// `--json`: results as JSON objects on stdout.
@@ -345,6 +347,8 @@ pub struct Plan {
     pub dry_run: bool,
     /// Write only if this holds (`--no-clobber`, `--if-match`).
     pub condition: Option<Condition>,
+    /// The cap on body bytes sent per second, the whole run together.
+    pub limit_rate: Option<u64>,
     /// What the user should hear about the options (resolve prints nothing: the
     /// command line says these).
     pub warnings: Vec<String>,
@@ -617,6 +621,15 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     };
     let mut warnings = Vec::new();
     let trust = resolve_trust(env, ca_bundle_from, &mut warnings);
+    let limit_rate = match (options.limit_rate, env.get("S3PUSH_LIMIT_RATE")) {
+        (Some(rate), _) => Some(rate),
+        (None, Some(text)) => Some(parse_size(text).filter(|&r| r > 0).ok_or_else(|| {
+            Error::Usage(format!(
+                "S3PUSH_LIMIT_RATE={text}: give bytes per second, like 4MiB or 500K"
+            ))
+        })?),
+        (None, None) => None,
+    };
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
@@ -704,6 +717,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         dry_run: options.dry_run,
         warnings,
         protection,
+        limit_rate,
     })
 }
 

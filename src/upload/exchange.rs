@@ -629,6 +629,10 @@ impl Read for BodyReader<'_> {
         if interrupt::should_stop(self.cancel) {
             return Err(interrupt::stopped_error());
         }
+        if self.sending.is_some() {
+            // Only bytes on their way are capped: not a pass that hashes the body.
+            super::rate::take(want, self.cancel)?;
+        }
         let n = match self.body {
             Body::Bytes(bytes) => {
                 let from = usize::try_from(self.pos).unwrap_or(usize::MAX);

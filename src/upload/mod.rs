@@ -6,6 +6,7 @@ pub mod exchange;
 pub mod journal;
 pub mod multipart;
 pub mod protect;
+pub mod rate;
 pub mod request;
 pub mod retry;
 pub mod single;
@@ -50,6 +51,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
 /// before it in a batch), and leaves its own there when the store keeps it open. Parts
 /// of a multipart upload go over connections of their own, one per job.
 pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
+    rate::set(plan.limit_rate);
     let look_first = plan.protection.skip_identical
         && !plan.dry_run
         && !plan.multipart.abort
