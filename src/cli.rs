@@ -371,7 +371,8 @@ pub fn upload_and_report(plan: &config::Plan, output: &report::Output) -> u8 {
     }
 }
 
-/// Runs `upload` with the progress of `plan`'s meter on stderr (as the output asks).
+/// Starts a new object (its meter) and runs `upload` with its progress on stderr (as
+/// the output asks).
 fn with_progress(
     plan: &config::Plan,
     o: &report::Output,
@@ -380,7 +381,7 @@ fn with_progress(
     // `--abort` sends no body: nothing to show progress of.
     let quiet = o.quiet || plan.multipart.abort;
     let style = report::progress::Style::choose(quiet, o.progress, o.verbose);
-    let progress = report::progress::Progress::start(plan.meter.clone(), style);
+    let progress = report::progress::Progress::start(upload::start_job(), style);
     let result = upload();
     progress.finish();
     result
@@ -400,7 +401,7 @@ fn report_result(
                 bucket: &plan.bucket,
                 key: &plan.key,
                 url,
-                kept: plan.meter.kept(),
+                kept: upload::meter().kept(),
             });
             report::failure(output, e, target.as_ref());
         }

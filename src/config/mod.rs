@@ -319,9 +319,6 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
-    /// This object's progress, retries and kept upload: shared by every clone of the
-    /// plan (every part, every retry). A new object needs a new meter.
-    pub meter: std::sync::Arc<crate::report::progress::Meter>,
     pub multipart: Multipart,
     /// Seconds added to this host's clock when signing (a skew the store reported).
     pub clock_skew: i64,
@@ -417,8 +414,6 @@ impl Plan {
         plan.key = key;
         plan.object = object;
         plan.source = source;
-        // Its own progress, retries and kept upload.
-        plan.meter = Default::default();
         Ok(plan)
     }
 }
@@ -699,7 +694,6 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
-        meter: Default::default(),
         multipart,
         clock_skew: 0,
         checksum,

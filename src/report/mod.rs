@@ -3,7 +3,7 @@
 //! closed stdout does not turn a success into a failure.
 //!
 //! Everything here is per object: a run of several files calls `success` or `failure`
-//! once for each, with a fresh [`progress::Meter`] (in its plan) for each.
+//! once for each, with a fresh [`progress::Meter`] (upload::start_job) for each.
 
 pub mod json;
 mod outcome;

@@ -15,11 +15,33 @@ pub mod stdin;
 use crate::config::{Condition, Plan};
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
+use crate::report::progress::Meter;
 use crate::transport::Response;
 use crate::Error;
 use std::time::Duration;
 
 pub use crate::report::Outcome;
+
+/// The object being uploaded: its progress, retries and the upload it kept. Run state,
+/// not the Plan's: every part and every retry of the object counts here; the command line
+/// starts a new one for each object and draws its progress from it.
+static JOB: std::sync::Mutex<Option<std::sync::Arc<Meter>>> = std::sync::Mutex::new(None);
+
+/// Starts the run state of a new object; returns its meter, for the progress line.
+pub fn start_job() -> std::sync::Arc<Meter> {
+    let meter = std::sync::Arc::new(Meter::default());
+    *JOB.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(meter.clone());
+    meter
+}
+
+/// The meter of the object being uploaded (a new one when none was started).
+pub fn meter() -> std::sync::Arc<Meter> {
+    JOB.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(Default::default)
+        .clone()
+}
 
 impl Outcome {
     /// An outcome for the plan's object; the retries are those its meter counted.
@@ -34,7 +56,7 @@ impl Outcome {
             checksum: None,
             elapsed,
             parts: 0,
-            retries: plan.meter.retries(),
+            retries: meter().retries(),
             aborted: None,
             skipped: false,
             echo: Vec::new(),

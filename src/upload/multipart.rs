@@ -207,6 +207,7 @@ pub fn send_part(
     if let Some(md5) = &integrity.content_md5 {
         headers.push(("content-md5".into(), md5.clone()));
     }
+    let meter = super::meter();
     let call = Call {
         method: "PUT",
         query: vec![
@@ -221,7 +222,7 @@ pub fn send_part(
         // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
         md5: plan.verify_etag && integrity.md5.is_none(),
         cancel: Some(cancel),
-        meter: Some(&plan.meter),
+        meter: Some(&meter),
         on_bucket: false,
     };
     let answer = retry::run(plan, |plan, attempt| {
@@ -259,7 +260,7 @@ pub fn send_first_part(
         let trailer = exchange::uses_trailer(&session.plan, body);
         match send_part(session, number, body, &cancel, slot) {
             Err(e) if adapt::learn_from_refusal(&session.plan, &e, trailer) => {
-                session.plan.meter.retried();
+                super::meter().retried();
                 let next = adapt::apply(&session.plan);
                 if next.checksum == session.plan.checksum {
                     session.plan = next;
@@ -649,13 +650,14 @@ pub fn upload_file(
         save_journal(&journal_path, &session, &identity, layout);
         (session, layout, vec![None; layout.parts as usize])
     };
-    plan.meter.set_total(size);
-    plan.meter.set_parts(layout.parts);
+    let meter = super::meter();
+    meter.set_total(size);
+    meter.set_parts(layout.parts);
     let (held, held_bytes) = done
         .iter()
         .flatten()
         .fold((0u32, 0u64), |(n, bytes), d| (n + 1, bytes + d.len));
-    plan.meter.already_stored(held, held_bytes);
+    meter.already_stored(held, held_bytes);
     let table = Mutex::new(done);
     let todo: Vec<u32> = lock(&table)
         .iter()
@@ -682,7 +684,7 @@ pub fn upload_file(
                 // Created again in another mode: the journal names the new upload.
                 save_journal(&journal_path, &session, &identity, layout);
             }
-            first.map(|done| part_stored(&session, &table, Some(&journal_path), number, done))
+            first.map(|done| part_stored(&table, Some(&journal_path), number, done))
         }
         None => Ok(()),
     };
@@ -730,7 +732,6 @@ pub fn upload_file(
 
 /// Records a part the store confirmed: in the table, the journal and the meter.
 fn part_stored(
-    session: &Session,
     table: &Mutex<Vec<Option<PartDone>>>,
     journal_path: Option<&Path>,
     number: u32,
@@ -744,7 +745,7 @@ fn part_stored(
     if let Some(entry) = lock(table).get_mut(number as usize - 1) {
         *entry = Some(done);
     }
-    session.plan.meter.part_done();
+    super::meter().part_done();
 }
 
 /// Writes the journal of a new upload, so that an interrupted one can be resumed.
@@ -803,7 +804,7 @@ pub fn send_parts<'a>(
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&number) = todo.get(i) else { break };
                     match send_part(session, number, body_of(number), &cancel, &mut slot) {
-                        Ok(done) => part_stored(session, table, journal_path, number, done),
+                        Ok(done) => part_stored(table, journal_path, number, done),
                         Err(e) => {
                             let mut first = lock(&first_error);
                             // A sibling stopped by this failure does not hide its cause.
@@ -882,7 +883,7 @@ pub fn fail(
                 ))
             }
             Err(e) => {
-                plan.meter.keep(Kept {
+                super::meter().keep(Kept {
                     upload_id: id.clone(),
                     resume: None,
                     discard: discard.clone(),
@@ -893,7 +894,7 @@ pub fn fail(
             }
         };
     }
-    plan.meter.keep(Kept {
+    super::meter().keep(Kept {
         upload_id: id.clone(),
         resume: (!stdin).then(|| resume_command(plan)),
         discard: discard.clone(),

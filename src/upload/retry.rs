@@ -64,7 +64,7 @@ pub fn run_adjusting<T>(
             let signs = plan.signs();
             if r.status == 417 && plan.expect {
                 plan.expect = false;
-                plan.meter.retried();
+                super::meter().retried();
                 report::warning("the store refused Expect: 100-continue; going on without it (--no-expect skips it)");
                 continue;
             }
@@ -73,7 +73,7 @@ pub fn run_adjusting<T>(
                 if let Some(off) = clock_skew(r, now) {
                     plan.clock_skew = off;
                     skew_corrected = true;
-                    plan.meter.retried();
+                    super::meter().retried();
                     report::warning(&format!(
                         "this host's clock is {} {} the store's; signing with the store's time: set the clock right (NTP)",
                         human(off.unsigned_abs()),
@@ -92,7 +92,7 @@ pub fn run_adjusting<T>(
                     ));
                     *plan = plan.in_region(&region);
                     region_corrected = true;
-                    plan.meter.retried();
+                    super::meter().retried();
                     continue;
                 }
             }
@@ -108,7 +108,7 @@ pub fn run_adjusting<T>(
             return Err(gave_up(error, attempts));
         }
         retries += 1;
-        plan.meter.retried();
+        super::meter().retried();
         let wait = backoff(retries, plan.retry.max_wait, random());
         trace::event(format_args!(
             "attempt {attempts} failed ({error}); retry {retries} of {} in {} ms",

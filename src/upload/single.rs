@@ -51,7 +51,7 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
         let integrity = exchange::prepare(&adapted, body)?;
         match put_with(&adapted, body, &integrity, slot) {
             Err(e) if adapt::learn_from_refusal(&adapted, &e, integrity.trailer(&adapted)) => {
-                plan.meter.retried();
+                super::meter().retried();
                 adapted = adapt::apply(plan);
             }
             // The look before writing found the ETag named; a 412 may be the quotes.
@@ -59,7 +59,7 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
                 let Some(bare) = super::bare_if_match(&adapted) else {
                     return Err(e);
                 };
-                plan.meter.retried();
+                super::meter().retried();
                 return match put_with(&bare, body, &integrity, slot) {
                     Ok(mut outcome) => {
                         adapt::learn_bare_if_match(plan);
@@ -93,6 +93,7 @@ fn put_with(
         headers.push(("content-md5".into(), md5.clone()));
     }
     headers.extend(plan.condition.as_ref().map(Condition::header));
+    let meter = super::meter();
     let call = Call {
         method: "PUT",
         query: Vec::new(),
@@ -104,13 +105,13 @@ fn put_with(
         // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
         md5: plan.verify_etag && integrity.md5.is_none(),
         cancel: None,
-        meter: Some(&plan.meter),
+        meter: Some(&meter),
         on_bucket: false,
     };
     // An attempt that broke off may have stored the object all the same: a conditional
     // retry of it would then be refused by that very object.
     let mut broke_off = false;
-    plan.meter.set_total(body.len());
+    meter.set_total(body.len());
     let answer = retry::run(plan, |plan, attempt| {
         let answer = exchange::exchange(plan, attempt, &call, tls.as_ref(), slot);
         if answer.as_ref().is_err_and(retry::retryable) {

@@ -334,7 +334,7 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
         multipart::send_first_part(&mut session, 1, first.body(first_len), true, &mut slot)
             .and_then(|done| {
                 lock(&table).push(Some(done));
-                session.plan.meter.part_done();
+                super::meter().part_done();
                 drop(first);
                 match second {
                     Some((hold, len)) => {
@@ -416,7 +416,7 @@ fn stream_parts(
                                 }
                                 t[i] = Some(done);
                                 drop(t);
-                                session.plan.meter.part_done();
+                                super::meter().part_done();
                             }
                             Err(e) => {
                                 let mut first = lock(first_error);
