@@ -5,10 +5,23 @@
 # The targets that ship, in the order release builds them.
 CROSS_TARGETS="x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf riscv64gc-unknown-linux-musl"
 
-# Sets, for TRIPLE: CROSS_CC (the C compiler ring's C and assembly go through; the same
-# program links), CROSS_PKGS (Debian packages, pinned, that provide it), CROSS_QEMU (the
-# qemu-user program that runs the binary on this x86_64 host; empty for x86_64 itself).
+# Sets, for TRIPLE:
+#   CROSS_STD   rustup: Rust's prebuilt std for the target (`rustup target add`), musl and its
+#               crt objects from Rust's self-contained set, CROSS_CC compiling ring's C and
+#               assembly and linking;
+#               build-std: the prebuilt std for the target is not reachable from this
+#               project's machines (static.rust-lang.org answers 404 for
+#               rust-std-1.95.0-armv7-unknown-linux-musleabihf and -riscv64gc-unknown-linux-musl
+#               there, while it serves x86_64 and aarch64 musl), so std is compiled from the
+#               same toolchain's rust-src (`-Z build-std`, allowed on stable by RUSTC_BOOTSTRAP)
+#               and zig (PyPI ziglang, through cargo-zigbuild, both pinned) brings musl, its crt
+#               objects and libunwind, compiles ring's C and links;
+#   CROSS_CC    the C compiler for ring (rustup method), the same program links;
+#   CROSS_PKGS  Debian packages, pinned, that provide it;
+#   CROSS_QEMU  the qemu-user program that runs the binary on this x86_64 host (empty for
+#               x86_64 itself).
 cross_target() {
+  CROSS_STD=rustup
   case "$1" in
     x86_64-unknown-linux-musl)
       # Today's build: musl-gcc when installed (musl-tools), else the host's cc.
@@ -17,11 +30,9 @@ cross_target() {
       CROSS_CC=aarch64-linux-gnu-gcc; CROSS_QEMU=qemu-aarch64
       CROSS_PKGS="gcc-aarch64-linux-gnu=4:12.2.0-3 gcc-12-aarch64-linux-gnu=12.2.0-14cross1 libc6-dev-arm64-cross=2.36-8cross1" ;;
     armv7-unknown-linux-musleabihf)
-      CROSS_CC=arm-linux-gnueabihf-gcc; CROSS_QEMU=qemu-arm
-      CROSS_PKGS="gcc-arm-linux-gnueabihf=4:12.2.0-3 gcc-12-arm-linux-gnueabihf=12.2.0-14cross1 libc6-dev-armhf-cross=2.36-8cross1" ;;
+      CROSS_STD=build-std; CROSS_CC=zig; CROSS_PKGS=""; CROSS_QEMU=qemu-arm ;;
     riscv64gc-unknown-linux-musl)
-      CROSS_CC=riscv64-linux-gnu-gcc; CROSS_QEMU=qemu-riscv64
-      CROSS_PKGS="gcc-riscv64-linux-gnu=4:12.2.0-5 gcc-12-riscv64-linux-gnu=12.2.0-13cross1 libc6-dev-riscv64-cross=2.36-8cross1" ;;
+      CROSS_STD=build-std; CROSS_CC=zig; CROSS_PKGS=""; CROSS_QEMU=qemu-riscv64 ;;
     *)
       echo "unknown target $1; one of: $CROSS_TARGETS" >&2; return 2 ;;
   esac
@@ -61,10 +72,26 @@ apt_install_pinned() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${args[@]}" >&2
 }
 
-# Installs what building for the target set by cross_target needs: the rustup target and
-# the C cross compiler.
+# cargo-zigbuild and zig, from PyPI, pinned, in a virtual environment in the cache.
+ZIGBUILD_VERSION=0.24.0
+ZIG_VERSION=0.17.0
+ZIGBUILD_DIR="${S3PUSH_CACHE:-$HOME/.cache/s3push}/zigbuild-$ZIGBUILD_VERSION-zig-$ZIG_VERSION"
+
+# Installs what building for the target set by cross_target needs: the rustup target (or
+# rust-src and cargo-zigbuild for build-std) and the C cross compiler.
 cross_install_tools() {
   local triple=$1
+  if [ "$CROSS_STD" = build-std ]; then
+    if ! rustup component list --installed 2>/dev/null | grep -qx rust-src; then
+      rustup component add rust-src >&2 || { echo "rust-src is missing: rustup component add rust-src" >&2; return 1; }
+    fi
+    if [ ! -x "$ZIGBUILD_DIR/bin/cargo-zigbuild" ]; then
+      echo "installing cargo-zigbuild $ZIGBUILD_VERSION and zig $ZIG_VERSION into $ZIGBUILD_DIR" >&2
+      python3 -m venv "$ZIGBUILD_DIR" >&2
+      "$ZIGBUILD_DIR/bin/pip" install -q "cargo-zigbuild==$ZIGBUILD_VERSION" "ziglang==$ZIG_VERSION" >&2
+    fi
+    return 0
+  fi
   if ! rustup target list --installed 2>/dev/null | grep -qx "$triple"; then
     rustup target add "$triple" >&2 || {
       echo "the $triple target is missing and rustup could not add it: rustup target add $triple" >&2; return 1; }
