@@ -15,6 +15,7 @@ _s3push() {
     --timeout) return ;;
     --retries) return ;;
     --retry-max-wait) return ;;
+    --limit-rate) return ;;
     --checksum) COMPREPLY=($(compgen -W "crc32 crc32c crc64nvme sha1 sha256 none" -- "$cur")); return ;;
     --if-match) return ;;
     --files-from) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -24,7 +25,9 @@ _s3push() {
     --on-failure) COMPREPLY=($(compgen -W "abort keep" -- "$cur")); return ;;
     --upload-id) return ;;
     --spool-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --max-memory) return ;;
     --expected-size) return ;;
+    --size) return ;;
     --content-type) return ;;
     --acl) return ;;
     --cache-control) return ;;
@@ -32,9 +35,19 @@ _s3push() {
     --content-encoding) return ;;
     --storage-class) return ;;
     --meta) return ;;
+    --tagging) return ;;
+    --sse) return ;;
+    --sse-kms-key-id) return ;;
+    --sse-kms-context) return ;;
+    --sse-c-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --object-lock-mode) return ;;
+    --object-lock-retain-until-date) return ;;
+    --object-lock-legal-hold-status) return ;;
+    --expected-bucket-owner) return ;;
+    --request-payer) return ;;
   esac
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--abort --accelerate --acl --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --resume --retries --retry-max-wait --signature --spool-dir --storage-class --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
+    COMPREPLY=($(compgen -W "--abort --accelerate --acl --bucket-key-enabled --ca-bundle --cache-control --checksum --connect-timeout --content-disposition --content-encoding --content-md5 --content-type --delete-on-mismatch --dry-run --dualstack --endpoint --equal-parts --expected-bucket-owner --expected-size --fail-fast --files-from --fips --help --if-match --jobs --json --limit-rate --max-memory --meta --multipart-threshold --no-clobber --no-expect --no-sign-request --object-lock-legal-hold-status --object-lock-mode --object-lock-retain-until-date --on-failure --part-size --path-style --payload --profile --proxy --quiet --region --request-payer --require-protection --resume --retries --retry-max-wait --signature --size --skip-identical --spool-dir --sse --sse-c-key-file --sse-kms-context --sse-kms-key-id --storage-class --tagging --timeout --upload-id --verify-etag --version -V -h -q" -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)]
+// Test code: a failed unwrap is a failed setup.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "../tests/common/tls.rs"]
 mod tls;
 

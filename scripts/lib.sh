@@ -24,7 +24,12 @@ s3_start() {
   done
 }
 
+# Stops the server started by s3_start; always succeeds (the server's own exit status,
+# 143 after SIGTERM, is not the caller's).
 s3_stop() {
-  [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null
+  if [ -n "${S3_PID:-}" ]; then
+    kill "$S3_PID" 2>/dev/null || true
+    wait "$S3_PID" 2>/dev/null || true
+  fi
   S3_PID=
 }

@@ -29,6 +29,8 @@ pub const MAX_ENTRY: usize = 4096;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub uploaded: usize,
+    /// Left as they were by `--skip-identical`.
+    pub skipped: usize,
     pub failed: usize,
     /// The exit code of the first failed file.
     pub first_failure: Option<u8>,
@@ -49,7 +51,14 @@ impl Summary {
 
     /// `3 uploaded, 1 failed`, and what stopped the batch if anything did.
     pub fn line(&self) -> String {
-        let mut line = format!("{} uploaded, {} failed", self.uploaded, self.failed);
+        let mut line = if self.skipped > 0 {
+            format!(
+                "{} uploaded, {} skipped (identical), {} failed",
+                self.uploaded, self.skipped, self.failed
+            )
+        } else {
+            format!("{} uploaded, {} failed", self.uploaded, self.failed)
+        };
         if let Some(by) = self.stopped {
             line.push_str(&format!("; stopped by {by}, the rest was not tried"));
         }
@@ -58,7 +67,7 @@ impl Summary {
 
     /// Files tried.
     pub fn files(&self) -> usize {
-        self.uploaded + self.failed
+        self.uploaded + self.skipped + self.failed
     }
 }
 
@@ -81,6 +90,9 @@ pub fn run(
     shared.source = PathBuf::from("batch");
     shared.batch = Default::default();
     let template = config::resolve(shared, env)?;
+    for warning in &template.warnings {
+        crate::report::warning(warning);
+    }
     let mut sources = Sources::open(options, &bucket, &prefix)?;
     let mut summary = Summary::default();
     let mut slot: Slot = None;
@@ -100,6 +112,7 @@ pub fn run(
         };
         report(plan.as_ref().ok(), result.as_ref());
         match result {
+            Ok(o) if o.skipped => summary.skipped += 1,
             Ok(_) => summary.uploaded += 1,
             Err(e) => {
                 summary.failed += 1;

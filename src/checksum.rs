@@ -246,7 +246,7 @@ fn crc_params(algorithm: Algorithm) -> (&'static [[u64; 256]; 8], u64) {
 }
 
 /// Continues `crc` (a finished value, 0 for nothing yet) over `data`. CRC32, the default,
-/// goes through crc32fast (carry-less multiplication where the CPU has it, README
+/// goes through crc32fast (carry-less multiplication where the CPU has it, doc/dependencies.md
 /// "Dependencies"); the others through the tables below.
 pub fn crc_update(algorithm: Algorithm, crc: u64, data: &[u8]) -> u64 {
     if algorithm == Algorithm::Crc32 {

@@ -98,10 +98,14 @@ HOW:
                           (default over http; SHA-256 of the file, read once more first),
                           or streaming (aws-chunked: each 8 KiB chunk signed, one pass)
   --connect-timeout SECS  give up connecting after SECS (default 10)
-  --timeout SECS          give up when one read or write waits SECS (default 60)
+  --timeout SECS          give up on an answer whose head is not all there SECS after
+                          the request, or a body that moves under 64 KiB in SECS (a
+                          stall); a TLS handshake gets SECS too (default 60)
   --retries N             retry what may succeed next time (resets, timeouts, 500, 503
                           SlowDown, 408, 429, RequestTimeout) up to N times (default 4)
   --retry-max-wait SECS   cap of the exponential backoff with jitter (default 20)
+  --limit-rate RATE       send at most RATE body bytes per second, all parts together
+                          (4MiB, 500K; also S3PUSH_LIMIT_RATE)
   --no-expect             do not send Expect: 100-continue (sent for bodies over 1 MiB, so
                           a refusal costs no upload; some old stores break on it)
 
@@ -137,7 +141,19 @@ LARGE OBJECTS (multipart):
   --upload-id ID          the pending upload to --resume or --abort (else the journal in
                           $XDG_STATE_HOME/s3push, else ListMultipartUploads)
   --spool-dir DIR         hold standard input's parts in an unlinked file here, not memory
+  --max-memory SIZE       cap what standard input holds (also S3PUSH_MAX_MEMORY; default:
+                          the cgroup's memory limit: v2 memory.max, else v1
+                          memory.limit_in_bytes). 6 MiB is left for s3push itself and
+                          (jobs + 1) x part size fits the rest: fewer jobs (down to 1),
+                          then smaller parts (down to 5M), else the parts wait in TMPDIR
+                          (else /tmp), else an error names the smallest cap (16M).
+                          --jobs or --part-size given over the cap is an error. Parts
+                          grow only as far as the cap holds, then on disk in TMPDIR;
+                          with nowhere to spool, a stream too long for 10,000 such parts
+                          fails before its 10,000th part is sent.
   --expected-size SIZE    the stream's likely size: its parts are sized from the start
+  --size SIZE             the stream's exact size: a stream that ends short of it (or goes
+                          past it) is not stored (a producer that failed, cut short)
   --equal-parts           keep every part one size (Cloudflare R2 needs it; set for *.r2)
                           Standard input is held a part at a time before sending: memory
                           up to (jobs + 1) x part size (24 MiB by default). Parts grow (x2
@@ -152,13 +168,38 @@ OBJECT:
   --content-encoding V    Content-Encoding of the object (gzip: stored as sent)
   --storage-class C       STANDARD, STANDARD_IA, GLACIER_IR, ... as the store names them
   --meta KEY=VALUE        user metadata (x-amz-meta-KEY), repeatable
+  --tagging 'K=V&K2=V2'   the object's tags (x-amz-tagging; at most 10; encoded for you)
+
+PROTECTION (doc/protection.md):
+  --sse AES256|aws:kms|aws:kms:dsse
+                          server-side encryption by the store (SSE-S3, SSE-KMS, DSSE-KMS)
+  --sse-kms-key-id ID     the KMS key (id, alias or ARN) for --sse aws:kms
+  --sse-kms-context JSON  KMS encryption context, a JSON object of strings
+  --bucket-key-enabled    use an S3 Bucket Key with --sse aws:kms
+  --sse-c-key-file FILE   SSE-C: encrypt with this key, exactly 32 raw bytes (https only;
+                          sent with every request to the object, masked in -v and --dry-run)
+  --object-lock-mode GOVERNANCE|COMPLIANCE
+                          Object Lock retention, with --object-lock-retain-until-date
+  --object-lock-retain-until-date DATE
+                          RFC 3339, like 2030-01-31T00:00:00Z (in the future)
+  --object-lock-legal-hold-status ON|OFF
+                          legal hold (Object Lock needs a checksum or Content-MD5: with
+                          --checksum none, Content-MD5 is sent)
+  --expected-bucket-owner ACCOUNT
+                          refuse a bucket of another 12-digit account (every request)
+  --request-payer requester
+                          agree to pay for a requester-pays bucket (every request)
+  --require-protection    encryption, retention or tags asked for and not shown by the
+                          store are an error (exit 9: stored, not protected), not a warning
+  --skip-identical        look first (HEAD): an object of the same size and checksum (or
+                          MD5 ETag) is skipped, not sent again (exit 0; nightly reruns)
 
 OUTPUT:
   -q, --quiet             print nothing on success (and no progress)
   --progress, --no-progress
                           progress on stderr: redrawn on a terminal (the default there);
                           elsewhere --progress writes a line every 5 s
-  --json                  one JSON object per object on stdout, errors too (README, Output)
+  --json                  one JSON object per object on stdout, errors too (doc/output.md)
   -v, -vv, --verbose      request and response heads on stderr (secrets masked); -vv adds
                           connects, TLS, reused connections, retries and their waits
   --dry-run               print the first request s3push would send (signature, tokens
@@ -262,11 +303,16 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         }
         Ok(Parsed::Upload(options)) if options.batch.is_batch() => run_batch(&options),
         Ok(Parsed::Upload(options)) => {
-            let output = options.output();
+            let output = output_of(&options);
             report::trace::set_level(output.verbose);
             crate::interrupt::install();
             match config::resolve(*options, &config::Env::from_process()) {
-                Ok(plan) => ExitCode::from(upload_and_report(&plan)),
+                Ok(plan) => {
+                    for warning in &plan.warnings {
+                        report::warning(warning);
+                    }
+                    ExitCode::from(upload_and_report(&plan, &output))
+                }
                 Err(e) => {
                     report::failure(&output, &e, None);
                     ExitCode::from(e.exit_code())
@@ -280,13 +326,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 /// Several files: each with its progress and its result (text or JSON) as it is done,
 /// then the summary on stderr.
 fn run_batch(options: &Options) -> ExitCode {
-    let output = options.output();
+    let output = output_of(options);
     report::trace::set_level(output.verbose);
     crate::interrupt::install();
     let result = crate::batch::run(
         options,
         &config::Env::from_process(),
-        |plan, slot| with_progress(plan, || upload::run_on(plan, slot)),
+        |plan, slot| with_progress(plan, &output, || upload::run_on(plan, slot)),
         |plan, result| report_result(&output, plan, result),
     );
     match result {
@@ -304,11 +350,21 @@ fn run_batch(options: &Options) -> ExitCode {
     }
 }
 
+/// How results are shown, as the options say.
+fn output_of(options: &Options) -> report::Output {
+    report::Output {
+        quiet: options.quiet,
+        json: options.json,
+        progress: options.progress,
+        verbose: options.verbose,
+    }
+}
+
 /// Uploads one object with its progress shown, reports its result (text or JSON), and
 /// returns its exit code.
-pub fn upload_and_report(plan: &config::Plan) -> u8 {
-    let result = with_progress(plan, || upload::run(plan));
-    report_result(&plan.output, Some(plan), result.as_ref());
+pub fn upload_and_report(plan: &config::Plan, output: &report::Output) -> u8 {
+    let result = with_progress(plan, output, || upload::run(plan));
+    report_result(output, Some(plan), result.as_ref());
     match result {
         Ok(_) => exit::OK,
         Err(e) => e.exit_code(),
@@ -318,9 +374,9 @@ pub fn upload_and_report(plan: &config::Plan) -> u8 {
 /// Runs `upload` with the progress of `plan`'s meter on stderr (as the output asks).
 fn with_progress(
     plan: &config::Plan,
+    o: &report::Output,
     upload: impl FnOnce() -> Result<upload::Outcome, Error>,
 ) -> Result<upload::Outcome, Error> {
-    let o = &plan.output;
     // `--abort` sends no body: nothing to show progress of.
     let quiet = o.quiet || plan.multipart.abort;
     let style = report::progress::Style::choose(quiet, o.progress, o.verbose);
@@ -439,6 +495,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         threshold: size(&mut p, "--multipart-threshold")?,
         part_size: size(&mut p, "--part-size")?,
         expected_size: size(&mut p, "--expected-size")?,
+        max_memory: size(&mut p, "--max-memory")?,
+        exact_size: size(&mut p, "--size")?,
         jobs: match text(&mut p, "--jobs")? {
             None => None,
             Some(n) => Some(n.parse::<u32>().map_err(|_| {
@@ -487,6 +545,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
         retry_max_wait: seconds(&mut p, "--retry-max-wait")?,
+        limit_rate: match text(&mut p, "--limit-rate")? {
+            None => None,
+            Some(r) => Some(config::parse_size(&r).filter(|&n| n > 0).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--limit-rate {r}: give bytes per second, like 4MiB or 500K"
+                ))
+            })?),
+        },
         retries: match text(&mut p, "--retries")? {
             None => None,
             Some(n) => Some(n.parse::<u32>().ok().filter(|&n| n <= 100).ok_or_else(|| {
@@ -535,6 +601,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         dry_run: p.contains("--dry-run"),
         no_clobber: p.contains("--no-clobber"),
         if_match: text(&mut p, "--if-match")?,
+        protection: config::protection::ProtectionOptions {
+            sse: text(&mut p, "--sse")?,
+            sse_kms_key_id: text(&mut p, "--sse-kms-key-id")?,
+            sse_kms_context: text(&mut p, "--sse-kms-context")?,
+            bucket_key_enabled: p.contains("--bucket-key-enabled"),
+            sse_c_key_file: p
+                .opt_value_from_os_str::<_, _, std::convert::Infallible>("--sse-c-key-file", |s| {
+                    Ok(s.into())
+                })
+                .map_err(usage)?,
+            tagging: text(&mut p, "--tagging")?,
+            lock_mode: text(&mut p, "--object-lock-mode")?,
+            lock_retain_until: text(&mut p, "--object-lock-retain-until-date")?,
+            legal_hold: text(&mut p, "--object-lock-legal-hold-status")?,
+            expected_bucket_owner: text(&mut p, "--expected-bucket-owner")?,
+            request_payer: text(&mut p, "--request-payer")?,
+            require_protection: p.contains("--require-protection"),
+            skip_identical: p.contains("--skip-identical"),
+        },
         batch: BatchOptions {
             files_from: p
                 .opt_value_from_os_str::<_, _, std::convert::Infallible>("--files-from", |s| {

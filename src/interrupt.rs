@@ -1,27 +1,87 @@
 //! SIGINT and SIGTERM: the first one asks the upload to stop where it stands (the copy
 //! loops check between 8 KiB blocks), so the multipart policy can run; a second one ends
-//! the process at once with 130.
+//! the process with 130, but only after it has said which upload it leaves on the store
+//! and how to resume or discard it. Signals are taken on a thread of their own (nothing
+//! can be written from inside a handler in safe Rust): GNU `timeout` signals the child,
+//! then its group, and the second signal must not lose the upload id.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
 
 /// The number of the signal that asked to stop; 0 while none has.
 static SIGNAL: AtomicUsize = AtomicUsize::new(0);
-/// Armed by the first signal: the second one exits without waiting.
-static ARMED: AtomicBool = AtomicBool::new(false);
 /// Set while cleaning up after a stop (aborting a multipart upload): that work must not
 /// be stopped by the signal that caused it.
 static CLEANING: AtomicBool = AtomicBool::new(false);
+/// What a second signal says before it ends the process: the multipart upload on the
+/// store, and the commands that resume or discard it.
+static PENDING: Mutex<Option<String>> = Mutex::new(None);
 
-/// Installs the handlers. A failure leaves the default action (the process dies), which
-/// loses no data either: a kept multipart upload can still be resumed.
+/// Starts the thread that takes the signals. A failure leaves the default action (the
+/// process dies), which loses no data either: a kept multipart upload can still be
+/// listed and resumed.
 pub fn install() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    for signal in [SIGINT, SIGTERM] {
-        // The shutdown goes first: on the second signal ARMED is already set.
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, &ARMED);
-        let _ = signal_hook::flag::register_usize(signal, &SIGNAL, signal as usize);
-        let _ = signal_hook::flag::register(signal, &ARMED);
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        // The stop is marked inside the handler itself, before any system call it cut
+        // short (EINTR) is looked at.
+        for signal in [SIGINT, SIGTERM] {
+            let number = usize::try_from(signal).unwrap_or(2);
+            let _ = signal_hook::flag::register_usize(signal, &SIGNAL, number);
+        }
+        // Each signal also writes one byte into a socket pair (no two are merged), read
+        // by a thread of its own: the second byte is the second signal.
+        let Ok((mut taken, given)) = std::os::unix::net::UnixStream::pair() else {
+            return;
+        };
+        for signal in [SIGINT, SIGTERM] {
+            let Ok(end) = given.try_clone() else { return };
+            let _ = signal_hook::low_level::pipe::register(signal, end);
+        }
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                use std::io::Read;
+                let mut seen = 0usize;
+                let mut byte = [0u8; 1];
+                loop {
+                    match taken.read(&mut byte) {
+                        Ok(0) => return,
+                        Ok(_) => seen += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(_) => return,
+                    }
+                    if seen >= 2 {
+                        second_signal();
+                    }
+                }
+            });
+    });
+}
+
+/// The second signal: say what is left on the store, then end the process.
+fn second_signal() -> ! {
+    let pending = PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(note) = pending {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(crate::report::progress::clear_prefix());
+        let _ = writeln!(err, "s3push: interrupted: {note}");
+        let _ = err.flush();
     }
+    std::process::exit(130);
+}
+
+/// While a multipart upload is on the store: what a second signal says of it (its id, and
+/// how to resume or discard it); None once it is completed or aborted.
+pub fn pending_upload(note: Option<String>) {
+    *PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = note;
 }
 
 /// The signal's name when one asked to stop.

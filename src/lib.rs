@@ -1,7 +1,9 @@
 //! s3push: stream a local file into an S3-compatible bucket in constant memory.
 //!
-//! Layers, top to bottom (data flows down, nothing calls back up):
-//! `cli` -> `batch` -> `config` -> `sign` / `http` -> `transport` -> `upload` -> `report`.
+//! This file only lists the modules; their layers and the rules between them are in
+//! doc/architecture.json (held against the code by `farm-studio draw`): the command line
+//! (`cli`, `batch`, `presign`) over `config` (the Plan) and `upload`, over `sign`, `http`
+//! and `transport`; `report` is fed by events; `error` is imported directly.
 #![forbid(unsafe_code)]
 
 pub mod batch;
@@ -19,8 +21,3 @@ pub mod transport;
 pub mod upload;
 
 pub use error::Error;
-
-/// Runs s3push with `args` (without the program name) and returns the process exit code.
-pub fn main_with_args(args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
-    cli::run(args)
-}

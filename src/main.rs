@@ -4,5 +4,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    s3push::main_with_args(std::env::args_os().skip(1).collect())
+    s3push::cli::run(std::env::args_os().skip(1).collect())
 }

@@ -71,6 +71,9 @@ pub fn run(options: PresignOptions, env: &Env) -> Result<Presigned, Error> {
         ..Default::default()
     };
     let plan = config::resolve(upload, env)?;
+    for warning in &plan.warnings {
+        crate::report::warning(warning);
+    }
     Ok(presign_put(
         &plan,
         options.content_type.as_deref(),

@@ -1,9 +1,9 @@
 //! The one module that touches sockets and rustls: connect (every resolved address, with
 //! a timeout), proxies (CONNECT tunnels, absolute-form requests), TLS and its trust,
 //! writing bytes and file ranges, and reading a response through the sans-IO parsers of
-//! [`crate::http`].
+//! [`crate::http`]. Every wait on the socket goes through [`deadline::Timed`]: a response
+//! head, a handshake or a CONNECT answer has a deadline, a body a minimum progress.
 
-use crate::config::{Proxy, Trust};
 use crate::error::Refusal;
 use crate::http::body::{BodyFraming, ChunkedDecoder};
 use crate::http::request::{write_request_head, HeaderError};
@@ -23,7 +23,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod deadline;
 mod der;
+mod settings;
+
+pub use settings::{Proxy, Trust};
+
+use deadline::{Expired, Limit, Timed};
 
 /// The fixed size of every body copy buffer.
 pub const COPY_BUFFER: usize = 8 * 1024;
@@ -33,6 +39,12 @@ const TLS_BUFFER_LIMIT: usize = 32 * 1024;
 const MAX_KEPT_BODY: usize = 64 * 1024;
 /// A response body longer than this is refused rather than drained.
 const MAX_DRAINED_BODY: u64 = 16 * 1024 * 1024;
+
+/// How long a store that failed under the body's send (a reset) has to show its answer.
+const EARLY_ANSWER_WAIT: Duration = Duration::from_secs(2);
+/// The same after a stalled send: an answer sent during the stall is already here, and
+/// waiting longer would add to the stall's `--timeout`.
+const STALLED_ANSWER_WAIT: Duration = Duration::from_millis(100);
 
 /// A PEM file in SSL_CERT_DIR larger than this is not a certificate file: skipped.
 const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
@@ -239,6 +251,11 @@ pub struct Connection {
     /// `host:port` of the store this connection reaches (through a proxy or not).
     to: String,
     io_timeout: Duration,
+    /// The progress of what is being sent: one body's writes share it, so pieces that
+    /// each move a little do not each get a fresh `--timeout`. Reset when reading starts.
+    sending: Limit,
+    /// The last send ended because `sending` ran out (a stall), not for an error.
+    send_stalled: bool,
     /// Bytes read but not yet parsed (bounded by the head limit plus one read).
     pending: Vec<u8>,
     /// Plain HTTP through a proxy: requests go in absolute form, with its credentials.
@@ -307,12 +324,12 @@ impl Connection {
             ),
         };
         let set = |r: io::Result<()>| r.map_err(|e| Error::Network(format!("socket setup: {e}")));
-        set(tcp.set_write_timeout(Some(io_timeout)))?;
+        // Writes go through `Timed`, which looks at its limit after each tick.
+        set(tcp.set_write_timeout(Some(deadline::write_tick(io_timeout))))?;
         set(tcp.set_nodelay(true))?;
         let mut forward = None;
         if let Some(p) = proxy {
             if tls.is_some() {
-                set(tcp.set_read_timeout(Some(connect_timeout)))?;
                 tunnel(&tcp, p, &target, connect_timeout)?;
             } else {
                 forward = Some(Forward {
@@ -322,7 +339,6 @@ impl Connection {
                 });
             }
         }
-        set(tcp.set_read_timeout(Some(io_timeout)))?;
         let stream = match tls {
             None => Stream::Plain(tcp),
             Some(config) => {
@@ -346,6 +362,8 @@ impl Connection {
             peer,
             to: target,
             io_timeout,
+            sending: Limit::pace(io_timeout),
+            send_stalled: false,
             pending: Vec::new(),
             forward,
         })
@@ -390,22 +408,28 @@ impl Connection {
 
     /// Writes all of `bytes` (a request head, or a small body).
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let result = match &mut self.stream {
-            Stream::Plain(s) => s.write_all(bytes).and_then(|()| s.flush()),
-            Stream::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),
+            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
+            Stream::Tls(s) => {
+                let mut sock = Timed::new(&s.sock, sending);
+                write_into_tls(bytes, &mut s.conn, &mut sock)
+                    .and_then(|()| flush_tls(&mut s.conn, &mut sock))
+            }
         };
-        result.map_err(|e| self.io_error(e, "sending"))
+        result.map_err(|e| self.send_error(e, "sending"))
     }
 
     /// Writes `bytes`, a piece of a body that more will follow (the last piece goes with
     /// `send`, which flushes): over TLS they are sealed into records that leave as
     /// rustls' bounded buffer (TLS_BUFFER_LIMIT) fills, as in `send_reader`.
     pub fn send_body(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let result = match &mut self.stream {
-            Stream::Plain(s) => s.write_all(bytes),
-            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut s.sock),
+            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
+            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut Timed::new(&s.sock, sending)),
         };
-        result.map_err(|e| self.io_error(e, "sending the body"))
+        result.map_err(|e| self.send_error(e, "sending the body"))
     }
 
     /// Sends the next `len` bytes of `file` from its current position (see `send_reader`).
@@ -414,7 +438,8 @@ impl Connection {
     }
 
     /// Sends exactly `len` bytes read from `source`. Plain HTTP goes through
-    /// `std::io::copy`; TLS through one fixed 8 KiB buffer into rustls. A source that ends
+    /// `std::io::copy`; TLS through one fixed 8 KiB buffer into rustls; both into the
+    /// socket through `Timed`, which ends a stall (see `deadline`). A source that ends
     /// early is a file that changed; a source that reports `interrupt::Stopped` was asked
     /// to stop (a signal, or a failed sibling part).
     pub fn send_reader(
@@ -423,12 +448,13 @@ impl Connection {
         len: u64,
         path: &Path,
     ) -> Result<(), Error> {
+        let sending = &mut self.sending;
         let sent = match &mut self.stream {
-            Stream::Plain(s) => io::copy(source, s),
-            Stream::Tls(s) => copy_into_tls(source, &mut s.conn, &mut s.sock),
+            Stream::Plain(s) => io::copy(source, &mut Timed::new(s, sending)),
+            Stream::Tls(s) => copy_into_tls(source, &mut s.conn, &mut Timed::new(&s.sock, sending)),
         };
         let sent = sent.map_err(|e| match classify(&e) {
-            Side::Network => self.io_error(e, "sending the body"),
+            Side::Network => self.send_error(e, "sending the body"),
             Side::Stopped => stopped(),
             Side::Local => Error::LocalFile(format!(
                 "reading {}: {e}; check the disk and retry",
@@ -438,11 +464,8 @@ impl Connection {
         if sent < len {
             return Err(changed_during_upload(path));
         }
-        let flushed = match &mut self.stream {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        };
-        flushed.map_err(|e| self.io_error(e, "sending the body"))
+        // Plain TCP has nothing buffered; copy_into_tls flushed rustls' records.
+        Ok(())
     }
 
     /// Whether this connection may carry another request after `response` (HTTP/1.1
@@ -460,10 +483,18 @@ impl Connection {
                 || matches!(head.status, 204 | 304))
     }
 
-    /// Reads one final response (skipping 1xx interim ones) for a request of `method`.
+    /// Reads one final response (skipping 1xx interim ones) for a request of `method`:
+    /// its head (interim ones too) within `--timeout` from now, the end of the request;
+    /// its body at the minimum pace (see `deadline`).
     pub fn read_response(&mut self, method: &str) -> Result<Response, Error> {
+        self.read_response_within(method, self.io_timeout)
+    }
+
+    fn read_response_within(&mut self, method: &str, wait: Duration) -> Result<Response, Error> {
+        self.sending = Limit::pace(self.io_timeout);
+        let mut limit = Limit::within(wait);
         let head = loop {
-            let head = self.read_head()?;
+            let head = self.read_head(&mut limit)?;
             // 100 Continue and other interim answers precede the final one (RFC 9110 15.2).
             if !(100..200).contains(&head.status) || head.status == 101 {
                 break head;
@@ -476,18 +507,26 @@ impl Connection {
 
     /// After a failed send, a server that refused early may have answered; wait briefly.
     pub fn early_response(&mut self, method: &str) -> Option<Response> {
-        self.set_read_timeout(Duration::from_secs(2));
-        self.read_response(method).ok()
+        let wait = match self.send_stalled {
+            true => STALLED_ANSWER_WAIT,
+            false => EARLY_ANSWER_WAIT,
+        };
+        self.read_response_within(method, wait).ok()
     }
 
     /// After a head sent with `Expect: 100-continue`: waits up to `wait` for `100
     /// Continue` (send the body) or a final answer (do not send it). Silence means send:
     /// stores that ignore the expectation wait for the body (RFC 9110 section 10.1.1).
+    /// An answer that has begun by then gets what any answer gets: `--timeout` from the
+    /// end of the request head.
     pub fn await_continue(&mut self, wait: Duration, method: &str) -> Result<Continue, Error> {
-        self.set_read_timeout(wait);
-        let head = self.next_head(true);
-        self.set_read_timeout(self.io_timeout);
-        match head? {
+        let asked = Instant::now();
+        self.sending = Limit::pace(self.io_timeout);
+        let mut head = self.next_head(&mut Limit::since(asked, wait), true)?;
+        if head.is_none() && !self.pending.is_empty() {
+            head = self.next_head(&mut Limit::since(asked, self.io_timeout), false)?;
+        }
+        match head {
             None => Ok(Continue::Proceed),
             Some(head) if head.status == 100 => Ok(Continue::Proceed),
             Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
@@ -502,13 +541,18 @@ impl Connection {
         }
     }
 
-    fn read_head(&mut self) -> Result<ResponseHead, Error> {
-        self.next_head(false)?
+    fn read_head(&mut self, limit: &mut Limit) -> Result<ResponseHead, Error> {
+        self.next_head(limit, false)?
             .ok_or_else(|| Error::Network(format!("{} sent no answer in time", self.peer)))
     }
 
-    /// The next response head; None when `silence_ok` and a read timed out first.
-    fn next_head(&mut self, silence_ok: bool) -> Result<Option<ResponseHead>, Error> {
+    /// The next response head, complete within `limit`; None when `silence_ok` and the
+    /// limit ended first.
+    fn next_head(
+        &mut self,
+        limit: &mut Limit,
+        silence_ok: bool,
+    ) -> Result<Option<ResponseHead>, Error> {
         loop {
             match ResponseHead::parse(&self.pending) {
                 Ok(Status::Complete(used, head)) => {
@@ -532,9 +576,9 @@ impl Connection {
                     )))
                 }
             }
-            let n = match self.raw_fill() {
+            let n = match self.raw_fill(limit) {
                 Err(e) if silence_ok && is_timeout(&e) => return Ok(None),
-                other => other.map_err(|e| self.io_error(e, "reading the response"))?,
+                other => other.map_err(|e| self.io_error(e, "reading the response head"))?,
             };
             if n == 0 {
                 // No byte of an answer: the connection dropped, as a reset does (retryable).
@@ -565,15 +609,8 @@ impl Connection {
         })
     }
 
-    fn set_read_timeout(&self, timeout: Duration) {
-        // Failing to set a timeout leaves the previous one, which is also bounded.
-        let _ = match &self.stream {
-            Stream::Plain(s) => s.set_read_timeout(Some(timeout)),
-            Stream::Tls(s) => s.sock.set_read_timeout(Some(timeout)),
-        };
-    }
-
     fn read_body(&mut self, framing: BodyFraming, head: &ResponseHead) -> Result<Vec<u8>, Error> {
+        let mut pace = Limit::pace(self.io_timeout);
         let mut body = Vec::new();
         let mut total: u64 = 0;
         let truncated = |this: &Self, got: u64| {
@@ -599,7 +636,7 @@ impl Connection {
             BodyFraming::Empty => {}
             BodyFraming::Length(len) => {
                 while total < len {
-                    if self.pending.is_empty() && self.fill()? == 0 {
+                    if self.pending.is_empty() && self.fill(&mut pace)? == 0 {
                         return Err(truncated(self, total));
                     }
                     let take = (len - total).min(self.pending.len() as u64) as usize;
@@ -622,7 +659,7 @@ impl Connection {
                         self.pending.get(step.data).unwrap_or_default(),
                     )?;
                     self.pending.drain(..step.consumed.min(self.pending.len()));
-                    if step.consumed == 0 && !decoder.is_done() && self.fill()? == 0 {
+                    if step.consumed == 0 && !decoder.is_done() && self.fill(&mut pace)? == 0 {
                         return Err(truncated(self, total));
                     }
                 }
@@ -630,7 +667,7 @@ impl Connection {
             BodyFraming::UntilClose => loop {
                 keep(&mut body, &mut total, &self.pending)?;
                 self.pending.clear();
-                if self.fill()? == 0 {
+                if self.fill(&mut pace)? == 0 {
                     break;
                 }
             },
@@ -638,20 +675,28 @@ impl Connection {
         Ok(body)
     }
 
-    /// Reads once into `pending`; Ok(0) at end of stream.
-    fn fill(&mut self) -> Result<usize, Error> {
-        self.raw_fill()
-            .map_err(|e| self.io_error(e, "reading the response"))
+    /// Reads once into `pending`, within `limit`; Ok(0) at end of stream.
+    fn fill(&mut self, limit: &mut Limit) -> Result<usize, Error> {
+        self.raw_fill(limit)
+            .map_err(|e| self.io_error(e, "reading the response body"))
     }
 
-    fn raw_fill(&mut self) -> io::Result<usize> {
+    fn raw_fill(&mut self, limit: &mut Limit) -> io::Result<usize> {
         let mut buf = [0u8; COPY_BUFFER];
         let n = match &mut self.stream {
-            Stream::Plain(s) => s.read(&mut buf)?,
-            Stream::Tls(s) => read_from_tls(&mut s.conn, &mut s.sock, &mut buf)?,
+            Stream::Plain(s) => Timed::new(s, limit).read(&mut buf)?,
+            Stream::Tls(s) => {
+                read_from_tls(&mut s.conn, &mut Timed::new(&s.sock, limit), &mut buf)?
+            }
         };
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n)
+    }
+
+    /// The error of a failed send, remembering whether it was a stall.
+    fn send_error(&mut self, e: io::Error, doing: &str) -> Error {
+        self.send_stalled = deadline::expired(&e).is_some();
+        self.io_error(e, doing)
     }
 
     fn io_error(&self, e: io::Error, doing: &str) -> Error {
@@ -662,15 +707,29 @@ impl Connection {
             return tls_error(tls, &self.peer);
         }
         let peer = &self.peer;
-        Error::Network(match e.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
+        Error::Network(match (deadline::expired(&e), e.kind()) {
+            // Only a response head has a deadline here (the handshake and CONNECT say
+            // their own).
+            (Some(Expired::Late(d)), _) => format!(
+                "{peer} did not send a whole response head within {} s of the request: check the network, or raise --timeout",
+                d.as_secs_f64()
+            ),
+            (Some(Expired::Stalled(d)), _) => format!(
+                "{peer} moved under {} KiB in {} s while {doing}, a stall: check the network, or raise --timeout",
+                deadline::MIN_PROGRESS / 1024,
+                d.as_secs_f64()
+            ),
+            (None, io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => format!(
                 "{peer} made no progress for {} s while {doing}: check the network, or raise --timeout",
                 self.io_timeout.as_secs_f64()
             ),
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::UnexpectedEof => {
+            (
+                None,
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof,
+            ) => {
                 format!("{peer} closed the connection while {doing} ({e}); retry, and check the server's logs")
             }
             _ => format!("{doing} to/from {peer} failed: {e}"),
@@ -756,9 +815,9 @@ fn connect(
     })
 }
 
-/// Asks the proxy on `tcp` for a tunnel to `target` (RFC 9110 9.3.6) and reads its answer
-/// (the socket's read timeout bounds each read, the deadline the whole answer).
-fn tunnel(mut tcp: &TcpStream, proxy: &Proxy, target: &str, wait: Duration) -> Result<(), Error> {
+/// Asks the proxy on `tcp` for a tunnel to `target` (RFC 9110 9.3.6) and reads its answer,
+/// the whole exchange within `wait`.
+fn tunnel(tcp: &TcpStream, proxy: &Proxy, target: &str, wait: Duration) -> Result<(), Error> {
     let shown = proxy.shown();
     let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     if let Some(auth) = &proxy.authorization {
@@ -767,10 +826,20 @@ fn tunnel(mut tcp: &TcpStream, proxy: &Proxy, target: &str, wait: Duration) -> R
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    let sent = tcp.write_all(head.as_bytes()).and_then(|()| tcp.flush());
+    let mut limit = Limit::within(wait);
+    let sent = Timed::new(tcp, &mut limit).write_all(head.as_bytes());
     drop(crate::secret::Secret::new(head));
-    sent.map_err(|e| Error::Network(format!("sending CONNECT to the proxy at {shown}: {e}")))?;
-    let deadline = std::time::Instant::now() + wait;
+    let late = || {
+        Error::Network(format!(
+            "the proxy at {shown} did not answer CONNECT within {} s: check {} or raise --connect-timeout",
+            wait.as_secs_f64(),
+            proxy.source
+        ))
+    };
+    sent.map_err(|e| match is_timeout(&e) {
+        true => late(),
+        false => Error::Network(format!("sending CONNECT to the proxy at {shown}: {e}")),
+    })?;
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
     let answer = loop {
@@ -785,18 +854,10 @@ fn tunnel(mut tcp: &TcpStream, proxy: &Proxy, target: &str, wait: Duration) -> R
                 )))
             }
         }
-        if std::time::Instant::now() >= deadline {
-            return Err(Error::Network(format!(
-                "the proxy at {shown} did not answer CONNECT within {} s: check {} or raise --connect-timeout",
-                wait.as_secs_f64(),
-                proxy.source
-            )));
-        }
         // Reads only what one head can be: a tunnel's first bytes belong to TLS.
-        let n = match tcp.read(&mut buf) {
+        let n = match Timed::new(tcp, &mut limit).read(&mut buf) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if is_timeout(&e) => continue,
+            Err(e) if is_timeout(&e) => return Err(late()),
             Err(e) => {
                 return Err(Error::Network(format!(
                     "reading the CONNECT answer of the proxy at {shown}: {e}"
@@ -882,7 +943,7 @@ pub fn changed_during_upload(path: &Path) -> Error {
 fn handshake(
     config: &Arc<ClientConfig>,
     host: &str,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     peer: &str,
     io_timeout: Duration,
 ) -> Result<StreamOwned<ClientConnection, TcpStream>, Error> {
@@ -894,14 +955,16 @@ fn handshake(
     let mut conn = ClientConnection::new(Arc::clone(config), name)
         .map_err(|e| Error::Tls(format!("TLS setup for {peer} failed: {e}")))?;
     conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
+    // The whole handshake within --timeout, however its bytes trickle in.
+    let mut limit = Limit::within(io_timeout);
     while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut tcp) {
+        if let Err(e) = conn.complete_io(&mut Timed::new(&tcp, &mut limit)) {
             if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 return Err(tls_error(tls, peer));
             }
             return Err(Error::Network(match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
-                    "TLS handshake with {peer} made no progress for {} s: is it a TLS port? try http:// or raise --timeout",
+                    "TLS handshake with {peer} did not complete within {} s: is it a TLS port? try http:// or raise --timeout",
                     io_timeout.as_secs_f64()
                 ),
                 io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => format!(
@@ -956,7 +1019,7 @@ fn tls_error(e: &rustls::Error, peer: &str) -> Error {
 fn copy_into_tls(
     source: &mut impl Read,
     conn: &mut ClientConnection,
-    sock: &mut TcpStream,
+    sock: &mut impl Write,
 ) -> io::Result<u64> {
     let mut buf = [0u8; COPY_BUFFER];
     let mut sent = 0u64;
@@ -979,7 +1042,7 @@ fn copy_into_tls(
 fn write_into_tls(
     mut bytes: &[u8],
     conn: &mut ClientConnection,
-    sock: &mut TcpStream,
+    sock: &mut impl Write,
 ) -> io::Result<()> {
     while !bytes.is_empty() {
         let taken = conn.writer().write(bytes)?;
@@ -998,7 +1061,7 @@ fn write_into_tls(
 /// the framing decides whether that truncated anything.
 fn read_from_tls(
     conn: &mut ClientConnection,
-    sock: &mut TcpStream,
+    sock: &mut impl Read,
     buf: &mut [u8],
 ) -> io::Result<usize> {
     loop {
@@ -1014,7 +1077,7 @@ fn read_from_tls(
     }
 }
 
-fn flush_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<()> {
+fn flush_tls(conn: &mut ClientConnection, sock: &mut impl Write) -> io::Result<()> {
     while conn.wants_write() {
         conn.write_tls(sock)?;
     }

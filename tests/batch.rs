@@ -5,6 +5,8 @@
 //! CompleteMultipartUpload), and the abort after a refused Complete, seen by the
 //! scripted server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{assert_failure, describe, run, Stage, BUCKET};
@@ -754,8 +756,11 @@ fn if_match_is_sent_quoted_and_signed_on_a_single_put() {
     let out = common::run_bounded(cmd, LIMIT);
     assert_failure(&out, 11, &["is not the object with ETag \"abc123\""]);
     let seen = server.seen();
-    assert_eq!(seen.len(), 2, "a 412 is not retried");
+    // A 412 is sent again once with the ETag bare (Ceph RGW 16.2 takes only that), then
+    // it stands.
+    assert_eq!(seen.len(), 3, "a 412 is tried bare once, no more");
     assert!(seen[0].head.starts_with("HEAD "), "{:?}", seen[0].head);
+    assert_eq!(seen[2].header("if-match").as_deref(), Some("abc123"));
     let seen = &seen[1..];
     assert_eq!(seen[0].header("if-match").as_deref(), Some("\"abc123\""));
     let auth = seen[0].header("authorization").unwrap();

@@ -2,6 +2,8 @@
 //! option the parser takes, the version names the TLS stack, and the man page and shell
 //! completions made from it work.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;
@@ -268,4 +270,35 @@ fn a_null_or_closed_standard_input_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(server.seen()[0].content_length, Some(0));
+}
+
+/// Issue 15.9: a password in `--endpoint` is never repeated back; a FIFO given as FILE
+/// names standard input.
+#[test]
+fn messages_keep_secrets_and_name_the_fix() {
+    let home = tempfile::tempdir().unwrap();
+    let file = common::random_file(home.path(), "f.bin", 10);
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", "http://user:Pa55-w0rd@127.0.0.1:9"])
+        .arg(&file)
+        .arg("s3://bucket/k");
+    let out = common::run_bounded(cmd, common::RUN_LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains("Pa55-w0rd") && !err.contains("user:"),
+        "{err}"
+    );
+
+    let fifo = home.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", "http://127.0.0.1:9"])
+        .arg(&fifo)
+        .arg("s3://bucket/k");
+    let out = common::run_bounded(cmd, common::RUN_LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("s3push - s3://BUCKET/KEY <"), "{err}");
 }

@@ -1,9 +1,11 @@
 //! What "confirmed" means and how s3push adapts to what a store takes, against scripted
-//! stores that behave as real ones were seen to (README "Stores"): a store that answers
+//! stores that behave as real ones were seen to (doc/stores.md): a store that answers
 //! 200 having read nothing, RGW 16.2 (no trailer payloads, no checksums, an empty ETag
 //! after CompleteMultipartUpload), Garage (conditions ignored on PUT).
 //!
 //! Each test runs the real binary against a scripted loopback server (tests/common).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -380,4 +382,70 @@ fn no_clobber_says_when_it_could_not_look() {
         "{}",
         describe(&out)
     );
+}
+
+/// Ceph RGW 16.2 refuses `If-Match: "ETAG"` (quoted, as S3 documents it) with 412 and
+/// takes it bare: after a look that found the ETag named, the PUT is sent once more with
+/// it bare, and that is kept for the run (said in a warning). Before: exit 11 for the
+/// object the user named.
+#[test]
+fn if_match_goes_bare_to_a_store_that_refuses_it_quoted() {
+    let src = source(5000);
+    let server = ScriptedServer::start(vec![
+        vec![
+            ReadHead,
+            Reply(head_answer(7, "\"0123456789abcdef0123456789abcdef\"")),
+        ],
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(s3_error(
+                "412 Precondition Failed",
+                "PreconditionFailed",
+                "",
+            )),
+        ],
+        vec![ReadHead, ContinueIfExpected, ReadBody, Stored],
+    ]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--if-match", "0123456789abcdef0123456789abcdef"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("took it bare"),
+        "{}",
+        describe(&out)
+    );
+    let seen = server.seen();
+    assert_eq!(
+        seen[1].header("if-match").as_deref(),
+        Some("\"0123456789abcdef0123456789abcdef\"")
+    );
+    assert_eq!(
+        seen[2].header("if-match").as_deref(),
+        Some("0123456789abcdef0123456789abcdef")
+    );
+}
+
+/// An object with a Content-Encoding of its own never goes aws-chunked: s3s-fs and RGW
+/// keep `aws-chunked,gzip` as it came, and the object read back under the wrong coding.
+#[test]
+fn a_content_encoding_keeps_the_body_out_of_aws_chunked() {
+    let src = source(2 * MIB);
+    let server = ScriptedServer::start(vec![vec![ReadHead, ContinueIfExpected, ReadBody, Stored]]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--payload", "unsigned", "--content-encoding", "gzip"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let seen = server.seen();
+    assert_eq!(seen[0].header("content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(
+        seen[0].header("x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+    assert!(seen[0].header("x-amz-checksum-crc32").is_some());
 }

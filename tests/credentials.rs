@@ -4,6 +4,8 @@
 //! upload to the real s3s-fs signed with them, read back byte for byte. Secrets from every
 //! source are looked for in stdout and stderr, on success and on failure.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{assert_failure, describe, Stage, BUCKET};

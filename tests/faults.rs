@@ -7,6 +7,8 @@
 //! only "s3push: warning:" lines), that the secret key shows nowhere, and what reached
 //! the server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
@@ -15,7 +17,8 @@ use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
 use tempfile::TempDir;
 use Step::{
-    Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadHead, Reply, Reset, Stall, Stored,
+    Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadBodySlowly, ReadHead, Reply, Reset,
+    Stall, Stored, Trickle,
 };
 
 /// Over the 1 MiB threshold of `Expect: 100-continue`.
@@ -1024,6 +1027,14 @@ fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
         lines[3].starts_with("PUT /bucket/key.bin?partNumber=2&uploadId=UPLOAD-9"),
         "{lines:?}"
     );
+    // The upload was created without a checksum (its parts list none): the part goes on
+    // without one (Garage refuses another algorithm at Complete), checked by its ETag.
+    let seen = server.seen();
+    assert!(
+        seen[3].header("x-amz-checksum-crc32").is_none(),
+        "{}",
+        seen[3].head
+    );
     assert!(
         lines[4].starts_with("POST /bucket/key.bin?uploadId=UPLOAD-9"),
         "{lines:?}"
@@ -1063,4 +1074,198 @@ fn a_second_run_on_the_same_journal_refuses_while_the_first_holds_it() {
     let err = assert_failed(&out, 3);
     assert!(err.contains("another s3push is uploading"), "{err}");
     assert_eq!(server.connections(), 2, "the second run sent nothing");
+}
+
+/// Issue 15: how long a run against a server that trickles or stalls may take, measured
+/// from the start of s3push to its exit; printed for the record (`--nocapture`).
+fn timed_push(endpoint: &str, src: &Source, extra: &[&str], limit: Duration) -> (Output, Duration) {
+    let mut cmd = common::s3push(src.dir.path());
+    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
+    cmd.args(extra);
+    cmd.arg(&src.file).arg(DEST);
+    let started = Instant::now();
+    let out = common::run_bounded(cmd, limit);
+    let took = started.elapsed();
+    eprintln!(
+        "s3push {extra:?} took {took:?}, exit {:?}",
+        out.status.code()
+    );
+    (out, took)
+}
+
+/// A response head `lines` header lines long, to be trickled a line at a time.
+fn long_head(lines: usize) -> Vec<u8> {
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..lines {
+        head.extend_from_slice(format!("X-Slow-{i:04}: a\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    head
+}
+
+/// Issue 15: a store that sends its answer's head one line every 250 ms keeps every read
+/// short of --timeout; the whole head must come within --timeout of the request's end.
+/// Before: s3push waited for the server to give up (30 s, then exit 8).
+#[test]
+fn a_response_head_that_trickles_ends_at_the_timeout() {
+    let line = "X-Slow-0000: a\r\n".len();
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Trickle {
+            bytes: long_head(200),
+            piece: line,
+            every: Duration::from_millis(250),
+        },
+    ]]);
+    let src = source(SMALL);
+    let flags = ["--timeout", "1", "--retries", "1"];
+    let (out, took) = timed_push(&server.endpoint(), &src, &flags, LIMIT);
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    // Two attempts of 1 s each, and the retry's pause.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// Issue 15: a response body that trickles (400 bytes every 250 ms) is a stall: under
+/// 64 KiB in a window of --timeout. Before: each read counted as progress (25 s an
+/// attempt).
+#[test]
+fn a_response_body_that_trickles_ends_at_the_timeout() {
+    let len = 40_000;
+    let mut reply =
+        format!("HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    reply.resize(reply.len() + len, b' ');
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Trickle {
+            bytes: reply,
+            piece: 400,
+            every: Duration::from_millis(250),
+        },
+    ]]);
+    let src = source(SMALL);
+    let flags = ["--timeout", "1", "--retries", "1"];
+    let (out, took) = timed_push(&server.endpoint(), &src, &flags, LIMIT);
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// Issue 15: the wait for `100 Continue` is bounded too. A store that starts an answer
+/// within the 1 s wait and trickles the rest gets what any answer gets: --timeout from the
+/// end of the request head. Before: s3push read the trickle until the server gave up
+/// (30 s).
+#[test]
+fn an_answer_to_expect_that_trickles_ends_at_the_timeout() {
+    let line = "X-Slow-0000: a\r\n".len();
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Trickle {
+            bytes: long_head(200),
+            piece: line,
+            every: Duration::from_millis(250),
+        },
+    ]]);
+    let src = source(BIG);
+    let flags = ["--timeout", "1", "--retries", "1"];
+    let (out, took) = timed_push(&server.endpoint(), &src, &flags, LIMIT);
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let seen = server.seen();
+    assert_requests(&seen, 2);
+    assert!(seen.iter().all(|s| s.expect_100 && s.body_len == 0));
+}
+
+/// Issue 15: a TLS handshake that trickles (a record announced 16 KiB long, a byte every
+/// 100 ms) ends at --timeout. Before: each byte reset the wait (about 27 minutes).
+#[test]
+fn a_tls_handshake_that_trickles_ends_at_the_timeout() {
+    let mut record = vec![0x16, 0x03, 0x03, 0x40, 0x00];
+    record.resize(5 + 0x4000, 0);
+    let server = ScriptedServer::start(vec![vec![Trickle {
+        bytes: record,
+        piece: 1,
+        every: Duration::from_millis(100),
+    }]]);
+    let src = source(SMALL);
+    let endpoint = format!("https://127.0.0.1:{}", server.port());
+    let flags = ["--timeout", "1", "--retries", "1"];
+    let (out, took) = timed_push(&endpoint, &src, &flags, LIMIT);
+    let err = assert_failed(&out, 5);
+    assert!(
+        err.contains("--timeout") && err.contains("TLS handshake"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// The body of the stall tests: larger than what the kernels' socket buffers take in
+/// (about 4 MiB each way on loopback), under the multipart threshold.
+const STALLED_BODY: u64 = 24 * 1024 * 1024;
+
+/// Issue 15: a store that takes the head and never reads: once the socket buffers are
+/// full, the kernel still takes a few bytes now and then (it grows its buffers); that is
+/// not progress. Each attempt ends at --timeout after the 1 s wait for 100 Continue.
+/// Before: 24 s for `--timeout 3 --retries 1`.
+#[test]
+fn a_store_that_stops_reading_is_a_stall_within_the_timeout() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, Stall(Duration::from_secs(30))]]);
+    let src = source(STALLED_BODY);
+    let flags = ["--timeout", "3", "--retries", "1"];
+    let (out, took) = timed_push(&server.endpoint(), &src, &flags, Duration::from_secs(40));
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    // (retries + 1) x (timeout + the 100-continue wait) = 8 s; the kernel takes room
+    // for a few hundred KiB more just after the buffers filled, which restarts the
+    // window once (about 0.5 s an attempt); and some slack for a loaded machine.
+    assert!(took < Duration::from_secs(11), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// As above, over TLS (the test's TLS front stops reading when the store does).
+#[test]
+fn a_store_that_stops_reading_over_tls_is_a_stall_within_the_timeout() {
+    let server = ScriptedServer::start(vec![vec![ReadHead, Stall(Duration::from_secs(30))]]);
+    let front = common::TlsFront::start(server.port());
+    let src = source(STALLED_BODY);
+    let ca = front.ca_pem_path().to_string_lossy().into_owned();
+    let flags = ["--timeout", "3", "--retries", "1", "--ca-bundle", &ca];
+    let (out, took) = timed_push(&front.endpoint(), &src, &flags, Duration::from_secs(40));
+    let err = assert_failed(&out, 5);
+    assert!(err.contains("--timeout"), "{err}");
+    assert!(took < Duration::from_secs(11), "took {took:?}");
+    assert_eq!(server.connections(), 2, "retried once");
+}
+
+/// Issue 15: a slow link that keeps moving is not a stall, even while the kernel's send
+/// buffer is full and wakes the writer only after a third of it drained (about 1.3 MiB,
+/// over 5 s at this pace): the store reads 3 MiB at 256 KiB/s, then the rest at once.
+#[test]
+fn a_slow_link_that_keeps_moving_is_not_a_stall() {
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBodySlowly {
+            len: 3 * 1024 * 1024,
+            piece: 16 * 1024,
+            every: Duration::from_millis(62),
+        },
+        ReadBody,
+        Stored,
+    ]]);
+    let src = source(STALLED_BODY);
+    let flags = ["--timeout", "2", "--retries", "0"];
+    let (out, _) = timed_push(&server.endpoint(), &src, &flags, Duration::from_secs(40));
+    assert_ok(&out);
+    let seen = server.seen();
+    assert_requests(&seen, 1);
+    assert!(seen[0].body_complete);
 }

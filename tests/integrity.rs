@@ -5,6 +5,8 @@
 //! (UploadPart ignores them): multipart checksums are checked against the scripted
 //! server in tests/faults.rs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{describe, Stage, BUCKET};

@@ -2,6 +2,8 @@
 //! the TLS front), files in parts, standard input through a pipe, interruption, resume and
 //! abort, every object read back from the server and compared.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{describe, run, Stage, BUCKET};
@@ -487,4 +489,150 @@ fn peak_memory_of_standard_input_stays_within_its_bound() {
     );
     let source = stage.file("stdin-rss.bin", len);
     stage.assert_stored(&out, "stdin-rss.bin", &source);
+}
+
+/// Issue 15.8: a stream cut short (a producer killed) is not stored with `--size N`: in
+/// parts or as one PUT, exit 3, nothing under the key; a stream of exactly N is stored.
+/// Far short of `--expected-size`, the object is stored with a warning.
+#[test]
+fn a_stream_short_of_its_size_is_not_stored() {
+    let stage = Stage::http();
+    for (len, size, key) in [
+        (12 * MIB, "20M", "short-parts.bin"),
+        (MIB, "2M", "short-one.bin"),
+        (21 * MIB, "20M", "long-parts.bin"),
+    ] {
+        let mut flags = SMALL_PARTS.to_vec();
+        flags.extend(["--size", size]);
+        let out = push_stdin(&stage, &flags, key, len);
+        assert_eq!(out.status.code(), Some(3), "{len}: {}", describe(&out));
+        assert!(
+            !stage.server.has_exact_key(BUCKET, key),
+            "{key} was stored: {}",
+            describe(&out)
+        );
+    }
+    let mut flags = SMALL_PARTS.to_vec();
+    flags.extend(["--size", "12M"]);
+    let out = push_stdin(&stage, &flags, "exact.bin", 12 * MIB);
+    let source = stage.file("exact-src.bin", 12 * MIB);
+    stage.assert_stored(&out, "exact.bin", &source);
+
+    let mut flags = SMALL_PARTS.to_vec();
+    flags.extend(["--expected-size", "100M"]);
+    let out = push_stdin(&stage, &flags, "under.bin", 7 * MIB);
+    let source = stage.file("under-src.bin", 7 * MIB);
+    stage.assert_stored(&out, "under.bin", &source);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("under half the"),
+        "{}",
+        describe(&out)
+    );
+}
+
+// ---- a memory cap (issue 16.4) -------------------------------------------------------------
+
+/// Standard input under `--max-memory`, measured: peak RSS of the whole process.
+fn push_stdin_measured(
+    stage: &Stage,
+    flags: &[&str],
+    tmpdir: &Path,
+    key: &str,
+    len: u64,
+) -> (Output, u64) {
+    let mut cmd = stage.command(flags);
+    cmd.env("TMPDIR", tmpdir).arg("-").arg(dest(key));
+    common::peak_rss_kib_fed(cmd, Some(feed_random(len)))
+}
+
+/// 200 MiB under a 12 MiB cap: two parts of 5 MiB and s3push itself do not fit, so the
+/// parts wait on disk in TMPDIR (unlinked: nothing is left there); under 16 MiB they fit
+/// in memory (1 job, parts of 5 MiB) and TMPDIR is not touched. Either way the peak RSS
+/// stays under the cap and the object is the stream, byte for byte.
+#[test]
+fn standard_input_stays_under_a_memory_cap() {
+    let stage = Stage::http();
+    let len = 200 * MIB;
+    let source = stage.file("capped-src.bin", len);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // What s3push needs for itself (the share the cap leaves it): a small stream, held on
+    // disk.
+    let spooled = ["--spool-dir", tmp.path().to_str().unwrap()];
+    let (out, peak) = push_stdin_measured(&stage, &spooled, tmp.path(), "small.bin", 64 * 1024);
+    assert!(out.status.success(), "{}", describe(&out));
+    println!("peak RSS, 64 KiB from standard input over HTTP: {peak} KiB");
+    let tls = Stage::tls();
+    let (out, peak) = push_stdin_measured(&tls, &spooled, tmp.path(), "small.bin", 64 * 1024);
+    assert!(out.status.success(), "{}", describe(&out));
+    println!("peak RSS, 64 KiB from standard input over TLS: {peak} KiB");
+
+    let (out, peak) = push_stdin_measured(
+        &stage,
+        &["--max-memory", "12MiB"],
+        tmp.path(),
+        "capped-12.bin",
+        len,
+    );
+    println!("peak RSS, 200 MiB from standard input, --max-memory 12MiB (spooled): {peak} KiB");
+    stage.assert_stored(&out, "capped-12.bin", &source);
+    assert!(peak < 12 * 1024, "{peak} KiB over the 12 MiB cap");
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+
+    let nowhere = stage.files.path().join("no-such-dir");
+    let (out, peak) = push_stdin_measured(
+        &stage,
+        &["--max-memory", "16M"],
+        &nowhere,
+        "capped-16.bin",
+        len,
+    );
+    println!("peak RSS, 200 MiB from standard input, --max-memory 16M (in memory): {peak} KiB");
+    stage.assert_stored(&out, "capped-16.bin", &source);
+    assert_eq!(parts_reported(&out), 40, "{}", describe(&out)); // 200 MiB in parts of 5 MiB
+    assert!(peak < 16 * 1024, "{peak} KiB over the 16 MiB cap");
+}
+
+/// A cap too small to hold two parts of 5 MiB, with nowhere to spool them, is a usage
+/// error that says the smallest cap that works; so are --jobs or --part-size over the cap.
+#[test]
+fn a_memory_cap_too_small_is_a_usage_error() {
+    let stage = Stage::http();
+    let nowhere = stage.files.path().join("no-such-dir");
+    for (flags, env, needles) in [
+        (
+            &["--max-memory", "6MiB"][..],
+            None,
+            &[
+                "6 MiB (--max-memory)",
+                "smallest cap that works is 16 MiB",
+                "--spool-dir",
+            ][..],
+        ),
+        (
+            &[][..],
+            Some("8M"),
+            &["8 MiB (S3PUSH_MAX_MEMORY)", "16 MiB"][..],
+        ),
+        (
+            &["--max-memory", "16M", "--jobs", "4"][..],
+            None,
+            &["--jobs 4", "16 MiB (--max-memory)"][..],
+        ),
+        (
+            &["--max-memory", "16M", "--part-size", "8M"][..],
+            None,
+            &["--part-size 8 MiB", "16 MiB (--max-memory)"][..],
+        ),
+        (&[][..], Some("lots"), &["S3PUSH_MAX_MEMORY=lots"][..]),
+    ] {
+        let mut cmd = stage.command(flags);
+        cmd.env("TMPDIR", &nowhere).arg("-").arg(dest("never.bin"));
+        if let Some(v) = env {
+            cmd.env("S3PUSH_MAX_MEMORY", v);
+        }
+        let out = common::run_bounded_fed(cmd, common::RUN_LIMIT, Some(feed_random(MIB)));
+        common::stage::assert_failure(&out, 2, needles);
+    }
+    assert!(!stage.server.has_exact_key(BUCKET, "never.bin"));
 }

@@ -4,6 +4,8 @@
 //! server certificate pinned by --ca-bundle; IPv6 loopback; endpoints from the profile.
 //! Every object is read back byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use base64::Engine;
@@ -240,6 +242,28 @@ fn proxy_asking_for_credentials_is_a_clear_error() {
     );
     // Not retried: a 407 does not change by itself.
     assert_eq!(proxy.connections(), 3);
+
+    // Issue 15.9: a proxy from --proxy asking for credentials points to HTTPS_PROXY, not
+    // to putting a password on the command line, which --proxy refuses.
+    let out = push(
+        tls.command(&["--proxy", &proxy.url()]),
+        &source,
+        &format!("s3://{BUCKET}/denied.bin"),
+    );
+    assert_failure(&out, 4, &["407", "give the proxy in HTTPS_PROXY"]);
+}
+
+/// Issue 15.9: `https://` to a port that speaks plain HTTP says so and names `http://`
+/// (was: "received corrupt message of type InvalidContentType").
+#[test]
+fn https_to_a_plain_http_port_says_so() {
+    let stage = Stage::http();
+    let source = stage.file("plain.bin", SIZE);
+    let endpoint = stage.server.endpoint().replace("http://", "https://");
+    let mut cmd = common::s3push(stage.home.path());
+    cmd.args(["--endpoint", &endpoint, "--retries", "0"]);
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/plain.bin"));
+    assert_failure(&out, 6, &["this port speaks plain HTTP", "http://"]);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! body not counted twice, nothing with --quiet), and `-v`/`-vv` heads with every secret
 //! masked.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{Stage, BUCKET};

@@ -4,6 +4,8 @@
 //! URL is refused by the store; a URL destination goes out byte for byte and unsigned,
 //! and `--no-sign-request` sends no Authorization (scripted server).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{self, assert_failure, describe, Stage, BUCKET};

@@ -1,5 +1,7 @@
 //! Tests of the test harness itself: they need nothing from s3push but that it builds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{CannedServer, S3Server, TlsFront};

@@ -2,6 +2,8 @@
 //! (s3s-fs) on 127.0.0.1, over plain HTTP and through a rustls front; every object is read
 //! back from the server's root byte for byte and its key checked exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::stage::{assert_failure, run, run_offline, Stage, BUCKET};
@@ -445,4 +447,48 @@ fn peak_memory_does_not_grow_with_the_object_over_tls() {
         big < small + 256,
         "peak RSS grew with the object: {small} KiB for 1 MiB, {big} KiB for 300 MiB"
     );
+}
+
+/// Issue 18.1: `--limit-rate` caps the body bytes sent per second, for one PUT and for
+/// parts in flight together (one schedule for the process, not one per connection); the
+/// object arrives whole.
+#[test]
+fn limit_rate_caps_one_put_and_parallel_parts_together() {
+    use std::time::{Duration, Instant};
+    const MIB: u64 = 1024 * 1024;
+    let stage = Stage::http();
+    let one = stage.file("rate-one.bin", 6 * MIB);
+    let started = Instant::now();
+    let out = stage.push(
+        &["--limit-rate", "4MiB"],
+        &one,
+        &format!("s3://{BUCKET}/rate-one.bin"),
+    );
+    let took = started.elapsed();
+    stage.assert_stored(&out, "rate-one.bin", &one);
+    // 6 MiB at 4 MiB/s: 1.5 s (the first block goes at once).
+    assert!(took >= Duration::from_millis(1450), "one PUT in {took:?}");
+    assert!(took < Duration::from_secs(10), "one PUT in {took:?}");
+
+    let parts = stage.file("rate-parts.bin", 20 * MIB);
+    let flags = [
+        "--multipart-threshold",
+        "5M",
+        "--part-size",
+        "5M",
+        "--jobs",
+        "4",
+        "--limit-rate",
+        "8MiB",
+    ];
+    let started = Instant::now();
+    let out = stage.push(&flags, &parts, &format!("s3://{BUCKET}/rate-parts.bin"));
+    let took = started.elapsed();
+    stage.assert_stored(&out, "rate-parts.bin", &parts);
+    // 20 MiB at 8 MiB/s for all four parts together: 2.5 s, not a quarter of it.
+    assert!(took >= Duration::from_millis(2400), "4 parts in {took:?}");
+    assert!(took < Duration::from_secs(12), "4 parts in {took:?}");
+
+    let out = stage.push(&["--limit-rate", "fast"], &one, &format!("s3://{BUCKET}/x"));
+    assert_failure(&out, 2, &["--limit-rate fast"]);
 }

@@ -1,4 +1,4 @@
-//! The credential chain, in the order the AWS SDKs use (README, "Credentials"): keys in
+//! The credential chain, in the order the AWS SDKs use (doc/credentials.md): keys in
 //! the environment, web identity (EKS), the profile (assumed roles, static keys,
 //! credential_process), container credentials (ECS/EKS), the EC2 instance metadata
 //! service. Temporary credentials are held by a [`CredentialSource`] that asks its

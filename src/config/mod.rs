@@ -8,9 +8,11 @@ pub mod endpoint;
 mod fetch;
 mod imds;
 pub mod json;
+pub mod memory;
 pub mod presigned;
 mod process;
 pub mod profile;
+pub mod protection;
 pub mod proxy;
 mod sts;
 
@@ -116,6 +118,8 @@ pub struct Options {
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
     pub retry_max_wait: Option<Duration>,
+    /// `--limit-rate`: body bytes per second, for the whole process.
+    pub limit_rate: Option<u64>,
     pub no_expect: bool,
     pub quiet: bool,
     /// `--json`: results as JSON objects on stdout.
@@ -138,6 +142,8 @@ pub struct Options {
     pub no_clobber: bool,
     /// `--if-match ETAG`: overwrite only the object with this ETag (If-Match).
     pub if_match: Option<String>,
+    /// Encryption, tags, retention, owner checks (doc/protection.md).
+    pub protection: protection::ProtectionOptions,
     pub batch: BatchOptions,
 }
 
@@ -190,18 +196,6 @@ impl Condition {
     }
 }
 
-impl Options {
-    /// How results are shown.
-    pub fn output(&self) -> crate::report::Output {
-        crate::report::Output {
-            quiet: self.quiet,
-            json: self.json,
-            progress: self.progress,
-            verbose: self.verbose,
-        }
-    }
-}
-
 /// What the command line said about multipart uploads.
 #[derive(Debug, Default, Clone)]
 pub struct MultipartOptions {
@@ -209,7 +203,11 @@ pub struct MultipartOptions {
     pub part_size: Option<u64>,
     pub jobs: Option<u32>,
     pub spool_dir: Option<PathBuf>,
+    /// `--max-memory`: the cap on what standard input holds.
+    pub max_memory: Option<u64>,
     pub expected_size: Option<u64>,
+    /// `--size`: standard input's exact length.
+    pub exact_size: Option<u64>,
     pub equal_parts: bool,
     pub on_failure: Option<OnFailure>,
     pub resume: bool,
@@ -236,7 +234,10 @@ pub struct Multipart {
     pub jobs: u32,
     /// Hold standard input's parts in unlinked files here instead of memory.
     pub spool_dir: Option<PathBuf>,
+    /// Standard input's likely size (`--size` when given).
     pub expected_size: Option<u64>,
+    /// Standard input's exact size: a stream of another length is not stored.
+    pub exact_size: Option<u64>,
     /// Every part but the last the same size (Cloudflare R2 requires it).
     pub equal_parts: bool,
     /// None: the default for the source (keep for files from 1 GiB, else abort).
@@ -246,6 +247,8 @@ pub struct Multipart {
     pub upload_id: Option<String>,
     /// Where the resume journal lives ($XDG_STATE_HOME and $HOME only).
     pub state_env: Env,
+    /// Standard input under a memory cap (--max-memory, S3PUSH_MAX_MEMORY, the cgroup's).
+    pub memory: Option<memory::MemoryCap>,
 }
 
 /// Default --multipart-threshold: files up to this size go in one PUT.
@@ -283,17 +286,7 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
-/// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which
-/// hold a private CA on many hosts and containers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Trust {
-    /// The setting that named `Plan::ca_bundle`, for messages.
-    pub ca_bundle_from: &'static str,
-    /// SSL_CERT_FILE: a PEM file.
-    pub cert_file: Option<PathBuf>,
-    /// SSL_CERT_DIR (`:`-separated): every PEM file in these directories.
-    pub cert_dirs: Vec<PathBuf>,
-}
+pub use crate::transport::Trust;
 
 /// Everything an upload needs, checked.
 #[derive(Debug, Clone)]
@@ -326,8 +319,6 @@ pub struct Plan {
     /// Send `Expect: 100-continue` before large bodies.
     pub expect: bool,
     pub quiet: bool,
-    /// How results, progress and wire traces are shown.
-    pub output: crate::report::Output,
     /// This object's progress, retries and kept upload: shared by every clone of the
     /// plan (every part, every retry). A new object needs a new meter.
     pub meter: std::sync::Arc<crate::report::progress::Meter>,
@@ -356,6 +347,13 @@ pub struct Plan {
     pub dry_run: bool,
     /// Write only if this holds (`--no-clobber`, `--if-match`).
     pub condition: Option<Condition>,
+    /// The cap on body bytes sent per second, the whole run together.
+    pub limit_rate: Option<u64>,
+    /// What the user should hear about the options (resolve prints nothing: the
+    /// command line says these).
+    pub warnings: Vec<String>,
+    /// Encryption, tags, retention, owner checks asked for (doc/protection.md).
+    pub protection: protection::Protection,
 }
 
 impl Plan {
@@ -427,7 +425,6 @@ impl Plan {
 
 /// Resolves options against the environment and the shared files.
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
-    let output = options.output();
     let url_target = presigned::parse(&options.destination)?;
     let (bucket, key) = match &url_target {
         Some(_) => (String::new(), String::new()),
@@ -573,7 +570,7 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         }
     }
     // Over TLS the record layer already authenticates every byte; in clear text only a
-    // signed body hash stops a body from being altered on the way (README, "Payload modes").
+    // signed body hash stops a body from being altered on the way (doc/integrity.md, "Payload modes").
     let payload = options.payload.unwrap_or(match endpoint.scheme {
         _ if unsigned => PayloadMode::Unsigned,
         Scheme::Https => PayloadMode::Unsigned,
@@ -622,10 +619,43 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
         sts_endpoint,
     };
-    let trust = resolve_trust(env, ca_bundle_from);
+    let mut warnings = Vec::new();
+    let trust = resolve_trust(env, ca_bundle_from, &mut warnings);
+    let limit_rate = match (options.limit_rate, env.get("S3PUSH_LIMIT_RATE")) {
+        (Some(rate), _) => Some(rate),
+        (None, Some(text)) => Some(parse_size(text).filter(|&r| r > 0).ok_or_else(|| {
+            Error::Usage(format!(
+                "S3PUSH_LIMIT_RATE={text}: give bytes per second, like 4MiB or 500K"
+            ))
+        })?),
+        (None, None) => None,
+    };
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
     let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
     let condition = resolve_condition(options.no_clobber, options.if_match)?;
+    let protection = protection::resolve(
+        options.protection.clone(),
+        endpoint.scheme == Scheme::Https,
+        crate::sign::time::Timestamp::now(),
+    )?;
+    if url_target.is_some()
+        && (protection.asked()
+            || protection.expected_bucket_owner.is_some()
+            || protection.request_payer.is_some()
+            || protection.skip_identical)
+    {
+        return Err(Error::Usage(
+            "a presigned URL signs the headers it allows: encryption, tags, Object Lock, --expected-bucket-owner, \
+             --request-payer and --skip-identical go with s3://BUCKET/KEY and credentials"
+                .into(),
+        ));
+    }
+    if protection.skip_identical && options.source.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "--skip-identical compares a file with the stored object: standard input cannot be compared before it is sent"
+                .into(),
+        ));
+    }
     // Unsigned requests get no checksum unless asked for (then a header, from a first
     // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
     // a presigned URL does not sign; the ETag check stands in.
@@ -636,8 +666,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     };
     if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
         // Sent as a header, known from a pass over the body first: it works, but say so.
-        crate::report::warning(
-            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)",
+        warnings.push(
+            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)".into(),
         );
     }
     // Last: the chain may call a metadata service, STS or a process; usage errors first.
@@ -669,14 +699,15 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         },
         expect: !options.no_expect,
         quiet: options.quiet,
-        output,
         meter: Default::default(),
         multipart,
         clock_skew: 0,
         checksum,
         checksum_named: options.checksum.is_some(),
         checksum_trailer: true,
-        content_md5: options.content_md5,
+        // Object Lock needs a checksum or Content-MD5 on the request.
+        content_md5: options.content_md5
+            || (checksum.is_none() && protection.needs_integrity_header()),
         // The ETag check is what is left when no checksum is on.
         verify_etag: options.verify_etag || checksum.is_none(),
         delete_on_mismatch: options.delete_on_mismatch,
@@ -684,6 +715,9 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         url_target: url_target.map(|(_, target)| target),
         no_sign: options.no_sign_request,
         dry_run: options.dry_run,
+        warnings,
+        protection,
+        limit_rate,
     })
 }
 
@@ -804,11 +838,11 @@ fn check_aws_variant(
 
 /// SSL_CERT_FILE and SSL_CERT_DIR, as OpenSSL reads them; a path that is not there is
 /// skipped with a warning (OpenSSL skips it silently).
-fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
+fn resolve_trust(env: &Env, ca_bundle_from: &'static str, warnings: &mut Vec<String>) -> Trust {
     let cert_file = env.get("SSL_CERT_FILE").map(PathBuf::from).filter(|p| {
         let ok = p.is_file();
         if !ok {
-            crate::report::warning(&format!(
+            warnings.push(format!(
                 "SSL_CERT_FILE {}: no such file; ignored",
                 p.display()
             ));
@@ -824,7 +858,7 @@ fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
         .filter(|d| {
             let ok = d.is_dir();
             if !ok {
-                crate::report::warning(&format!(
+                warnings.push(format!(
                     "SSL_CERT_DIR {}: no such directory; ignored",
                     d.display()
                 ));
@@ -839,7 +873,7 @@ fn resolve_trust(env: &Env, ca_bundle_from: &'static str) -> Trust {
     }
 }
 
-/// The checksum a store gets when --checksum is not given (README, "Integrity"): CRC32,
+/// The checksum a store gets when --checksum is not given (doc/integrity.md, "Integrity"): CRC32,
 /// which every store that implements S3's checksums takes, as a header or a trailer;
 /// none for SigV2 and for the stores known to refuse `x-amz-checksum-*` or its trailers
 /// (Cloudflare R2, Backblaze B2, Google Cloud Storage): they get the ETag check instead.
@@ -894,12 +928,20 @@ fn resolve_multipart(
             )));
         }
     }
-    if let Some(size) = m.expected_size {
-        if size > MAX_OBJECT {
+    for (flag, size) in [
+        ("--expected-size", m.expected_size),
+        ("--size", m.exact_size),
+    ] {
+        if let Some(size) = size.filter(|&s| s > MAX_OBJECT) {
             return Err(Error::Usage(format!(
-                "--expected-size {size}: over S3's 5 TiB object limit"
+                "{flag} {size}: over S3's 5 TiB object limit"
             )));
         }
+    }
+    if m.exact_size.is_some() && !stdin {
+        return Err(Error::Usage(
+            "--size is the exact length of standard input (`-`); a file's size is known: leave it out".into(),
+        ));
     }
     let jobs = m.jobs.unwrap_or(if stdin {
         DEFAULT_STDIN_JOBS
@@ -934,20 +976,65 @@ fn resolve_multipart(
     }
     // Cloudflare R2 refuses parts of different sizes (R2 docs, "Multipart upload").
     let equal_parts = m.equal_parts || endpoint.host.ends_with(".r2.cloudflarestorage.com");
+    let expected_size = m.exact_size.or(m.expected_size);
+    let (mut part_size, mut jobs, mut spool_dir, mut cap) = (m.part_size, jobs, m.spool_dir, None);
+    if stdin {
+        if let Some((bytes, from)) = memory_cap(m.max_memory, env)? {
+            let fallback = env
+                .get("TMPDIR")
+                .filter(|d| !d.is_empty())
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+            let fit = memory::fit(memory::Want {
+                cap: bytes,
+                from,
+                jobs: m.jobs,
+                part: m.part_size,
+                default_jobs: DEFAULT_STDIN_JOBS,
+                expected: expected_size,
+                equal_parts,
+                spool: spool_dir.clone(),
+                fallback: memory::usable_dir(&fallback).then_some(fallback),
+            })?;
+            (part_size, jobs, spool_dir, cap) = (fit.part, fit.jobs, fit.spool, Some(fit.cap));
+        }
+    }
     let keep = |name: &str| env.get(name).map(|v| (name.to_string(), v.to_string()));
     Ok(Multipart {
         threshold: m.threshold.unwrap_or(DEFAULT_THRESHOLD),
-        part_size: m.part_size,
+        part_size,
         jobs,
-        spool_dir: m.spool_dir,
-        expected_size: m.expected_size,
+        spool_dir,
+        expected_size,
+        exact_size: m.exact_size,
         equal_parts,
         on_failure: m.on_failure,
         resume: m.resume,
         abort: m.abort,
         upload_id: m.upload_id,
         state_env: Env::from_pairs(keep("XDG_STATE_HOME").into_iter().chain(keep("HOME"))),
+        memory: cap,
     })
+}
+
+/// The memory cap of standard input and where it came from: --max-memory, else
+/// S3PUSH_MAX_MEMORY, else the cgroup's limit (none where none is set).
+fn memory_cap(flag: Option<u64>, env: &Env) -> Result<Option<(u64, String)>, Error> {
+    if let Some(bytes) = flag {
+        return Ok(Some((bytes, "--max-memory".into())));
+    }
+    if let Some(text) = env
+        .get("S3PUSH_MAX_MEMORY")
+        .filter(|t| !t.trim().is_empty())
+    {
+        let bytes = parse_size(text).ok_or_else(|| {
+            Error::Usage(format!(
+                "S3PUSH_MAX_MEMORY={text}: give a size in bytes or with K, M, G, T (binary), like 16M"
+            ))
+        })?;
+        return Ok(Some((bytes, "S3PUSH_MAX_MEMORY".into())));
+    }
+    Ok(memory::cgroup_limit(std::path::Path::new("/"))
+        .map(|(bytes, file)| (bytes, format!("the cgroup's limit, {}", file.display()))))
 }
 
 /// A size: bytes, or with a binary suffix K, M, G, T (KiB, MiB... also accepted).

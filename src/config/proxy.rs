@@ -4,22 +4,11 @@
 
 use super::{Env, Scheme};
 use crate::secret::Secret;
+pub use crate::transport::Proxy;
 use crate::Error;
 use base64::Engine;
 use std::fmt;
 use std::net::IpAddr;
-
-/// An HTTP proxy: where it listens and the `Proxy-Authorization` value its URL implies.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Proxy {
-    /// Host name or IP literal, without brackets.
-    pub host: String,
-    pub port: u16,
-    /// `Basic base64(user:password)`, from the user info of the URL.
-    pub authorization: Option<Secret>,
-    /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
-    pub source: &'static str,
-}
 
 impl Proxy {
     /// Parses `[http://][USER:PASSWORD@]HOST[:PORT][/]`; user and password are

@@ -193,6 +193,8 @@ pub struct PartsPage {
     pub parts: Vec<PartInfo>,
     pub truncated: bool,
     pub next_marker: Option<u32>,
+    /// The upload's `ChecksumAlgorithm`, where the store says it.
+    pub algorithm: Option<String>,
 }
 
 const CHECKSUM_ELEMENTS: &[&str] = &[
@@ -242,6 +244,9 @@ pub fn parse_list_parts(body: &[u8]) -> Option<PartsPage> {
         parts,
         truncated: field(&doc, "IsTruncated").is_some_and(|t| t.trim() == "true"),
         next_marker: field(&doc, "NextPartNumberMarker").and_then(|m| m.trim().parse().ok()),
+        algorithm: field(&doc, "ChecksumAlgorithm")
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty()),
     })
 }
 

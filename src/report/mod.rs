@@ -6,10 +6,12 @@
 //! once for each, with a fresh [`progress::Meter`] (in its plan) for each.
 
 pub mod json;
+mod outcome;
 pub mod progress;
 pub mod trace;
 
-use crate::upload::Outcome;
+pub use outcome::Outcome;
+
 use crate::Error;
 use progress::Kept;
 use std::io::Write;
@@ -96,6 +98,9 @@ pub fn success_line(o: &Outcome) -> String {
             o.url
         )) + "\n";
     }
+    if o.skipped {
+        return one_line(&format!("skipped {} identical  {} bytes", o.url, o.bytes)) + "\n";
+    }
     let seconds = o.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
         o.bytes as f64 / seconds / (1024.0 * 1024.0)
@@ -116,7 +121,7 @@ pub fn success_line(o: &Outcome) -> String {
     one_line(&line) + "\n"
 }
 
-/// The `--json` object of a stored object (README, "Output"): one line, no line end.
+/// The `--json` object of a stored object (doc/output.md): one line, no line end.
 pub fn success_json(o: &Outcome) -> String {
     let url_destination = o.bucket.is_empty();
     let base = json::Object::new()
@@ -128,6 +133,14 @@ pub fn success_json(o: &Outcome) -> String {
         .str("url", &o.url);
     if let Some(id) = &o.aborted {
         return base.str("aborted_upload_id", id).finish();
+    }
+    if o.skipped {
+        return base
+            .uint("size", o.bytes)
+            .opt_str("etag", o.etag.as_deref().map(unquote))
+            .bool("skipped", true)
+            .str("reason", "identical")
+            .finish();
     }
     let seconds = o.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -233,6 +246,8 @@ mod tests {
             parts: 0,
             retries: 0,
             aborted: None,
+            skipped: false,
+            echo: Vec::new(),
         }
     }
 

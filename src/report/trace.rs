@@ -80,6 +80,7 @@ pub fn masked_request_head(head: &str) -> String {
                     out.push_str(&masked_authorization(value));
                 } else if name.eq_ignore_ascii_case("x-amz-security-token")
                     || name.eq_ignore_ascii_case("proxy-authorization")
+                    || name.eq_ignore_ascii_case("x-amz-server-side-encryption-customer-key")
                 {
                     out.push_str(MASK);
                 } else {

@@ -30,6 +30,8 @@ pub struct Facts {
     /// It gives no checksum of a completed multipart object: its parts' MD5s are
     /// computed while sending, for the ETag check.
     pub no_object_checksum: bool,
+    /// It takes `If-Match` only with the ETag bare (Ceph RGW 16.2).
+    pub bare_if_match: bool,
 }
 
 /// The facts of this run, by endpoint (scheme, host and port). A process uploads for one
@@ -80,6 +82,9 @@ pub fn apply(plan: &Plan) -> Plan {
     let mut plan = plan.clone();
     if facts.no_trailer {
         plan.checksum_trailer = false;
+    }
+    if facts.bare_if_match {
+        plan = super::bare_if_match(&plan).unwrap_or(plan);
     }
     if facts.no_checksum {
         plan.verify_etag = true;
@@ -138,6 +143,16 @@ pub fn learn_checksums_unkept(plan: &Plan) {
     report::warning(
         "the store keeps no checksums (none echoed, none in a HEAD): checking ETags against the MD5 of what \
          is sent, for the rest of this run",
+    );
+}
+
+/// The store refused `If-Match` with the ETag quoted and took it bare: later requests
+/// of the run send it bare.
+pub fn learn_bare_if_match(plan: &Plan) {
+    record(plan, |f| f.bare_if_match = true);
+    report::warning(
+        "the store refused If-Match with the ETag quoted (as S3 documents it) and took it bare: sending it bare \
+         for the rest of this run",
     );
 }
 

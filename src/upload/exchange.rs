@@ -153,7 +153,10 @@ pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
 /// Whether `prepare` sends the plan's checksum for `body` as a trailer, computed while
 /// sending: not where a pass over the body is made anyway (a signed payload, Content-MD5),
 /// is cheap (a body in memory), or where trailers cannot go (SigV2, unsigned requests,
-/// which never carry one: see config::resolve; a store that refused them).
+/// which never carry one: see config::resolve; a store that refused them), nor where the
+/// object has a Content-Encoding of its own: stores keep `aws-chunked,gzip` as it came
+/// (s3s-fs 0.14, Ceph RGW 16.2), and the object would then read back under the wrong
+/// coding.
 pub fn uses_trailer(plan: &Plan, body: Body<'_>) -> bool {
     let v4 = plan.signature == SignatureVersion::V4;
     plan.checksum.is_some()
@@ -163,6 +166,7 @@ pub fn uses_trailer(plan: &Plan, body: Body<'_>) -> bool {
         && !matches!(body, Body::Bytes(_))
         && plan.signs()
         && plan.checksum_trailer
+        && plan.object.content_encoding.is_none()
 }
 
 /// What one pass over a body learnt.
@@ -624,6 +628,10 @@ impl Read for BodyReader<'_> {
         }
         if interrupt::should_stop(self.cancel) {
             return Err(interrupt::stopped_error());
+        }
+        if self.sending.is_some() {
+            // Only bytes on their way are capped: not a pass that hashes the body.
+            super::rate::take(want, self.cancel)?;
         }
         let n = match self.body {
             Body::Bytes(bytes) => {

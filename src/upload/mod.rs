@@ -5,12 +5,13 @@ pub mod confirm;
 pub mod exchange;
 pub mod journal;
 pub mod multipart;
+pub mod protect;
+pub mod rate;
 pub mod request;
 pub mod retry;
 pub mod single;
 pub mod stdin;
 
-use crate::checksum::Algorithm;
 use crate::config::{Condition, Plan};
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
@@ -18,26 +19,7 @@ use crate::transport::Response;
 use crate::Error;
 use std::time::Duration;
 
-/// A stored object, as the store confirmed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// `s3://bucket/key`.
-    pub url: String,
-    pub bucket: String,
-    pub key: String,
-    pub bytes: u64,
-    pub etag: Option<String>,
-    pub version_id: Option<String>,
-    /// The object's checksum the store verified (base64; a composite one ends in `-N`).
-    pub checksum: Option<(Algorithm, String)>,
-    pub elapsed: Duration,
-    /// Parts of a multipart upload; 0 for a single PUT.
-    pub parts: u32,
-    /// Requests sent again, over all the calls of this object.
-    pub retries: u32,
-    /// Set by `--abort`: the upload id that was aborted (nothing was uploaded).
-    pub aborted: Option<String>,
-}
+pub use crate::report::Outcome;
 
 impl Outcome {
     /// An outcome for the plan's object; the retries are those its meter counted.
@@ -54,6 +36,8 @@ impl Outcome {
             parts: 0,
             retries: plan.meter.retries(),
             aborted: None,
+            skipped: false,
+            echo: Vec::new(),
         }
     }
 }
@@ -67,6 +51,26 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
 /// before it in a batch), and leaves its own there when the store keeps it open. Parts
 /// of a multipart upload go over connections of their own, one per job.
 pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
+    rate::set(plan.limit_rate);
+    let look_first = plan.protection.skip_identical
+        && !plan.dry_run
+        && !plan.multipart.abort
+        && !plan.multipart.resume
+        && !plan.from_stdin();
+    if look_first {
+        if let Some(skipped) = protect::identical(plan)? {
+            return Ok(skipped);
+        }
+    }
+    let outcome = upload(plan, slot)?;
+    if outcome.aborted.is_none() && !plan.dry_run {
+        acl_applied(plan);
+        protect::check(plan, &outcome)?;
+    }
+    Ok(outcome)
+}
+
+fn upload(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
     if plan.multipart.abort {
         return multipart::abort_command(plan);
     }
@@ -94,6 +98,53 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
     }
 }
 
+/// After an upload with a public `--acl`: a store that takes the header and ignores it
+/// (Garage 2.5 has no ACLs) must not leave the user believing the object is public. The
+/// object's ACL is read back (GetObjectAcl); a store that does not implement it, or an
+/// ACL without the grant asked for, is said in a warning. A key that may not read ACLs
+/// learns nothing, and says nothing.
+fn acl_applied(plan: &Plan) {
+    let Some(acl) = plan.object.acl.as_deref() else {
+        return;
+    };
+    let group = match acl {
+        "public-read" | "public-read-write" => "AllUsers",
+        "authenticated-read" => "AuthenticatedUsers",
+        _ => return,
+    };
+    let Ok(tls) = single::tls_for(plan) else {
+        return;
+    };
+    let query = vec![("acl".to_string(), String::new())];
+    match exchange::small_call(plan, tls.as_ref(), "GET", query, Vec::new(), &[]) {
+        Ok(answer) => {
+            let doc = String::from_utf8_lossy(&answer.response.body);
+            let granted = crate::http::xml::elements(&doc, "Grant").iter().any(|g| {
+                crate::http::xml::field(g, "URI").is_some_and(|u| u.ends_with(group))
+                    && crate::http::xml::field(g, "Permission")
+                        .is_some_and(|p| matches!(p.trim(), "READ" | "FULL_CONTROL"))
+            });
+            if !granted {
+                crate::report::warning(&format!(
+                    "--acl {acl} was not applied: the ACL of {} has no grant to {group}; the store ignored it \
+                     (make the object public with a bucket policy instead)",
+                    plan.url()
+                ));
+            }
+        }
+        Err(Error::Refused(r))
+            if r.status == 501 || r.code.as_deref() == Some("NotImplemented") =>
+        {
+            crate::report::warning(&format!(
+                "--acl {acl} may not have been applied: the store does not implement ACLs (GetObjectAcl: {}); \
+                 Garage, for one, takes the header and ignores it: use a bucket policy or the store's own way",
+                r.status_line
+            ));
+        }
+        Err(_) => {}
+    }
+}
+
 /// A 412 to a conditional write, in the user's words (exit 11); any other error as it is.
 /// `broke_off`: an earlier attempt of the same request failed on the way, and may have
 /// stored the object itself.
@@ -112,6 +163,20 @@ pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error 
         );
     }
     error
+}
+
+/// The plan with the `--if-match` ETag bare, where it was quoted: Ceph RGW 16.2 refuses
+/// `If-Match: "ETAG"` (quoted, as S3 documents it) with 412 and takes `If-Match: ETAG`.
+pub fn bare_if_match(plan: &Plan) -> Option<Plan> {
+    let Some(Condition::Match(etag)) = &plan.condition else {
+        return None;
+    };
+    let bare = etag.trim_matches('"');
+    (bare != etag && bare != "*").then(|| {
+        let mut plan = plan.clone();
+        plan.condition = Some(Condition::Match(bare.to_string()));
+        plan
+    })
 }
 
 /// The object at the plan's key does not meet `condition`: nothing is written (exit 11).
@@ -140,6 +205,20 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
         .map(str::to_string)
         .or_else(|| s3.as_ref().and_then(|e| e.region.clone()));
     let mut hint = hint(head.status, code.as_deref(), region.as_deref(), plan);
+    if plan.signature == crate::config::SignatureVersion::V2 && (400..=501).contains(&head.status) {
+        let message = s3.as_ref().and_then(|e| e.message.as_deref()).unwrap_or("");
+        let lower = message.to_ascii_lowercase();
+        if code.as_deref() == Some("NotImplemented")
+            || (lower.contains("authorization") && lower.contains("support"))
+        {
+            // Garage 2.5: 400 InvalidRequest "Unsupported authorization method".
+            hint = Some(
+                "this store does not take SigV2 signatures (Garage does not, nor AWS for new buckets): leave out \
+                 --signature v2"
+                    .to_string(),
+            );
+        }
+    }
     if let Some(fallback) = checksum_fallback(head.status, code.as_deref(), plan) {
         hint = Some(match hint {
             Some(h) => format!("{h}; {fallback}"),
@@ -185,7 +264,8 @@ fn unsigned_hint(status: u16, code: Option<&str>, plan: &Plan) -> Option<&'stati
 }
 
 /// Stores that do not take `x-amz-checksum-*` or aws-chunked trailers answer with these
-/// (Cloudflare R2 even with SignatureDoesNotMatch): name the way back.
+/// (Cloudflare R2 even with SignatureDoesNotMatch, but R2 gets no checksum by default: a
+/// SignatureDoesNotMatch is a wrong key, and says so alone): name the way back.
 fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<String> {
     plan.checksum?;
     let suspicious = matches!(status, 400 | 403 | 411 | 501)
@@ -195,7 +275,6 @@ fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<Str
                 "NotImplemented"
                     | "InvalidArgument"
                     | "InvalidRequest"
-                    | "SignatureDoesNotMatch"
                     | "XAmzContentSHA256Mismatch"
                     | "MissingContentLength"
                     | "InvalidDigest"

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The default part size: aws-cli's 8 MiB, grown when an object needs more than 10,000.
-pub const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+pub const DEFAULT_PART: u64 = crate::config::memory::DEFAULT_PART;
 /// The least wait for CompleteMultipartUpload's answer.
 pub const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Files from this size keep a failed upload for `--resume` unless told otherwise.
@@ -116,11 +116,37 @@ pub fn create(plan: &Plan) -> Result<Session, Error> {
         exchange::small_call_adjusting(&mut plan, tls.as_ref(), "POST", query, headers, &[])?;
     let initiated = xml::parse_initiate(&answer.response.body)
         .ok_or_else(|| bad_answer(&answer.response, "CreateMultipartUpload", "no UploadId"))?;
-    Ok(Session {
+    let session = Session {
         plan,
         tls,
         upload_id: initiated.upload_id,
-    })
+    };
+    announce(&session);
+    Ok(session)
+}
+
+/// From now until it is completed or aborted, a second signal (which ends the process at
+/// once) first says which upload is left on the store and how to resume or discard it.
+fn announce(session: &Session) {
+    let plan = &session.plan;
+    let id = &session.upload_id;
+    let discard = format!(
+        "s3push --abort --upload-id {} {}",
+        shell_word(id),
+        plan.url()
+    );
+    interrupt::pending_upload(Some(if plan.from_stdin() {
+        format!(
+            "upload {id} of {} is left on the store (standard input cannot be resumed): discard it with `{discard}`",
+            plan.url()
+        )
+    } else {
+        format!(
+            "upload {id} of {} is left on the store: resume it with `{}` or discard it with `{discard}`",
+            plan.url(),
+            resume_command(plan)
+        )
+    }));
 }
 
 /// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
@@ -310,12 +336,42 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    match exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes()) {
+    let mut answer = exchange::small_call(
+        &patient,
+        tls,
+        "POST",
+        query.clone(),
+        headers.clone(),
+        body.as_bytes(),
+    );
+    // The look before sending found the ETag named; a 412 may be the quotes (RGW 16.2).
+    if let (Err(Error::Refused(r)), Some(bare)) = (&answer, super::bare_if_match(plan)) {
+        if r.status == 412 {
+            let mut headers = headers;
+            headers.retain(|(n, _)| n != "if-match");
+            headers.extend(
+                bare.condition
+                    .as_ref()
+                    .map(crate::config::Condition::header),
+            );
+            let again =
+                exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes());
+            if again.is_ok() {
+                adapt::learn_bare_if_match(plan);
+                answer = again;
+            }
+        }
+    }
+    let completed = match answer {
         Ok(answer) => Ok((answer.response, false)),
         Err(e) => confirm_completed(session, parts, e)
             .map(|head| (head, true))
             .map_err(|e| super::precondition_failed(plan, e, false)),
+    };
+    if completed.is_ok() {
+        interrupt::pending_upload(None);
     }
+    completed
 }
 
 /// When CompleteMultipartUpload says the upload is gone (NoSuchUpload; s3s-fs answers
@@ -528,18 +584,21 @@ fn same_etag(plan: &Plan, parts: &[PartDone], theirs: &str, ours: &str) -> Resul
 /// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
 pub fn abort(session: &Session) -> Result<(), Error> {
     let query = vec![("uploadId".into(), session.upload_id.clone())];
-    match exchange::small_call(
+    let answer = exchange::small_call(
         &session.plan,
         session.tls.as_ref(),
         "DELETE",
         query,
         Vec::new(),
         &[],
-    ) {
-        Ok(_) => Ok(()),
-        Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => Ok(()),
-        Err(e) => Err(e),
+    );
+    match answer {
+        Ok(_) => {}
+        Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => {}
+        Err(e) => return Err(e),
     }
+    interrupt::pending_upload(None);
+    Ok(())
 }
 
 /// Uploads a file in parts, or resumes its pending upload with `--resume`.
@@ -700,7 +759,12 @@ fn save_journal(journal_path: &Path, session: &Session, identity: &FileIdentity,
         upload_id: session.upload_id.clone(),
         part_size: layout.part_size,
         parts: layout.parts,
-        checksum: None,
+        // "none" too: a resume must not add a checksum the upload was created without.
+        checksum: Some(
+            plan.checksum
+                .map_or("none", crate::checksum::Algorithm::api_name)
+                .to_string(),
+        ),
         created_unix: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -916,12 +980,13 @@ fn find_pending(
         }
         (None, None) => (list_pending(plan)?, plan.multipart.part_size),
     };
-    let session = Session {
+    let mut session = Session {
         plan: plan.clone(),
         tls: tls_for(plan)?,
         upload_id: upload_id.clone(),
     };
-    let listed = list_parts(&session).map_err(|e| match &e {
+    announce(&session);
+    let (listed, listed_algorithm) = list_parts(&session).map_err(|e| match &e {
         Error::Refused(r) if r.code.as_deref() == Some("NoSuchUpload") => {
             let _ = journal::remove(journal_path);
             Error::LocalFile(format!(
@@ -931,6 +996,31 @@ fn find_pending(
         }
         _ => e,
     })?;
+    // The parts go on with the checksum the upload was created with (a store refuses
+    // another one at Complete): the journal's, else the one ListParts names or its parts
+    // carry, else none where parts were listed without one.
+    let journaled = entry
+        .as_ref()
+        .filter(|e| e.upload_id == upload_id)
+        .and_then(|e| e.checksum.as_deref())
+        .map(Algorithm::parse);
+    let listed_sum = listed_algorithm
+        .as_deref()
+        .and_then(Algorithm::parse)
+        .or_else(|| {
+            listed.iter().find_map(|p| {
+                let (name, _) = p.checksums.first()?;
+                Algorithm::ALL.into_iter().find(|a| a.xml_element() == name)
+            })
+        })
+        .map(Some)
+        .or_else(|| (!listed.is_empty()).then_some(None));
+    if let Some(algorithm) = journaled.or(listed_sum) {
+        if !plan.checksum_named && algorithm != session.plan.checksum {
+            session.plan.checksum = algorithm;
+            session.plan.verify_etag |= algorithm.is_none();
+        }
+    }
     // Without a journal, the parts show the size they were cut to.
     let part_size = part_size.or_else(|| {
         listed
@@ -966,7 +1056,7 @@ fn find_pending(
             path,
             stamp: None,
         });
-        let local = exchange::prepass(body, false, plan.checksum, true)?;
+        let local = exchange::prepass(body, false, session.plan.checksum, true)?;
         let ours = local.md5.unwrap_or_default();
         if ours == theirs {
             let etag = if part.etag.is_empty() {
@@ -985,9 +1075,11 @@ fn find_pending(
     Ok((session, layout, done))
 }
 
-/// Every part the store lists for the upload (ListParts, page after page).
-fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
+/// Every part the store lists for the upload (ListParts, page after page), and the
+/// upload's checksum algorithm where the store names it.
+fn list_parts(session: &Session) -> Result<(Vec<xml::PartInfo>, Option<String>), Error> {
     let mut parts = Vec::new();
+    let mut algorithm = None;
     let mut marker: Option<u32> = None;
     // 10,000 parts at 1,000 a page: a store that pages forever is cut short.
     for _ in 0..=MAX_PARTS / 1000 + 1 {
@@ -1006,12 +1098,13 @@ fn list_parts(session: &Session) -> Result<Vec<xml::PartInfo>, Error> {
         let page = xml::parse_list_parts(&answer.response.body)
             .ok_or_else(|| bad_answer(&answer.response, "ListParts", "not a ListPartsResult"))?;
         parts.extend(page.parts);
+        algorithm = algorithm.or(page.algorithm);
         match (page.truncated, page.next_marker) {
             (true, Some(next)) if Some(next) != marker => marker = Some(next),
-            _ => return Ok(parts),
+            _ => return Ok((parts, algorithm)),
         }
     }
-    Ok(parts)
+    Ok((parts, algorithm))
 }
 
 /// The one pending upload of the plan's key (ListMultipartUploads), for a resume with
@@ -1113,6 +1206,7 @@ pub fn outcome(
         version_id: response.head.header("x-amz-version-id").map(str::to_string),
         checksum: plan.checksum.zip(object_checksum(plan.checksum, done)),
         parts: u32::try_from(done.len()).unwrap_or(u32::MAX),
+        echo: super::protect::echo(&response.head),
         ..Outcome::of(plan, size, started.elapsed())
     }
 }

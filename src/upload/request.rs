@@ -90,6 +90,10 @@ pub fn sign(
         ),
     ];
     headers.extend(spec.headers);
+    // The SSE-C key goes with every request that touches the object (DeleteObject and
+    // AbortMultipartUpload take none).
+    let to_object = !spec.on_bucket && spec.method != "DELETE";
+    headers.extend(plan.protection.request_headers(to_object));
     if !plan.signs() {
         headers.push(user_agent());
         return SignedRequest {
@@ -202,6 +206,7 @@ pub fn object_headers(plan: &Plan) -> Vec<(String, String)> {
     for (name, value) in &o.meta {
         headers.push((format!("x-amz-meta-{name}"), value.clone()));
     }
+    headers.extend(plan.protection.object_headers());
     headers
 }
 
@@ -382,5 +387,64 @@ mod tests {
         let (target, a) = auth("GET", vec![("uploads", ""), ("prefix", "k")], true);
         assert_eq!(target, "/bucket/?prefix=k&uploads=");
         assert_eq!(a, expect("GET", "/bucket/?uploads"));
+    }
+
+    #[test]
+    fn sse_c_goes_with_every_call_to_the_object_and_sse_only_with_the_object_headers() {
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://b/k".into(),
+            ..Default::default()
+        };
+        let mut p = plan(&[], options);
+        p.protection.sse = Some("aws:kms".into());
+        p.protection.expected_bucket_owner = Some("123456789012".into());
+        p.protection.customer_key = Some(crate::config::protection::CustomerKey {
+            key: crate::secret::Secret::new("S0VZ".into()),
+            key_md5: "TUQ1".into(),
+        });
+        let names = |method: &'static str, query: Vec<(String, String)>, on_bucket: bool| {
+            let spec = RequestSpec {
+                method,
+                query,
+                headers: vec![],
+                content_length: 0,
+                payload_hash: "UNSIGNED-PAYLOAD",
+                on_bucket,
+            };
+            sign(&p, &p.credentials.last(), spec, Timestamp::from_unix(0))
+                .headers
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        let part = names(
+            "PUT",
+            vec![
+                ("partNumber".into(), "2".into()),
+                ("uploadId".into(), "u".into()),
+            ],
+            false,
+        );
+        for name in [
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-key",
+            "x-amz-server-side-encryption-customer-key-md5",
+            "x-amz-expected-bucket-owner",
+        ] {
+            assert!(part.iter().any(|n| n == name), "{name}: {part:?}");
+            assert!(names("HEAD", vec![], false).iter().any(|n| n == name));
+        }
+        assert!(!part.iter().any(|n| n == "x-amz-server-side-encryption"));
+        let listing = names("GET", vec![("uploads".into(), String::new())], true);
+        assert!(listing.iter().any(|n| n == "x-amz-expected-bucket-owner"));
+        assert!(!listing.iter().any(|n| n.contains("customer")));
+        assert!(!names("DELETE", vec![], false)
+            .iter()
+            .any(|n| n.contains("customer")));
+        let object = object_headers(&p);
+        assert!(object
+            .iter()
+            .any(|(n, v)| n == "x-amz-server-side-encryption" && v == "aws:kms"));
     }
 }

@@ -54,6 +54,11 @@ pub fn run_adjusting<T>(
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
+        // Whatever broke after a signal asked to stop (a read cut short by it: "Interrupted
+        // system call") is the stop, and is not tried again.
+        if crate::interrupt::stop_requested() && !matches!(error, Error::Interrupted(_)) {
+            return Err(crate::transport::stopped());
+        }
         // One corrected retry each, outside the retry budget: they fix the request.
         if let Error::Refused(r) = &error {
             let signs = plan.signs();

@@ -54,6 +54,21 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
                 plan.meter.retried();
                 adapted = adapt::apply(plan);
             }
+            // The look before writing found the ETag named; a 412 may be the quotes.
+            Err(e @ Error::Precondition(_)) => {
+                let Some(bare) = super::bare_if_match(&adapted) else {
+                    return Err(e);
+                };
+                plan.meter.retried();
+                return match put_with(&bare, body, &integrity, slot) {
+                    Ok(mut outcome) => {
+                        adapt::learn_bare_if_match(plan);
+                        outcome.elapsed = started.elapsed();
+                        Ok(outcome)
+                    }
+                    Err(_) => Err(e),
+                };
+            }
             Err(e) => return Err(e),
             Ok(mut outcome) => {
                 outcome.elapsed = started.elapsed();
@@ -120,6 +135,7 @@ fn put_with(
         etag,
         version_id: head.header("x-amz-version-id").map(str::to_string),
         checksum,
+        echo: super::protect::echo(head),
         ..Outcome::of(plan, body.len(), started.elapsed())
     })
 }
@@ -152,9 +168,22 @@ pub fn tls_for(plan: &Plan) -> Result<Option<Arc<ClientConfig>>, Error> {
     })
 }
 
+fn fifo(path: &Path) -> Error {
+    Error::LocalFile(format!(
+        "{} is a pipe (FIFO), whose length is not known up front: give it as standard input, \
+         `s3push - s3://BUCKET/KEY < {}`",
+        path.display(),
+        path.display()
+    ))
+}
+
 /// Opens the source file: its handle, size and stamp.
 pub fn open_source(path: &Path) -> Result<(File, u64, FileStamp), Error> {
     let shown = path.display();
+    // Before opening: opening a FIFO for reading waits for a writer, maybe forever.
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        return Err(fifo(path));
+    }
     let file = File::open(path).map_err(|e| {
         Error::LocalFile(match e.kind() {
             std::io::ErrorKind::NotFound => format!("{shown}: no such file; check the path"),
@@ -173,10 +202,7 @@ pub fn open_source(path: &Path) -> Result<(File, u64, FileStamp), Error> {
         )));
     }
     if meta.file_type().is_fifo() {
-        return Err(Error::LocalFile(format!(
-            "{shown} is a pipe (FIFO), whose length is not known up front: give it as standard input, \
-             `s3push - s3://BUCKET/KEY < {shown}`"
-        )));
+        return Err(fifo(path));
     }
     if !meta.is_file() {
         return Err(Error::LocalFile(format!(

@@ -5,8 +5,9 @@
 //! every 1,000 parts) so that no stream up to 5 TiB reaches the 10,000-part ceiling.
 
 use super::exchange::{Body, FileSpan, Slot};
-use super::multipart::{self, lock, PartDone, Session, DEFAULT_PART};
+use super::multipart::{self, lock, PartDone, Session};
 use super::{single, Outcome};
+use crate::config::memory::{show, stdin_base_part};
 use crate::config::{Multipart, Plan, MAX_OBJECT, MAX_PART, MAX_PARTS};
 use crate::interrupt;
 use crate::transport::{stopped, COPY_BUFFER};
@@ -28,46 +29,94 @@ const PARTS_PER_STEP: u32 = 1000;
 pub struct Sizing {
     base: u64,
     grow: bool,
+    /// `--size`: the stream's exact length.
+    exact: Option<u64>,
+    /// Under a memory cap: the largest part held in memory.
+    memory_limit: Option<u64>,
+    /// Past `memory_limit`, parts go on growing on disk (else they stay at it).
+    spill: bool,
+    /// The cap in bytes, for messages.
+    cap: u64,
 }
 
 impl Sizing {
     /// From --part-size (default 8 MiB) and --expected-size: parts big enough that the
-    /// expected size fits in 9,000 of them (10,000 with --equal-parts, which cannot grow).
+    /// expected size fits in 9,000 of them (10,000 with --equal-parts, which cannot grow);
+    /// under a memory cap, parts in memory grow no further than it allows.
     pub fn of(m: &Multipart) -> Result<Sizing, Error> {
-        let mut base = m.part_size.unwrap_or(DEFAULT_PART);
-        if let Some(expected) = m.expected_size {
-            let room = if m.equal_parts {
-                MAX_PARTS
-            } else {
-                9 * MAX_PARTS / 10
-            };
-            base = base.max(expected.div_ceil(room).next_multiple_of(1024 * 1024));
-        }
+        let base = stdin_base_part(m.part_size, m.expected_size, m.equal_parts);
         if base > MAX_PART {
             return Err(Error::Usage(format!(
                 "parts of {base} bytes would be over S3's 5 GiB part limit: lower --expected-size or --part-size"
             )));
         }
+        let cap = m.memory.as_ref();
         Ok(Sizing {
             base,
             grow: !m.equal_parts,
+            exact: m.exact_size,
+            memory_limit: cap.and_then(|c| c.part_limit).map(|l| l.max(base)),
+            spill: cap.is_some_and(|c| c.spill.is_some()),
+            cap: cap.map_or(0, |c| c.bytes),
         })
+    }
+
+    /// The size of part `number` (1-based) without a cap.
+    fn grown(&self, number: u32) -> u64 {
+        if !self.grow {
+            return self.base;
+        }
+        let step = (number.saturating_sub(1) / PARTS_PER_STEP).min(20);
+        self.base.saturating_mul(1 << step).min(MAX_PART)
     }
 
     /// The size of part `number` (1-based); an error past S3's 10,000 parts.
     pub fn part_size(&self, number: u32) -> Result<u64, Error> {
         if u64::from(number) > MAX_PARTS {
-            return Err(Error::LocalFile(format!(
-                "standard input went on past 10,000 parts of {} bytes, S3's limit: give --expected-size (or a larger \
-                 --part-size) so the parts are sized for the whole stream",
-                self.base
-            )));
+            return Err(self.too_long());
         }
-        if !self.grow {
-            return Ok(self.base);
+        let grown = self.grown(number);
+        Ok(match self.memory_limit {
+            Some(limit) if grown > limit && !self.spill => limit,
+            _ => grown,
+        })
+    }
+
+    /// Part `number` outgrew what the memory cap holds: it goes to disk.
+    fn spools(&self, number: u32) -> bool {
+        self.spill && self.memory_limit.is_some_and(|l| self.grown(number) > l)
+    }
+
+    /// The cap keeps part `number` smaller than it would grow.
+    fn held_back(&self, number: u32) -> bool {
+        self.part_size(number)
+            .is_ok_and(|size| size < self.grown(number))
+    }
+
+    /// The most 10,000 parts hold.
+    fn reach(&self) -> u64 {
+        (1..=MAX_PARTS as u32)
+            .map(|n| self.part_size(n).unwrap_or(0))
+            .sum()
+    }
+
+    fn too_long(&self) -> Error {
+        if self.held_back(MAX_PARTS as u32) {
+            return Error::LocalFile(format!(
+                "standard input goes on past {}, all that S3's 10,000 parts hold when the memory cap of {} \
+                 keeps parts to {} (found on filling the 10,000th part, before sending it): nothing is stored; \
+                 give --spool-dir DIR (parts then grow on disk), a larger --max-memory, or --expected-size \
+                 SIZE with --spool-dir",
+                show(self.reach()),
+                show(self.cap),
+                show(self.memory_limit.unwrap_or(self.base)),
+            ));
         }
-        let step = (number.saturating_sub(1) / PARTS_PER_STEP).min(20);
-        Ok(self.base.saturating_mul(1 << step).min(MAX_PART))
+        Error::LocalFile(format!(
+            "standard input went on past 10,000 parts ({}), S3's limit: give --expected-size (or a larger \
+             --part-size) so the parts are sized for the whole stream",
+            show(self.reach())
+        ))
     }
 }
 
@@ -227,6 +276,27 @@ pub fn refuse_null_input() -> Result<(), Error> {
     Ok(())
 }
 
+/// The stream ended after `total` bytes: with `--size`, that must be its length (a
+/// producer that failed ends its stream like any other: `pg_dump` killed, say); far short
+/// of `--expected-size`, a warning says what may have happened.
+fn ended_at(m: &Multipart, total: u64) -> Result<(), Error> {
+    match (m.exact_size, m.expected_size) {
+        (Some(exact), _) if total != exact => Err(Error::LocalFile(format!(
+            "standard input ended after {total} bytes, not the {exact} of --size: its producer failed or was \
+             cut short, so nothing is stored; run it again"
+        ))),
+        (None, Some(expected)) if total < expected / 2 => {
+            crate::report::warning(&format!(
+                "standard input ended after {total} bytes, under half the {expected} of --expected-size: if its \
+                 producer failed, this object is incomplete (--size N refuses a stream of another length; \
+                 `set -o pipefail` makes the pipeline's status say so)"
+            ));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Uploads standard input.
 pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
     let started = Instant::now();
@@ -248,6 +318,7 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
     }
     if second.is_none() && first_len <= m.threshold {
         ended_whole()?;
+        ended_at(m, first_len)?;
         return single::put(plan, first.body(first_len)).map(|mut o| {
             o.elapsed = started.elapsed();
             o
@@ -277,6 +348,7 @@ pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
             });
     let result = streamed.and_then(|(parts, total)| {
         ended_whole()?;
+        ended_at(m, total)?;
         let done: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
         if done.len() != parts as usize {
             return Err(Error::Protocol(format!(
@@ -363,12 +435,18 @@ fn stream_parts(
                 }
             });
         }
+        let spill = session
+            .plan
+            .multipart
+            .memory
+            .as_ref()
+            .and_then(|c| c.spill.as_deref());
         let result = fill_and_hand_out(
             input,
             sizing,
             held,
             jobs + 1,
-            spool,
+            (spool, spill),
             &work_tx,
             &free_rx,
             &cancel,
@@ -392,7 +470,7 @@ fn fill_and_hand_out(
     sizing: Sizing,
     held: Vec<(u32, Hold, u64)>,
     pool: usize,
-    spool: Option<&Path>,
+    (spool, spill): (Option<&Path>, Option<&Path>),
     work: &mpsc::SyncSender<(u32, Hold, u64)>,
     free: &mpsc::Receiver<Hold>,
     cancel: &AtomicBool,
@@ -421,13 +499,42 @@ fn fill_and_hand_out(
             free.recv().map_err(|_| stopped())?
         };
         let target = sizing.part_size(number + 1)?;
+        if sizing.spools(number + 1) && matches!(hold, Hold::Memory(_)) {
+            // Parts outgrew what the memory cap holds: from here they wait on disk.
+            drop(hold);
+            hold = Hold::new(spill)?;
+        }
+        if sizing.held_back(number + 1) && !sizing.held_back(number) {
+            crate::report::warning(&format!(
+                "standard input passed {}: under the memory cap of {} its parts stay at {}, so it can be at \
+                 most {} (10,000 parts); give --spool-dir DIR (or --expected-size with it) for more",
+                show(total),
+                show(sizing.cap),
+                show(target),
+                show(sizing.reach())
+            ));
+        }
         let len = hold.fill(input, target)?;
         if len == 0 {
             break;
         }
         ended = len < target;
+        if !ended && u64::from(number + 1) == MAX_PARTS {
+            // The last part S3 takes: one byte more and the stream cannot be stored, so
+            // fail now, before sending it (the upload is aborted).
+            let mut probe = [0u8; 1];
+            if read_some(input, &mut probe)? > 0 {
+                return Err(sizing.too_long());
+            }
+            ended = true;
+        }
         number += 1;
         total += len;
+        if let Some(exact) = sizing.exact.filter(|&n| total > n) {
+            return Err(Error::LocalFile(format!(
+                "standard input went on past the {exact} bytes of --size: nothing is stored; give its exact length"
+            )));
+        }
         if total > MAX_OBJECT {
             return Err(Error::LocalFile(
                 "standard input went past 5 TiB, S3's object limit: split the stream".into(),
@@ -454,12 +561,14 @@ mod tests {
             jobs: 2,
             spool_dir: None,
             expected_size: expected,
+            exact_size: None,
             equal_parts: equal,
             on_failure: None,
             resume: false,
             abort: false,
             upload_id: None,
             state_env: Env::default(),
+            memory: None,
         }
     }
 
@@ -504,5 +613,79 @@ mod tests {
         }
         // The spool files are unlinked from the start.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// Hands `len` bytes through fill_and_hand_out with parts of one byte capped at one
+    /// byte (10,000 parts hold 10,000 bytes); returns the parts handed out and the result.
+    fn feed_capped(len: usize) -> (u32, Result<(u32, u64), Error>) {
+        let sizing = Sizing {
+            base: 1,
+            grow: true,
+            exact: None,
+            memory_limit: Some(1),
+            spill: false,
+            cap: 14 * MIB,
+        };
+        let data = vec![7u8; len];
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u32, Hold, u64)>(0);
+        let (free_tx, free_rx) = mpsc::channel::<Hold>();
+        let sender = std::thread::spawn(move || {
+            let mut sent = 0u32;
+            while let Ok((number, hold, _)) = work_rx.recv() {
+                sent = number;
+                let _ = free_tx.send(hold);
+            }
+            sent
+        });
+        let cancel = AtomicBool::new(false);
+        let result = fill_and_hand_out(
+            &mut &data[..],
+            sizing,
+            Vec::new(),
+            2,
+            (None, None),
+            &work_tx,
+            &free_rx,
+            &cancel,
+        );
+        drop(work_tx);
+        (sender.join().unwrap(), result)
+    }
+
+    #[test]
+    fn a_capped_stream_fails_on_its_10000th_part_before_sending_it() {
+        let (sent, result) = feed_capped(10_000);
+        assert_eq!(sent, 10_000);
+        assert_eq!(result.unwrap(), (10_000, 10_000));
+        let (sent, result) = feed_capped(10_001);
+        assert_eq!(sent, 9_999, "part 10,000 was handed out");
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains("10,000th part, before sending it") && message.contains("--spool-dir"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn under_a_cap_parts_stop_growing_or_go_to_disk() {
+        let mut m = multipart(None, None, false);
+        m.memory = Some(crate::config::memory::MemoryCap {
+            bytes: 16 * MIB,
+            from: "--max-memory".into(),
+            part_limit: Some(6 * MIB),
+            spill: None,
+        });
+        m.part_size = Some(6 * MIB);
+        let s = Sizing::of(&m).unwrap();
+        assert_eq!(s.part_size(1001).unwrap(), 6 * MIB);
+        assert_eq!(s.part_size(10_000).unwrap(), 6 * MIB);
+        assert!(!s.spools(10_000) && s.held_back(1001) && !s.held_back(1000));
+        assert_eq!(s.reach(), 60_000 * MIB);
+        // With somewhere to spool, parts grow on as without a cap, on disk.
+        m.memory.as_mut().unwrap().spill = Some("/tmp".into());
+        let s = Sizing::of(&m).unwrap();
+        assert_eq!(s.part_size(1001).unwrap(), 12 * MIB);
+        assert!(!s.spools(1000) && s.spools(1001) && !s.held_back(1001));
+        assert!(s.reach() > 5 << 40);
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! Every test file uses `mod common;` and only part of it.
 #![allow(dead_code)]
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod canned;
 mod proxy;

@@ -59,6 +59,13 @@ pub enum Step {
     ReadBody,
     /// Read at most this many more body bytes of the last head.
     ReadBodyPart(u64),
+    /// Read at most `len` more body bytes of the last head, `piece` at a time, waiting
+    /// `every` after each piece: a slow link that keeps moving.
+    ReadBodySlowly {
+        len: u64,
+        piece: u64,
+        every: Duration,
+    },
     /// Send these bytes verbatim (any status, malformed or truncated answers, 100s).
     Reply(Vec<u8>),
     /// Answer as a store that stored the body read for the last head: `200`, `ETag` the
@@ -82,6 +89,14 @@ pub enum Step {
     Stall(Duration),
     /// Shut the connection both ways and close it. Ends the script.
     Close,
+    /// Send these bytes `piece` at a time, waiting `every` after each piece: a server
+    /// that trickles its answer (ends early when the client closes or the server is
+    /// dropped, or at the connection's 30 s limit).
+    Trickle {
+        bytes: Vec<u8>,
+        piece: usize,
+        every: Duration,
+    },
 }
 
 /// What one request looked like from the server.
@@ -495,6 +510,18 @@ impl Conn<'_> {
                         return Ok(());
                     }
                 }
+                Step::ReadBodySlowly { len, piece, every } => {
+                    let mut left = self.body_left().min(*len);
+                    while left > 0 {
+                        let n = left.min((*piece).max(1));
+                        if !self.go_on() || !self.take_body(n)? {
+                            return Ok(());
+                        }
+                        left -= n;
+                        // Pacing the reads (not a readiness wait).
+                        thread::sleep(*every);
+                    }
+                }
                 Step::Reply(bytes) => self.sock()?.write_all(bytes)?,
                 Step::Stored | Step::StoredClose => {
                     let head = self
@@ -517,6 +544,21 @@ impl Conn<'_> {
                     return Ok(());
                 }
                 Step::Stall(how_long) => self.stall(*how_long)?,
+                Step::Trickle {
+                    bytes,
+                    piece,
+                    every,
+                } => {
+                    for piece in bytes.chunks((*piece).max(1)) {
+                        if !self.go_on() {
+                            return Ok(());
+                        }
+                        if self.sock()?.write_all(piece).is_err() {
+                            return Ok(());
+                        }
+                        self.stall(*every)?;
+                    }
+                }
                 Step::Close => {
                     if let Some(sock) = self.sock.take() {
                         let _ = sock.shutdown(Shutdown::Both);

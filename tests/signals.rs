@@ -1,0 +1,136 @@
+//! Signals against a scripted store (tests/common/scripted.rs): a second signal never
+//! ends the process before it has said which upload it leaves on the store and how to
+//! discard it; whatever breaks after a signal is the stop (exit 130), not a network error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{answer, ScriptedServer, Step};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use Step::{ReadBody, ReadHead, Reply, Stall};
+
+const LIMIT: Duration = Duration::from_secs(20);
+const MIB: usize = 1024 * 1024;
+
+fn initiated() -> Vec<u8> {
+    answer(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/xml")],
+        "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
+         <UploadId>UPLOAD-7</UploadId></InitiateMultipartUploadResult>",
+    )
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits (polling, with a deadline) until the server has accepted `n` connections.
+fn wait_for_connections(server: &ScriptedServer, n: usize) {
+    let deadline = Instant::now() + LIMIT;
+    while server.connections() < n {
+        assert!(Instant::now() < deadline, "s3push never reached the store");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for the child with a deadline; returns its exit code and stderr.
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("s3push did not end after the signals");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 15.2: two SIGTERMs in a row (GNU `timeout` signals the child, then its group)
+/// while standard input goes up in parts and the abort itself hangs: exit 130, and the
+/// upload id with the command that discards it is on stderr every time (before: exit 130,
+/// nothing on stderr, the upload left with no id printed).
+#[test]
+fn a_second_signal_says_which_upload_it_leaves_before_it_ends_the_process() {
+    for round in 0..10 {
+        let server = ScriptedServer::start(vec![
+            vec![ReadHead, ReadBody, Reply(initiated())],
+            vec![ReadHead, Stall(Duration::from_secs(15))],
+            vec![ReadHead, Stall(Duration::from_secs(15))],
+        ]);
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = common::s3push(home.path());
+        cmd.args(["--endpoint", &server.endpoint()])
+            .args(["--part-size", "5M", "--multipart-threshold", "5M"])
+            .args(["-", "s3://bucket/key.bin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&vec![7u8; 11 * MIB]);
+        });
+        // The upload exists once the first part is on its way; the first signal starts
+        // the abort (a third connection, which the store holds); the second one comes
+        // while it hangs. (Two signals sent back to back may reach the process as one:
+        // the kernel does not queue a second SIGTERM while the first is pending.)
+        wait_for_connections(&server, 2);
+        signal(&child, "TERM");
+        wait_for_connections(&server, 3);
+        signal(&child, "TERM");
+        let (code, err) = finish(child);
+        let _ = feeder.join();
+        assert_eq!(code, Some(130), "round {round}: {err}");
+        assert!(
+            err.contains("s3push --abort --upload-id UPLOAD-7 s3://bucket/key.bin"),
+            "round {round}: {err}"
+        );
+    }
+}
+
+/// Issue 15.6: a signal while the last attempt waits for its answer ends with 130
+/// "interrupted", not exit 5 "Interrupted system call (os error 4)".
+#[test]
+fn a_signal_during_the_last_attempt_is_an_interruption() {
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        ReadBody,
+        Stall(Duration::from_secs(10)),
+    ]]);
+    let home = tempfile::tempdir().unwrap();
+    let file = common::random_file(home.path(), "f.bin", 5000);
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", &server.endpoint(), "--retries", "0"])
+        .arg(&file)
+        .arg("s3://bucket/key.bin")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for_connections(&server, 1);
+    // Once the whole body is in (seen() returns when the connections settle, at most 5 s),
+    // s3push waits for the answer the store holds back.
+    assert!(server.seen().first().is_some_and(|s| s.body_complete));
+    signal(&child, "INT");
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+}
