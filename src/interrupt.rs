@@ -18,60 +18,84 @@ static CLEANING: AtomicBool = AtomicBool::new(false);
 /// store, and the commands that resume or discard it.
 static PENDING: Mutex<Option<String>> = Mutex::new(None);
 
-/// Starts the thread that takes the signals. A failure leaves the default action (the
-/// process dies), which loses no data either: a kept multipart upload can still be
-/// listed and resumed.
+/// Starts the thread that takes the signals. Where it cannot start (no socket pair, no
+/// thread), the signals are handled as before it: the first asks to stop, the second
+/// ends the process at once, without a word.
 pub fn install() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         use signal_hook::consts::{SIGINT, SIGTERM};
+        if !take_on_a_thread() {
+            static ARMED: AtomicBool = AtomicBool::new(false);
+            for signal in [SIGINT, SIGTERM] {
+                let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, &ARMED);
+                let _ = signal_hook::flag::register(signal, &ARMED);
+            }
+        }
         // The stop is marked inside the handler itself, before any system call it cut
         // short (EINTR) is looked at.
         for signal in [SIGINT, SIGTERM] {
             let number = usize::try_from(signal).unwrap_or(2);
             let _ = signal_hook::flag::register_usize(signal, &SIGNAL, number);
         }
-        // Each signal also writes one byte into a socket pair (no two are merged), read
-        // by a thread of its own: the second byte is the second signal.
-        let Ok((mut taken, given)) = std::os::unix::net::UnixStream::pair() else {
-            return;
-        };
-        for signal in [SIGINT, SIGTERM] {
-            let Ok(end) = given.try_clone() else { return };
-            let _ = signal_hook::low_level::pipe::register(signal, end);
-        }
-        let _ = std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                use std::io::Read;
-                let mut seen = 0usize;
-                let mut byte = [0u8; 1];
-                loop {
-                    match taken.read(&mut byte) {
-                        Ok(0) => return,
-                        Ok(_) => seen += 1,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(_) => return,
-                    }
-                    if seen >= 2 {
-                        second_signal();
-                    }
-                }
-            });
     });
 }
 
+/// Each signal writes one byte into a socket pair (no two are merged), read by a thread
+/// of its own: the second byte is the second signal. False when that cannot be set up.
+fn take_on_a_thread() -> bool {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::os::fd::AsFd;
+    let Ok((mut taken, given)) = std::os::unix::net::UnixStream::pair() else {
+        return false;
+    };
+    // Its own descriptor of stderr: no lock another thread may hold while it blocks.
+    let Ok(err) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let mut err = std::fs::File::from(err);
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut seen = 0usize;
+            let mut byte = [0u8; 1];
+            loop {
+                match taken.read(&mut byte) {
+                    Ok(0) => return,
+                    Ok(_) => seen += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                }
+                if seen >= 2 {
+                    second_signal(&mut err);
+                }
+            }
+        });
+    if spawned.is_err() {
+        return false;
+    }
+    for signal in [SIGINT, SIGTERM] {
+        let Ok(end) = given.try_clone() else {
+            return false;
+        };
+        if signal_hook::low_level::pipe::register(signal, end).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// The second signal: say what is left on the store, then end the process.
-fn second_signal() -> ! {
+fn second_signal(err: &mut std::fs::File) -> ! {
     let pending = PENDING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     if let Some(note) = pending {
-        let mut err = std::io::stderr().lock();
+        let line = format!("s3push: interrupted: {note}\n");
         let _ = err.write_all(crate::report::progress::clear_prefix());
-        let _ = writeln!(err, "s3push: interrupted: {note}");
-        let _ = err.flush();
+        let _ = err.write_all(line.as_bytes());
     }
     std::process::exit(130);
 }

@@ -289,6 +289,15 @@ fn messages_keep_secrets_and_name_the_fix() {
         !err.contains("Pa55-w0rd") && !err.contains("user:"),
         "{err}"
     );
+    // A password with a `/` in it, unencoded: still never shown.
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", "https://user:pa/ss@127.0.0.1:9"])
+        .arg(&file)
+        .arg("s3://bucket/k");
+    let out = common::run_bounded(cmd, common::RUN_LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("pa/ss") && !err.contains("user:"), "{err}");
 
     let fifo = home.path().join("fifo");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();

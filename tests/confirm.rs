@@ -449,3 +449,77 @@ fn a_content_encoding_keeps_the_body_out_of_aws_chunked() {
     );
     assert!(seen[0].header("x-amz-checksum-crc32").is_some());
 }
+
+/// A 412 to a conditional Complete whose HEAD shows an object of exactly these parts (a
+/// writer with the same bytes won a --no-clobber race, or an earlier attempt's answer was
+/// lost): the object is right, and this upload, never completed, is aborted, not left on
+/// the store unsaid.
+#[test]
+fn a_412_at_complete_over_the_same_bytes_aborts_the_upload() {
+    let len = 5 * MIB + 1;
+    let src = source(len);
+    let bytes = std::fs::read(&src.file).unwrap();
+    let (p1, p2) = bytes.split_at(5 * MIB as usize);
+    let xml = |body: &str| {
+        answer(
+            "HTTP/1.1 200 OK",
+            &[("Content-Type", "application/xml")],
+            body,
+        )
+    };
+    let part = |e: String| {
+        vec![
+            ReadHead,
+            ContinueIfExpected,
+            ReadBody,
+            Reply(answer("HTTP/1.1 200 OK", &[("ETag", &e)], "")),
+        ]
+    };
+    let mut parts = part(etag(p1));
+    parts.extend(part(etag(p2)));
+    let server = ScriptedServer::start(vec![
+        vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(xml(
+                "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
+                 <UploadId>UPLOAD-4</UploadId></InitiateMultipartUploadResult>",
+            )),
+        ],
+        parts,
+        vec![
+            ReadHead,
+            ReadBody,
+            Reply(s3_error(
+                "412 Precondition Failed",
+                "PreconditionFailed",
+                "",
+            )),
+        ],
+        vec![
+            ReadHead,
+            Reply(head_answer(len, &multipart_etag(&[p1, p2]))),
+        ],
+        vec![ReadHead, Reply(answer("HTTP/1.1 204 No Content", &[], ""))],
+    ]);
+    let flags = [
+        "--multipart-threshold",
+        "5M",
+        "--part-size",
+        "5M",
+        "--jobs",
+        "1",
+        "--retries",
+        "0",
+        "--no-clobber",
+    ];
+    let out = push(&server.endpoint(), &src, &flags);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let lines = request_lines(&server.seen());
+    assert!(lines[5].starts_with("HEAD /bucket/key.bin "), "{lines:?}");
+    assert!(
+        lines[6].starts_with("DELETE /bucket/key.bin?uploadId=UPLOAD-4"),
+        "{lines:?}"
+    );
+}

@@ -65,12 +65,8 @@ impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint, Error> {
         // User info (a password, maybe) is never repeated back.
         let shown = match url.split_once("://") {
-            Some((scheme, rest))
-                if rest
-                    .split(['/', '?', '#'])
-                    .next()
-                    .is_some_and(|a| a.contains('@')) =>
-            {
+            // Any `@`: a password may hold `/`, `?` or `#` unencoded.
+            Some((scheme, rest)) if rest.contains('@') => {
                 let after = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
                 format!("{scheme}://***@{after}")
             }

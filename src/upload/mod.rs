@@ -79,7 +79,16 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
         && !plan.multipart.abort
         && !plan.multipart.resume
         && !plan.from_stdin();
-    if look_first {
+    // An identical object stored without the encryption, tags, retention or ACL asked for
+    // now must not be skipped: the upload is what applies them.
+    let protects = plan.protection.asked() || plan.object.acl.is_some();
+    if look_first && protects {
+        crate::report::warning(
+            "--skip-identical compares contents only: with encryption, tags, retention or an ACL asked for, the \
+             object is sent again so that they are applied",
+        );
+    }
+    if look_first && !protects {
         if let Some(skipped) = protect::identical(plan)? {
             return Ok(skipped);
         }

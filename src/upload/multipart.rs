@@ -270,7 +270,16 @@ pub fn send_first_part(
                     return Err(e);
                 }
                 abort(session)?;
-                *session = create(&next)?;
+                match create(&next) {
+                    Ok(created) => *session = created,
+                    Err(e) => {
+                        // Nothing is left: the failure must not name the aborted upload.
+                        session.upload_id.clear();
+                        return Err(e.with_note(
+                            "the first upload was aborted to change its checksum mode: nothing is left on the server",
+                        ));
+                    }
+                }
             }
             Ok(done) => {
                 // What this part showed holds for the parts after it (the algorithm
@@ -395,6 +404,7 @@ fn confirm_completed(
     {
         return Err(error);
     }
+    let gone = r.code.as_deref() == Some("NoSuchUpload");
     let plan = &session.plan;
     let headers = vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
     let Ok(head) =
@@ -427,6 +437,25 @@ fn confirm_completed(
         report::warning(
             "CompleteMultipartUpload's answer was lost; the object the store now holds is the one of the parts sent",
         );
+        // A refusal other than "no such upload" may also mean that this upload was never
+        // completed (a writer with the same bytes won a --no-clobber race): it must not
+        // stay on the store unsaid. Aborting a completed upload finds nothing.
+        let aborted = if gone { Ok(()) } else { abort(session) };
+        if let Err(e) = aborted {
+            if !matches!(&e, Error::Refused(r) if r.code.as_deref() == Some("AccessDenied") || r.status == 404)
+            {
+                let discard = format!(
+                    "s3push --abort --upload-id {} {}",
+                    shell_word(&session.upload_id),
+                    plan.url()
+                );
+                report::warning(&format!(
+                    "upload {} may still hold its parts on the store (aborting it failed: {e}): discard it with \
+                     `{discard}`",
+                    session.upload_id
+                ));
+            }
+        }
         Ok(response)
     } else {
         Err(error)
@@ -844,6 +873,13 @@ pub fn fail(
 ) -> Error {
     let plan = &session.plan;
     let id = &session.upload_id;
+    if id.is_empty() {
+        // Aborted already (send_first_part): nothing to keep or discard.
+        if let Some(j) = journal_path {
+            let _ = journal::remove(j);
+        }
+        return cause;
+    }
     let stdin = plan.from_stdin();
     let policy = plan
         .multipart

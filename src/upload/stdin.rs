@@ -177,6 +177,11 @@ impl Hold {
             Hold::Memory(buf) => {
                 let want = usize::try_from(target).map_err(|_| too_big(target))?;
                 buf.clear();
+                if buf.capacity() < want {
+                    // Freed first: a larger part never holds the old buffer and the new
+                    // one at once (the memory cap counts on it).
+                    *buf = Vec::new();
+                }
                 buf.try_reserve_exact(want).map_err(|_| too_big(target))?;
                 buf.resize(want, 0);
                 let mut filled = 0;
