@@ -434,13 +434,19 @@ fn peak_memory_does_not_grow_with_the_object_over_tls() {
     let mut peaks = Vec::new();
     for (name, len) in [("one-mib.bin", 1u64 << 20), ("big.bin", BIG)] {
         let source = stage.file(name, len);
-        let mut cmd = stage.command(V4_UNSIGNED);
-        cmd.args(["--multipart-threshold", "1G"]);
-        cmd.arg(&source).arg(format!("s3://{BUCKET}/{name}"));
-        let (out, peak_kib) = common::peak_rss_kib(cmd);
-        stage.assert_stored(&out, name, &source);
-        println!("peak RSS uploading {len} bytes over TLS: {peak_kib} KiB");
-        peaks.push(peak_kib);
+        // The lower of two runs: the allocator's arenas and the threads' timing add a
+        // few hundred KiB now and then on a loaded machine, never take any away.
+        let mut peak = u64::MAX;
+        for _ in 0..2 {
+            let mut cmd = stage.command(V4_UNSIGNED);
+            cmd.args(["--multipart-threshold", "1G"]);
+            cmd.arg(&source).arg(format!("s3://{BUCKET}/{name}"));
+            let (out, peak_kib) = common::peak_rss_kib(cmd);
+            stage.assert_stored(&out, name, &source);
+            println!("peak RSS uploading {len} bytes over TLS: {peak_kib} KiB");
+            peak = peak.min(peak_kib);
+        }
+        peaks.push(peak);
     }
     let (small, big) = (peaks[0], peaks[1]);
     assert!(
