@@ -616,3 +616,93 @@ fn s3s_fs_batch_rerun_sends_only_what_is_new_or_changed() {
         Some(std::fs::read(&b).unwrap())
     );
 }
+
+fn refused_after_body(code: &str, message: &str) -> Vec<Step> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Reply(answer(
+            "HTTP/1.1 400 Bad Request",
+            &[("Content-Type", "application/xml")],
+            &body,
+        )),
+    ]
+}
+
+/// A 400 to a request with a checksum trailer that is about something else (here a
+/// storage class the store does not have) is reported as itself: the request is sent
+/// once without the trailer, gets the same answer, and no mode change is said or kept.
+/// Before: "the store refused a checksum trailer" and the header mode for the run.
+#[test]
+fn an_unrelated_400_after_a_trailer_is_reported_as_itself() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![refused_after_body(
+        "InvalidArgument",
+        "Invalid storage class",
+    )]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--payload", "unsigned", "--storage-class", "GLACIER_XYZ"],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(!err.contains("refused a checksum trailer"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(err.contains("InvalidArgument"), "{err}");
+    assert!(err.contains("Invalid storage class"), "{err}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "one probe without the trailer");
+    assert_eq!(
+        header(&seen[0], "x-amz-content-sha256").as_deref(),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    assert_eq!(
+        header(&seen[1], "x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+}
+
+/// The same general 400, but the request without the trailer is taken: the trailer was
+/// what the store refused, and that is said (once) and kept for the run.
+#[test]
+fn a_general_400_that_goes_away_without_the_trailer_is_a_trailer_refusal() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![
+        refused_after_body("InvalidRequest", "Bad request"),
+        put_stored(),
+    ]);
+    let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("refused a checksum trailer (400 InvalidRequest)")
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+/// Answers that name the trailer (Garage's "Invalid payload signature", Ceph's
+/// XAmzContentSHA256Mismatch) change the mode at once.
+#[test]
+fn a_refusal_naming_the_trailer_changes_the_mode_at_once() {
+    for (code, message) in [
+        ("InvalidRequest", "Invalid payload signature"),
+        ("XAmzContentSHA256Mismatch", ""),
+    ] {
+        let src = source(4 * KIB);
+        let server = ScriptedServer::start(vec![refused_after_body(code, message), put_stored()]);
+        let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            text(&out.stderr).contains(&format!("refused a checksum trailer (400 {code})")),
+            "{}",
+            describe(&out)
+        );
+    }
+}
