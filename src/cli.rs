@@ -235,6 +235,11 @@ OPTIONS:
   --acl CANNED            the object's canned ACL (v4: carried in the URL; v2: a header
                           the upload must send)
   --signature v4|v2       v4 (default: X-Amz-* query), or legacy v2 (Expires, Signature)
+  --sse, --sse-kms-key-id, --sse-kms-context, --bucket-key-enabled, --sse-c-key-file,
+  --tagging, --object-lock-mode, --object-lock-retain-until-date,
+  --object-lock-legal-hold-status, --expected-bucket-owner, --request-payer
+                          as for uploads (s3push --help-all): signed as headers the
+                          upload must send (Object Lock: with Content-MD5 too)
   --endpoint URL, --region REGION, --profile NAME, --path-style   as for uploads
   -q, --quiet             print only the URL (not the headers the upload must send)
 ";
@@ -736,6 +741,20 @@ fn parse_presign(args: Vec<OsString>) -> Result<Parsed, Error> {
         profile: text(&mut p, "--profile")?,
         path_style: p.contains("--path-style"),
         quiet: p.contains(["-q", "--quiet"]),
+        protection: config::protection::ProtectionOptions {
+            sse: text(&mut p, "--sse")?,
+            sse_kms_key_id: text(&mut p, "--sse-kms-key-id")?,
+            sse_kms_context: text(&mut p, "--sse-kms-context")?,
+            bucket_key_enabled: p.contains("--bucket-key-enabled"),
+            sse_c_key_file: text(&mut p, "--sse-c-key-file")?.map(std::path::PathBuf::from),
+            tagging: text(&mut p, "--tagging")?,
+            lock_mode: text(&mut p, "--object-lock-mode")?,
+            lock_retain_until: text(&mut p, "--object-lock-retain-until-date")?,
+            legal_hold: text(&mut p, "--object-lock-legal-hold-status")?,
+            expected_bucket_owner: text(&mut p, "--expected-bucket-owner")?,
+            request_payer: text(&mut p, "--request-payer")?,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let free = p.finish();
