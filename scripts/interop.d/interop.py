@@ -60,11 +60,23 @@ RGW_SERIES = "16.2"
 # problem the case found matches it (nothing else went wrong); otherwise it is a FAIL.
 CANNOT = {
     "garage": {
+        "protect tagging": ("Garage has no object tags: x-amz-tagging is ignored",
+                            r"store: a boto3 PUT with Tagging keeps no tags", "tagging"),
+        "protect sse-s3": ("Garage has no SSE-S3 (SSE-C only): x-amz-server-side-encryption is ignored",
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) is stored without encryption", "sse"),
+        "protect object-lock": ("Garage has no Object Lock (and the harness's key may not create buckets)",
+                                r"a boto3 PUT with Object Lock retention is stored without it", "lock"),
         "sigv2-acl": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "sigv2-multipart": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "presign-v2-curl": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "acl-v4": ("Garage has no ACLs: x-amz-acl is ignored, objects stay private",
                    r"even boto3's PUT with ACL public-read is not readable", "acl", r"^acl not applied"),
+    },
+    "rgw": {
+        "protect sse-s3": ("Ceph RGW 16.2 has no SSE-S3 without a KMS: over http 400 InvalidRequest, over https "
+                           "the header is taken and nothing is encrypted",
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) (gets 400 InvalidRequest|is stored without encryption)",
+                           "sse"),
     },
     "moto": {
         "sigv2-acl": ("moto with IAM auth on crashes on SigV2", r"SigV2 PUT by boto3 gets 500", "sigv2"),
@@ -77,7 +89,7 @@ CANNOT = {
         "protect tagging": ("s3s-fs keeps no tags (x-amz-tagging taken and dropped; GetObjectTagging: 501)",
                             r"store: a boto3 PUT with Tagging keeps no tags", "tagging"),
         "protect sse-s3": ("s3s-fs keeps no server-side encryption (the header is taken and dropped)",
-                           r"store: a boto3 PUT with ServerSideEncryption AES256 is stored without encryption", "sse"),
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) is stored without encryption", "sse"),
         "protect object-lock": ("s3s-fs has no Object Lock (the bucket is made, the retention dropped)",
                                 r"store: a boto3 PUT with Object Lock retention is stored without it", "lock"),
         "resume no-journal": ("s3s-fs has no ListMultipartUploads", r"ListMultipartUploads \(boto3\) gets", "list-uploads"),
@@ -1603,20 +1615,23 @@ def probe_tagging(c):
 def probe_sse(c):
     k = c.key("probe-sse")
     try:
-        c.admin.put_object(Bucket=c.bucket, Key=k, Body=b"probe", ServerSideEncryption="AES256")
-        h = c.admin.head_object(Bucket=c.bucket, Key=k)
+        # over the scheme under test: RGW takes SSE only over TLS
+        c.signer.put_object(Bucket=c.bucket, Key=k, Body=b"probe", ServerSideEncryption="AES256")
+        h = c.signer.head_object(Bucket=c.bucket, Key=k)
     except Exception as e:
-        return f"store: a boto3 PUT with ServerSideEncryption AES256 gets {err_text(e)}"
+        return f"store: a boto3 PUT with ServerSideEncryption AES256 ({c.scheme}) gets {err_text(e)}"
     sse = h.get("ServerSideEncryption")
-    return ("store: a boto3 PUT with ServerSideEncryption AES256 is stored " +
+    return (f"store: a boto3 PUT with ServerSideEncryption AES256 ({c.scheme}) is stored " +
             (f"with {sse}" if sse else "without encryption (no x-amz-server-side-encryption in a HEAD)"))
 
 
 def probe_lock(c):
+    lead = ""
     try:
         bucket = lock_bucket(c)
     except Exception as e:
-        return f"store: CreateBucket with Object Lock (boto3) gets {err_text(e)}"
+        # Try the retention on the harness's bucket all the same: what the store does with it.
+        lead, bucket = f"CreateBucket with Object Lock (boto3) gets {err_text(e)}; ", c.bucket
     k = c.key("probe-lock")
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
     try:
@@ -1624,9 +1639,9 @@ def probe_lock(c):
                            ObjectLockRetainUntilDate=until, ChecksumAlgorithm="CRC32")
         h = c.admin.head_object(Bucket=bucket, Key=k)
     except Exception as e:
-        return f"store: a boto3 PUT with Object Lock retention, then HEAD, gets {err_text(e)}"
+        return f"store: {lead}a boto3 PUT with Object Lock retention, then HEAD, gets {err_text(e)}"
     mode = h.get("ObjectLockMode")
-    return ("store: a boto3 PUT with Object Lock retention is stored " +
+    return (f"store: {lead}a boto3 PUT with Object Lock retention is stored " +
             (f"with {mode} until {h.get('ObjectLockRetainUntilDate')}" if mode else
              "without it (no x-amz-object-lock-mode in a HEAD)"))
 
