@@ -181,37 +181,6 @@ fn kms_key(asked: &str, theirs: Option<&str>) -> KmsKey {
     KmsKey::Other(theirs.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_kms_key_id_matches_the_arn_that_ends_with_it() {
-        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(kms_key(id, Some(arn)), KmsKey::Same);
-        assert_eq!(kms_key(arn, Some(arn)), KmsKey::Same);
-        assert_eq!(kms_key(arn, Some(id)), KmsKey::Same);
-        assert_eq!(
-            kms_key("0000abcd-12ab-34cd-56ef-1234567890ab", Some(arn)),
-            KmsKey::Other(arn.into())
-        );
-        assert_eq!(
-            kms_key("alias/backups", Some(arn)),
-            KmsKey::Alias(arn.into())
-        );
-        assert_eq!(
-            kms_key(
-                "arn:aws:kms:us-east-1:111122223333:alias/backups",
-                Some(arn)
-            ),
-            KmsKey::Alias(arn.into())
-        );
-        assert_eq!(kms_key(id, None), KmsKey::Absent);
-        assert_eq!(kms_key(id, Some(" ")), KmsKey::Absent);
-    }
-}
-
 /// `--skip-identical`: the stored object, when it has the file's size and its checksum
 /// (asked with x-amz-checksum-mode) or an MD5 ETag equal to the file's MD5, is left as
 /// it is and reported skipped. None: upload (no object, another one, or no way to tell).
@@ -285,5 +254,36 @@ fn read_all(plan: &Plan, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
             return Ok(());
         }
         each(buf.get(..n).unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kms_key_id_matches_the_arn_that_ends_with_it() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(kms_key(id, Some(arn)), KmsKey::Same);
+        assert_eq!(kms_key(arn, Some(arn)), KmsKey::Same);
+        assert_eq!(kms_key(arn, Some(id)), KmsKey::Same);
+        assert_eq!(
+            kms_key("0000abcd-12ab-34cd-56ef-1234567890ab", Some(arn)),
+            KmsKey::Other(arn.into())
+        );
+        assert_eq!(
+            kms_key("alias/backups", Some(arn)),
+            KmsKey::Alias(arn.into())
+        );
+        assert_eq!(
+            kms_key(
+                "arn:aws:kms:us-east-1:111122223333:alias/backups",
+                Some(arn)
+            ),
+            KmsKey::Alias(arn.into())
+        );
+        assert_eq!(kms_key(id, None), KmsKey::Absent);
+        assert_eq!(kms_key(id, Some(" ")), KmsKey::Absent);
     }
 }
