@@ -11,258 +11,51 @@ use crate::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Resolves options against the environment and the shared files.
+/// Resolves options against the environment and the shared files, in named steps: the
+/// destination, the profile, the region, the endpoint and its addressing, signing, trust
+/// and proxies, multipart, protection and the checksum; the credential chain last (it may
+/// call a metadata service, STS or a process: usage errors come first).
 pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
-    let url_target = presigned::parse(&options.destination)?;
-    let (bucket, key) = match &url_target {
-        Some(_) => (String::new(), String::new()),
-        None => parse_destination(&options.destination, &options.source)?,
-    };
-    // A URL destination gets only the headers the user gave: a guessed Content-Type
-    // would break a SigV2 URL, which signs it.
-    let object = check_object_headers(options.object.clone(), &key, url_target.is_none())?;
-    if let Some((_, target)) = &url_target {
-        check_url_destination(&options, target, &object)?;
-    }
+    let Destination {
+        url_target,
+        bucket,
+        key,
+        object,
+    } = destination(&options)?;
     let unsigned = url_target.is_some() || options.no_sign_request;
-    let files = credentials::SharedFiles::load(env)?;
-    let profile_from_cli = options.profile.is_some();
-    let profile = options
-        .profile
-        .clone()
-        .or_else(|| env.get("AWS_PROFILE").map(str::to_string))
-        .unwrap_or_else(|| "default".into());
-    let settings = files.config.config_profile(&profile);
-    let setting = |k: &str| {
-        settings
-            .and_then(|s| s.get(k))
-            .filter(|v| !v.is_empty())
-            .cloned()
-    };
-
-    let region = options
-        .region
-        .or_else(|| env.get("AWS_REGION").map(str::to_string))
-        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
-        .or_else(|| setting("region"))
-        .unwrap_or_else(|| "us-east-1".into());
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(Error::Usage(format!(
-            "bad region '{region}': a region is letters, digits and '-', like us-east-1"
-        )));
-    }
-    let mut endpoint_from_region = false;
-    // AWS SDKs' order ("Service-specific endpoints"): the option, AWS_ENDPOINT_URL_S3,
-    // AWS_ENDPOINT_URL, the `s3` endpoint of the profile's `services` section, then its
-    // `endpoint_url`; all but the option skipped with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
-    let ignore_configured = is_true(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
-        || is_true(setting("ignore_configured_endpoint_urls").as_deref());
-    let services = setting("services")
-        .and_then(|name| files.config.section(&format!("services {name}")))
-        .and_then(|s| s.get("s3.endpoint_url"))
-        .filter(|v| !v.is_empty())
-        .cloned();
-    let configured = || {
-        env.get("AWS_ENDPOINT_URL_S3")
-            .map(str::to_string)
-            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-            .or(services)
-            .or_else(|| setting("endpoint_url"))
-    };
-    let custom = match options.endpoint {
-        Some(url) => Some(url),
-        None if ignore_configured => None,
-        None => configured(),
-    };
-    let flagged = [
-        ("--dualstack", options.dualstack),
-        ("--fips", options.fips),
-        ("--accelerate", options.accelerate),
-    ];
-    let aws_variant = AwsVariant {
-        dualstack: options.dualstack
-            || is_true(env.get("AWS_USE_DUALSTACK_ENDPOINT"))
-            || is_true(setting("use_dualstack_endpoint").as_deref())
-            || is_true(setting("s3.use_dualstack_endpoint").as_deref()),
-        fips: options.fips
-            || is_true(env.get("AWS_USE_FIPS_ENDPOINT"))
-            || is_true(setting("use_fips_endpoint").as_deref()),
-        accelerate: options.accelerate || is_true(setting("s3.use_accelerate_endpoint").as_deref()),
-    };
-    let addressing = setting("s3.addressing_style");
-    let endpoint = match (&url_target, custom) {
-        (Some((endpoint, _)), _) => endpoint.clone(),
-        (None, Some(url)) => {
-            // The environment's and the profile's choices apply to AWS's endpoints only.
-            if let Some((flag, _)) = flagged.iter().find(|(_, on)| *on) {
-                return Err(Error::Usage(format!(
-                    "{flag} picks one of AWS's own endpoints, so it cannot go with a custom endpoint ({url}): leave out one or the other"
-                )));
-            }
-            Endpoint::parse(&url)?
-        }
-        (None, None) => {
-            endpoint_from_region = true;
-            check_aws_variant(
-                aws_variant,
-                &bucket,
-                options.path_style,
-                addressing.as_deref(),
-            )?;
-            Endpoint::aws_variant(&region, aws_variant)
-        }
-    };
-    let aws_variant = if endpoint_from_region {
-        aws_variant
-    } else {
-        AwsVariant::default()
-    };
-    let path_style = match addressing.as_deref() {
-        _ if url_target.is_some() || options.path_style => true,
-        Some("path") => true,
-        Some("virtual") if endpoint.ip_literal || !endpoint::dns_compatible(&bucket) => {
-            return Err(Error::Usage(format!(
-                "addressing_style = virtual in the profile, but bucket '{bucket}' cannot go in a host name at {}: \
-                 set addressing_style = path (or auto)",
-                endpoint.url()
-            )))
-        }
-        Some("virtual") => false,
-        Some("auto") | None => endpoint.needs_path_style(&bucket),
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "addressing_style = {other} in the profile: use path, virtual or auto"
-            )))
-        }
-    };
-    let signature = options.signature.unwrap_or(SignatureVersion::V4);
-    if unsigned {
-        if let Some(mode @ (PayloadMode::Signed | PayloadMode::Streaming)) = options.payload {
-            let mode = if mode == PayloadMode::Signed {
-                "signed"
-            } else {
-                "streaming"
-            };
-            return Err(Error::Usage(format!(
-                "--payload {mode} needs a signature, and {} sends none: leave it out",
-                if url_target.is_some() {
-                    "a URL destination"
-                } else {
-                    "--no-sign-request"
-                }
-            )));
-        }
-    }
-    // Over TLS the record layer already authenticates every byte; in clear text only a
-    // signed body hash stops a body from being altered on the way (doc/integrity.md, "Payload modes").
-    let payload = options.payload.unwrap_or(match endpoint.scheme {
-        _ if unsigned => PayloadMode::Unsigned,
-        Scheme::Https => PayloadMode::Unsigned,
-        Scheme::Http => PayloadMode::Signed,
-    });
-    if signature == SignatureVersion::V2 && options.payload.is_some() {
-        return Err(Error::Usage(
-            "--payload applies to SigV4; leave it out with --signature v2".into(),
-        ));
-    }
-    let (ca_bundle, ca_bundle_from) = match options.ca_bundle {
-        Some(path) => (Some(path), "--ca-bundle"),
-        None => match env.get("AWS_CA_BUNDLE") {
-            Some(path) => (Some(PathBuf::from(path)), "AWS_CA_BUNDLE"),
-            None => (
-                setting("ca_bundle").map(PathBuf::from),
-                "ca_bundle in the profile",
-            ),
-        },
-    };
-    if let Some(ca) = &ca_bundle {
-        if !ca.is_file() {
-            return Err(Error::Usage(format!(
-                "{ca_bundle_from} {}: no such file; give the PEM file of the CA that signed the server's certificate",
-                ca.display()
-            )));
-        }
-    }
+    let profile = Profile::load(&options, env)?;
+    let region = region(options.region.clone(), env, &profile)?;
+    let Addressing {
+        endpoint,
+        endpoint_from_region,
+        aws_variant,
+        path_style,
+    } = addressing(&options, env, &profile, &url_target, &bucket, &region)?;
+    let (signature, payload) = signing(&options, unsigned, url_target.is_some(), &endpoint)?;
+    let (ca_bundle, ca_bundle_from) = ca_bundle(options.ca_bundle.clone(), env, &profile)?;
     let timeouts = Timeouts {
         connect: options.connect_timeout.unwrap_or(Duration::from_secs(10)),
         io: options.timeout.unwrap_or(Duration::from_secs(60)),
     };
-    // As the SDKs: the service's own variable, the profile's `sts =` section, then the
-    // endpoint for every service.
-    let sts_endpoint = env
-        .get("AWS_ENDPOINT_URL_STS")
-        .map(str::to_string)
-        .or_else(|| setting("sts.endpoint_url"))
-        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
-        .or_else(|| setting("endpoint_url"));
-    let fetch_settings = credentials::FetchSettings {
-        region: region.clone(),
-        ca_bundle: ca_bundle.clone(),
-        connect_timeout: timeouts.connect,
-        io_timeout: timeouts.io,
-        sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
-        sts_endpoint,
-    };
+    let fetch_settings = fetch_settings(&options, env, &profile, &region, &ca_bundle, timeouts);
     let mut warnings = Vec::new();
     let trust = resolve_trust(env, ca_bundle_from, &mut warnings);
-    let limit_rate = match (options.limit_rate, env.get("S3PUSH_LIMIT_RATE")) {
-        (Some(rate), _) => Some(rate),
-        (None, Some(text)) => Some(parse_size(text).filter(|&r| r > 0).ok_or_else(|| {
-            Error::Usage(format!(
-                "S3PUSH_LIMIT_RATE={text}: give bytes per second, like 4MiB or 500K"
-            ))
-        })?),
-        (None, None) => None,
-    };
+    let limit_rate = limit_rate(options.limit_rate, env)?;
     let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
-    let multipart = resolve_multipart(options.multipart, &options.source, &endpoint, env)?;
-    let condition = resolve_condition(options.no_clobber, options.if_match)?;
-    let protection = protection::resolve(
-        options.protection.clone(),
-        endpoint.scheme == Scheme::Https,
-        crate::sign::time::Timestamp::now(),
-    )?;
-    if url_target.is_some()
-        && (protection.asked()
-            || protection.expected_bucket_owner.is_some()
-            || protection.request_payer.is_some()
-            || protection.skip_identical)
-    {
-        return Err(Error::Usage(
-            "a presigned URL signs the headers it allows: encryption, tags, Object Lock, --expected-bucket-owner, \
-             --request-payer and --skip-identical go with s3://BUCKET/KEY and credentials"
-                .into(),
-        ));
-    }
-    if protection.skip_identical && options.source.as_os_str() == "-" {
-        return Err(Error::Usage(
-            "--skip-identical compares a file with the stored object: standard input cannot be compared before it is sent"
-                .into(),
-        ));
-    }
-    // Unsigned requests get no checksum unless asked for (then a header, from a first
-    // pass): a trailer needs an aws-chunked body declared in x-amz-content-sha256, which
-    // a presigned URL does not sign; the ETag check stands in.
-    let checksum = match options.checksum {
-        Some(choice) => choice,
-        None if unsigned => None,
-        None => default_checksum(&endpoint, signature),
-    };
-    if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
-        // Sent as a header, known from a pass over the body first: it works, but say so.
-        warnings.push(
-            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)".into(),
-        );
-    }
-    // Last: the chain may call a metadata service, STS or a process; usage errors first.
+    let multipart = resolve_multipart(options.multipart.clone(), &options.source, &endpoint, env)?;
+    let condition = resolve_condition(options.no_clobber, options.if_match.clone())?;
+    let protection = protection_of(&options, &endpoint, url_target.is_some())?;
+    let checksum = checksum(&options, unsigned, &endpoint, signature, &mut warnings);
     let credentials = if unsigned {
         CredentialSource::fixed(Credentials::anonymous())
     } else {
-        credentials::resolve(env, &files, &profile, profile_from_cli, &fetch_settings)?
+        credentials::resolve(
+            env,
+            &profile.files,
+            &profile.name,
+            profile.from_cli,
+            &fetch_settings,
+        )?
     };
     Ok(Plan {
         source: options.source,
@@ -306,6 +99,366 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         protection,
         limit_rate,
     })
+}
+
+/// Where the object goes, and its headers.
+struct Destination {
+    /// A URL destination: its endpoint, and the target as given.
+    url_target: Option<(Endpoint, UrlTarget)>,
+    bucket: String,
+    key: String,
+    object: ObjectHeaders,
+}
+
+/// `s3://BUCKET/KEY` or a (presigned) URL, and the object headers checked. A URL
+/// destination gets only the headers the user gave: a guessed Content-Type would break a
+/// SigV2 URL, which signs it.
+fn destination(options: &Options) -> Result<Destination, Error> {
+    let url_target = presigned::parse(&options.destination)?;
+    let (bucket, key) = match &url_target {
+        Some(_) => (String::new(), String::new()),
+        None => parse_destination(&options.destination, &options.source)?,
+    };
+    let object = check_object_headers(options.object.clone(), &key, url_target.is_none())?;
+    if let Some((_, target)) = &url_target {
+        check_url_destination(options, target, &object)?;
+    }
+    Ok(Destination {
+        url_target,
+        bucket,
+        key,
+        object,
+    })
+}
+
+/// The shared files and the profile of the run: `--profile`, else AWS_PROFILE, else
+/// `default`.
+struct Profile {
+    files: credentials::SharedFiles,
+    name: String,
+    /// Named by `--profile` (the environment's keys then do not come first).
+    from_cli: bool,
+}
+
+impl Profile {
+    fn load(options: &Options, env: &Env) -> Result<Profile, Error> {
+        let files = credentials::SharedFiles::load(env)?;
+        let name = options
+            .profile
+            .clone()
+            .or_else(|| env.get("AWS_PROFILE").map(str::to_string))
+            .unwrap_or_else(|| "default".into());
+        Ok(Profile {
+            files,
+            name,
+            from_cli: options.profile.is_some(),
+        })
+    }
+
+    /// A setting of the profile in the config file; empty counts as unset.
+    fn setting(&self, key: &str) -> Option<String> {
+        self.files
+            .config
+            .config_profile(&self.name)
+            .and_then(|s| s.get(key))
+            .filter(|v| !v.is_empty())
+            .cloned()
+    }
+}
+
+/// `--region`, AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`, else us-east-1.
+fn region(flag: Option<String>, env: &Env, profile: &Profile) -> Result<String, Error> {
+    let region = flag
+        .or_else(|| env.get("AWS_REGION").map(str::to_string))
+        .or_else(|| env.get("AWS_DEFAULT_REGION").map(str::to_string))
+        .or_else(|| profile.setting("region"))
+        .unwrap_or_else(|| "us-east-1".into());
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(Error::Usage(format!(
+            "bad region '{region}': a region is letters, digits and '-', like us-east-1"
+        )));
+    }
+    Ok(region)
+}
+
+/// The endpoint requests go to, and how the bucket is addressed there.
+struct Addressing {
+    endpoint: Endpoint,
+    /// AWS's default endpoint for the region (so it follows the region).
+    endpoint_from_region: bool,
+    aws_variant: AwsVariant,
+    path_style: bool,
+}
+
+/// The endpoint in the AWS SDKs' order ("Service-specific endpoints"): the option,
+/// AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the `s3` endpoint of the profile's `services`
+/// section, then its `endpoint_url`; all but the option skipped with
+/// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS. Without one, AWS's endpoint for the region (with
+/// the dualstack, FIPS and acceleration choices); then the addressing style.
+fn addressing(
+    options: &Options,
+    env: &Env,
+    profile: &Profile,
+    url_target: &Option<(Endpoint, UrlTarget)>,
+    bucket: &str,
+    region: &str,
+) -> Result<Addressing, Error> {
+    let setting = |k: &str| profile.setting(k);
+    let ignore_configured = is_true(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"))
+        || is_true(setting("ignore_configured_endpoint_urls").as_deref());
+    let services = setting("services")
+        .and_then(|name| profile.files.config.section(&format!("services {name}")))
+        .and_then(|s| s.get("s3.endpoint_url"))
+        .filter(|v| !v.is_empty())
+        .cloned();
+    let configured = || {
+        env.get("AWS_ENDPOINT_URL_S3")
+            .map(str::to_string)
+            .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+            .or(services)
+            .or_else(|| setting("endpoint_url"))
+    };
+    let custom = match &options.endpoint {
+        Some(url) => Some(url.clone()),
+        None if ignore_configured => None,
+        None => configured(),
+    };
+    let flagged = [
+        ("--dualstack", options.dualstack),
+        ("--fips", options.fips),
+        ("--accelerate", options.accelerate),
+    ];
+    let aws_variant = AwsVariant {
+        dualstack: options.dualstack
+            || is_true(env.get("AWS_USE_DUALSTACK_ENDPOINT"))
+            || is_true(setting("use_dualstack_endpoint").as_deref())
+            || is_true(setting("s3.use_dualstack_endpoint").as_deref()),
+        fips: options.fips
+            || is_true(env.get("AWS_USE_FIPS_ENDPOINT"))
+            || is_true(setting("use_fips_endpoint").as_deref()),
+        accelerate: options.accelerate || is_true(setting("s3.use_accelerate_endpoint").as_deref()),
+    };
+    let addressing = setting("s3.addressing_style");
+    let mut endpoint_from_region = false;
+    let endpoint = match (url_target, custom) {
+        (Some((endpoint, _)), _) => endpoint.clone(),
+        (None, Some(url)) => {
+            // The environment's and the profile's choices apply to AWS's endpoints only.
+            if let Some((flag, _)) = flagged.iter().find(|(_, on)| *on) {
+                return Err(Error::Usage(format!(
+                    "{flag} picks one of AWS's own endpoints, so it cannot go with a custom endpoint ({url}): leave out one or the other"
+                )));
+            }
+            Endpoint::parse(&url)?
+        }
+        (None, None) => {
+            endpoint_from_region = true;
+            check_aws_variant(
+                aws_variant,
+                bucket,
+                options.path_style,
+                addressing.as_deref(),
+            )?;
+            Endpoint::aws_variant(region, aws_variant)
+        }
+    };
+    let aws_variant = if endpoint_from_region {
+        aws_variant
+    } else {
+        AwsVariant::default()
+    };
+    let path_style = match addressing.as_deref() {
+        _ if url_target.is_some() || options.path_style => true,
+        Some("path") => true,
+        Some("virtual") if endpoint.ip_literal || !endpoint::dns_compatible(bucket) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = virtual in the profile, but bucket '{bucket}' cannot go in a host name at {}: \
+                 set addressing_style = path (or auto)",
+                endpoint.url()
+            )))
+        }
+        Some("virtual") => false,
+        Some("auto") | None => endpoint.needs_path_style(bucket),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "addressing_style = {other} in the profile: use path, virtual or auto"
+            )))
+        }
+    };
+    Ok(Addressing {
+        endpoint,
+        endpoint_from_region,
+        aws_variant,
+        path_style,
+    })
+}
+
+/// The signature version and the payload mode. Over TLS the record layer already
+/// authenticates every byte; in clear text only a signed body hash stops a body from being
+/// altered on the way (doc/integrity.md, "Payload modes").
+fn signing(
+    options: &Options,
+    unsigned: bool,
+    url_destination: bool,
+    endpoint: &Endpoint,
+) -> Result<(SignatureVersion, PayloadMode), Error> {
+    let signature = options.signature.unwrap_or(SignatureVersion::V4);
+    if unsigned {
+        if let Some(mode @ (PayloadMode::Signed | PayloadMode::Streaming)) = options.payload {
+            let mode = if mode == PayloadMode::Signed {
+                "signed"
+            } else {
+                "streaming"
+            };
+            return Err(Error::Usage(format!(
+                "--payload {mode} needs a signature, and {} sends none: leave it out",
+                if url_destination {
+                    "a URL destination"
+                } else {
+                    "--no-sign-request"
+                }
+            )));
+        }
+    }
+    let payload = options.payload.unwrap_or(match endpoint.scheme {
+        _ if unsigned => PayloadMode::Unsigned,
+        Scheme::Https => PayloadMode::Unsigned,
+        Scheme::Http => PayloadMode::Signed,
+    });
+    if signature == SignatureVersion::V2 && options.payload.is_some() {
+        return Err(Error::Usage(
+            "--payload applies to SigV4; leave it out with --signature v2".into(),
+        ));
+    }
+    Ok((signature, payload))
+}
+
+/// The user's CA bundle and where it came from: `--ca-bundle`, else AWS_CA_BUNDLE, else
+/// `ca_bundle` in the profile; it must be a file.
+fn ca_bundle(
+    flag: Option<PathBuf>,
+    env: &Env,
+    profile: &Profile,
+) -> Result<(Option<PathBuf>, &'static str), Error> {
+    let (ca_bundle, from) = match flag {
+        Some(path) => (Some(path), "--ca-bundle"),
+        None => match env.get("AWS_CA_BUNDLE") {
+            Some(path) => (Some(PathBuf::from(path)), "AWS_CA_BUNDLE"),
+            None => (
+                profile.setting("ca_bundle").map(PathBuf::from),
+                "ca_bundle in the profile",
+            ),
+        },
+    };
+    if let Some(ca) = &ca_bundle {
+        if !ca.is_file() {
+            return Err(Error::Usage(format!(
+                "{from} {}: no such file; give the PEM file of the CA that signed the server's certificate",
+                ca.display()
+            )));
+        }
+    }
+    Ok((ca_bundle, from))
+}
+
+/// What the credential sources that call out (STS, metadata, SSO) need. The STS endpoint
+/// as the SDKs find it: the service's own variable, the profile's `sts =` section, then
+/// the endpoint for every service.
+fn fetch_settings(
+    options: &Options,
+    env: &Env,
+    profile: &Profile,
+    region: &str,
+    ca_bundle: &Option<PathBuf>,
+    timeouts: Timeouts,
+) -> credentials::FetchSettings {
+    let sts_endpoint = env
+        .get("AWS_ENDPOINT_URL_STS")
+        .map(str::to_string)
+        .or_else(|| profile.setting("sts.endpoint_url"))
+        .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
+        .or_else(|| profile.setting("endpoint_url"));
+    credentials::FetchSettings {
+        region: region.to_string(),
+        ca_bundle: ca_bundle.clone(),
+        connect_timeout: timeouts.connect,
+        io_timeout: timeouts.io,
+        sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
+        sts_endpoint,
+    }
+}
+
+/// `--limit-rate`, else S3PUSH_LIMIT_RATE.
+fn limit_rate(flag: Option<u64>, env: &Env) -> Result<Option<u64>, Error> {
+    Ok(match (flag, env.get("S3PUSH_LIMIT_RATE")) {
+        (Some(rate), _) => Some(rate),
+        (None, Some(text)) => Some(parse_size(text).filter(|&r| r > 0).ok_or_else(|| {
+            Error::Usage(format!(
+                "S3PUSH_LIMIT_RATE={text}: give bytes per second, like 4MiB or 500K"
+            ))
+        })?),
+        (None, None) => None,
+    })
+}
+
+/// Encryption, tags, retention and owner checks, and what they cannot go with.
+fn protection_of(
+    options: &Options,
+    endpoint: &Endpoint,
+    url_destination: bool,
+) -> Result<protection::Protection, Error> {
+    let protection = protection::resolve(
+        options.protection.clone(),
+        endpoint.scheme == Scheme::Https,
+        crate::sign::time::Timestamp::now(),
+    )?;
+    if url_destination
+        && (protection.asked()
+            || protection.expected_bucket_owner.is_some()
+            || protection.request_payer.is_some()
+            || protection.skip_identical)
+    {
+        return Err(Error::Usage(
+            "a presigned URL signs the headers it allows: encryption, tags, Object Lock, --expected-bucket-owner, \
+             --request-payer and --skip-identical go with s3://BUCKET/KEY and credentials"
+                .into(),
+        ));
+    }
+    if protection.skip_identical && options.source.as_os_str() == "-" {
+        return Err(Error::Usage(
+            "--skip-identical compares a file with the stored object: standard input cannot be compared before it is sent"
+                .into(),
+        ));
+    }
+    Ok(protection)
+}
+
+/// The checksum the store verifies. Unsigned requests get none unless asked for (then a
+/// header, from a first pass): a trailer needs an aws-chunked body declared in
+/// x-amz-content-sha256, which a presigned URL does not sign; the ETag check stands in.
+fn checksum(
+    options: &Options,
+    unsigned: bool,
+    endpoint: &Endpoint,
+    signature: SignatureVersion,
+    warnings: &mut Vec<String>,
+) -> Option<crate::checksum::Algorithm> {
+    let checksum = match options.checksum {
+        Some(choice) => choice,
+        None if unsigned => None,
+        None => default_checksum(endpoint, signature),
+    };
+    if checksum.is_some() && signature == SignatureVersion::V2 && options.checksum.is_some() {
+        // Sent as a header, known from a pass over the body first: it works, but say so.
+        warnings.push(
+            "--checksum with --signature v2 reads the file twice (SigV2 has no trailers)".into(),
+        );
+    }
+    checksum
 }
 
 /// `true` as the AWS CLI reads its boolean settings.
