@@ -3,6 +3,7 @@
 //! reports.
 
 mod help;
+mod options;
 mod parse;
 
 pub use help::{version, HELP, HELP_ALL, PRESIGN_HELP};

@@ -1,15 +1,12 @@
 //! The arguments into [`Options`] (pico-args), unknown flags refused; no file or network
 //! access.
 
-use crate::config::{
-    self, BatchOptions, MultipartOptions, ObjectHeaders, OnFailure, Options, PayloadMode,
-    SignatureVersion,
-};
+use super::options::{self, seconds, text};
+use crate::config::Options;
 use crate::presign::PresignOptions;
 use crate::Error;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug)]
 pub enum Parsed {
@@ -36,98 +33,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
     if p.contains(["-V", "--version"]) {
         return Ok(Parsed::Version);
     }
-    let text =
-        |p: &mut pico_args::Arguments, flag: &'static str| -> Result<Option<String>, Error> {
-            p.opt_value_from_str::<_, String>(flag).map_err(usage)
-        };
-    let seconds =
-        |p: &mut pico_args::Arguments, flag: &'static str| -> Result<Option<Duration>, Error> {
-            match text(p, flag)? {
-                None => Ok(None),
-                Some(s) => match s.parse::<f64>() {
-                    Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Some(Duration::from_secs_f64(v))),
-                    _ => Err(Error::Usage(format!(
-                        "{flag} {s}: give a number of seconds between 0 and 86400"
-                    ))),
-                },
-            }
-        };
-    let payload = match text(&mut p, "--payload")?.as_deref() {
-        None => None,
-        Some("unsigned") => Some(PayloadMode::Unsigned),
-        Some("signed") => Some(PayloadMode::Signed),
-        Some("streaming") => Some(PayloadMode::Streaming),
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "--payload {other}: use unsigned, signed or streaming"
-            )))
-        }
-    };
-    let signature = match text(&mut p, "--signature")?.as_deref() {
-        None => None,
-        Some("v4" | "4") => Some(SignatureVersion::V4),
-        Some("v2" | "2") => Some(SignatureVersion::V2),
-        Some(other) => return Err(Error::Usage(format!("--signature {other}: use v4 or v2"))),
-    };
-    let mut meta = Vec::new();
-    for m in p.values_from_str::<_, String>("--meta").map_err(usage)? {
-        let (k, v) = m
-            .split_once('=')
-            .ok_or_else(|| Error::Usage(format!("--meta {m}: write it as --meta KEY=VALUE")))?;
-        meta.push((k.to_string(), v.to_string()));
-    }
-    let object = ObjectHeaders {
-        content_type: text(&mut p, "--content-type")?,
-        acl: text(&mut p, "--acl")?,
-        cache_control: text(&mut p, "--cache-control")?,
-        content_disposition: text(&mut p, "--content-disposition")?,
-        content_encoding: text(&mut p, "--content-encoding")?,
-        storage_class: text(&mut p, "--storage-class")?,
-        meta,
-    };
-    let size = |p: &mut pico_args::Arguments, flag: &'static str| -> Result<Option<u64>, Error> {
-        match text(p, flag)? {
-            None => Ok(None),
-            Some(s) => config::parse_size(&s).map(Some).ok_or_else(|| {
-                Error::Usage(format!(
-                    "{flag} {s}: give a size in bytes or with K, M, G, T (binary), like 64M"
-                ))
-            }),
-        }
-    };
-    let multipart = MultipartOptions {
-        threshold: size(&mut p, "--multipart-threshold")?,
-        part_size: size(&mut p, "--part-size")?,
-        expected_size: size(&mut p, "--expected-size")?,
-        max_memory: size(&mut p, "--max-memory")?,
-        exact_size: size(&mut p, "--size")?,
-        jobs: match text(&mut p, "--jobs")? {
-            None => None,
-            Some(n) => Some(n.parse::<u32>().map_err(|_| {
-                Error::Usage(format!("--jobs {n}: give a whole number from 1 to 64"))
-            })?),
-        },
-        spool_dir: p
-            .opt_value_from_os_str::<_, _, std::convert::Infallible>(
-                "--spool-dir",
-                |s| Ok(s.into()),
-            )
-            .map_err(usage)?,
-        equal_parts: p.contains("--equal-parts"),
-        on_failure: match text(&mut p, "--on-failure")?.as_deref() {
-            None => None,
-            Some("abort") => Some(OnFailure::Abort),
-            Some("keep") => Some(OnFailure::Keep),
-            Some(other) => {
-                return Err(Error::Usage(format!(
-                    "--on-failure {other}: use abort or keep"
-                )))
-            }
-        },
-        resume: p.contains("--resume"),
-        abort: p.contains("--abort"),
-        upload_id: text(&mut p, "--upload-id")?,
-    };
+    let payload = options::payload(&mut p)?;
+    let signature = options::signature(&mut p)?;
+    let object = options::object_headers(&mut p)?;
+    let multipart = options::multipart(&mut p)?;
     let mut options = Options {
         endpoint: text(&mut p, "--endpoint")?,
         region: text(&mut p, "--region")?,
@@ -136,12 +45,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         payload,
         signature,
         object,
-        ca_bundle: p
-            .opt_value_from_os_str::<_, _, std::convert::Infallible>(
-                "--ca-bundle",
-                |s| Ok(s.into()),
-            )
-            .map_err(usage)?,
+        ca_bundle: options::path(&mut p, "--ca-bundle")?,
         proxy: text(&mut p, "--proxy")?,
         dualstack: p.contains("--dualstack"),
         fips: p.contains("--fips"),
@@ -149,55 +53,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         connect_timeout: seconds(&mut p, "--connect-timeout")?,
         timeout: seconds(&mut p, "--timeout")?,
         retry_max_wait: seconds(&mut p, "--retry-max-wait")?,
-        limit_rate: match text(&mut p, "--limit-rate")? {
-            None => None,
-            Some(r) => Some(config::parse_size(&r).filter(|&n| n > 0).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--limit-rate {r}: give bytes per second, like 4MiB or 500K"
-                ))
-            })?),
-        },
-        retries: match text(&mut p, "--retries")? {
-            None => None,
-            Some(n) => Some(n.parse::<u32>().ok().filter(|&n| n <= 100).ok_or_else(|| {
-                Error::Usage(format!("--retries {n}: give a whole number from 0 to 100"))
-            })?),
-        },
+        limit_rate: options::limit_rate(&mut p)?,
+        retries: options::retries(&mut p)?,
         no_expect: p.contains("--no-expect"),
         quiet: p.contains(["-q", "--quiet"]),
         json: p.contains("--json"),
-        progress: match (p.contains("--progress"), p.contains("--no-progress")) {
-            (true, true) => {
-                return Err(Error::Usage(
-                    "--progress and --no-progress: give one of them".into(),
-                ))
-            }
-            (true, false) => Some(true),
-            (false, true) => Some(false),
-            (false, false) => None,
-        },
-        verbose: {
-            let mut level = 0u8;
-            while p.contains("-vv") {
-                level = level.saturating_add(2);
-            }
-            while p.contains(["-v", "--verbose"]) {
-                level = level.saturating_add(1);
-            }
-            level.min(2)
-        },
+        progress: options::progress(&mut p)?,
+        verbose: options::verbose(&mut p),
         multipart,
-        checksum: match text(&mut p, "--checksum")?.as_deref() {
-            None => None,
-            Some("none") => Some(None),
-            Some(name) => Some(Some(crate::checksum::Algorithm::parse(name).ok_or_else(
-                || {
-                    Error::Usage(format!(
-                        "--checksum {name}: use crc32, crc32c, crc64nvme, sha1, sha256 or none"
-                    ))
-                },
-            )?)),
-        },
+        checksum: options::checksum(&mut p)?,
         content_md5: p.contains("--content-md5"),
         verify_etag: p.contains("--verify-etag"),
         delete_on_mismatch: p.contains("--delete-on-mismatch"),
@@ -205,35 +69,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, Error> {
         dry_run: p.contains("--dry-run"),
         no_clobber: p.contains("--no-clobber"),
         if_match: text(&mut p, "--if-match")?,
-        protection: config::protection::ProtectionOptions {
-            sse: text(&mut p, "--sse")?,
-            sse_kms_key_id: text(&mut p, "--sse-kms-key-id")?,
-            sse_kms_context: text(&mut p, "--sse-kms-context")?,
-            bucket_key_enabled: p.contains("--bucket-key-enabled"),
-            sse_c_key_file: p
-                .opt_value_from_os_str::<_, _, std::convert::Infallible>("--sse-c-key-file", |s| {
-                    Ok(s.into())
-                })
-                .map_err(usage)?,
-            tagging: text(&mut p, "--tagging")?,
-            lock_mode: text(&mut p, "--object-lock-mode")?,
-            lock_retain_until: text(&mut p, "--object-lock-retain-until-date")?,
-            legal_hold: text(&mut p, "--object-lock-legal-hold-status")?,
-            expected_bucket_owner: text(&mut p, "--expected-bucket-owner")?,
-            request_payer: text(&mut p, "--request-payer")?,
-            require_protection: p.contains("--require-protection"),
-            skip_identical: p.contains("--skip-identical"),
-        },
-        batch: BatchOptions {
-            files_from: p
-                .opt_value_from_os_str::<_, _, std::convert::Infallible>("--files-from", |s| {
-                    Ok(s.into())
-                })
-                .map_err(usage)?,
-            nul: p.contains("-0"),
-            fail_fast: p.contains("--fail-fast"),
-            sources: Vec::new(),
-        },
+        protection: options::protection(&mut p)?,
+        batch: options::batch(&mut p)?,
         ..Default::default()
     };
     if let Some(secret_flag) = ["--secret-access-key", "--secret-key", "--secret"]
@@ -312,9 +149,6 @@ fn parse_presign(args: Vec<OsString>) -> Result<Parsed, Error> {
     if p.contains(["-h", "--help"]) {
         return Ok(Parsed::PresignHelp);
     }
-    let text = |p: &mut pico_args::Arguments, flag: &'static str| {
-        p.opt_value_from_str::<_, String>(flag).map_err(usage)
-    };
     let expires = match text(&mut p, "--expires")? {
         None => crate::presign::DEFAULT_EXPIRES_SECS,
         Some(s) => crate::presign::parse_duration(&s).ok_or_else(|| {
@@ -323,12 +157,7 @@ fn parse_presign(args: Vec<OsString>) -> Result<Parsed, Error> {
             ))
         })?,
     };
-    let signature = match text(&mut p, "--signature")?.as_deref() {
-        None => None,
-        Some("v4" | "4") => Some(SignatureVersion::V4),
-        Some("v2" | "2") => Some(SignatureVersion::V2),
-        Some(other) => return Err(Error::Usage(format!("--signature {other}: use v4 or v2"))),
-    };
+    let signature = options::signature(&mut p)?;
     let mut options = PresignOptions {
         expires,
         signature,
@@ -363,13 +192,11 @@ fn parse_presign(args: Vec<OsString>) -> Result<Parsed, Error> {
     Ok(Parsed::Presign(Box::new(options)))
 }
 
-fn usage(e: pico_args::Error) -> Error {
-    Error::Usage(format!("{e}: see s3push --help"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SignatureVersion;
+    use std::time::Duration;
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
