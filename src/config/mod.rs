@@ -3,12 +3,10 @@
 //! credential chain, which may call a metadata service or STS, or run a process.
 
 mod checks;
-mod container;
 pub mod credentials;
 pub mod endpoint;
 mod env;
 mod fetch;
-mod imds;
 pub mod json;
 pub mod memory;
 mod network;
@@ -16,12 +14,10 @@ mod options;
 mod parts;
 mod plan;
 pub mod presigned;
-mod process;
 pub mod profile;
 pub mod protection;
 pub mod proxy;
 mod resolve;
-mod sts;
 
 pub use crate::transport::Trust;
 pub use checks::{parse_destination, parse_size, CANNED_ACLS, MAX_KEY_BYTES};
