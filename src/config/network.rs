@@ -46,9 +46,10 @@ pub(super) fn resolve_trust(
     }
 }
 
-/// The proxy route for STS calls: `--proxy`, else the variable for the STS URL's scheme
-/// (https unless an `http://` endpoint is configured). A corporate proxy is often the only
-/// way out, so STS goes where a store request would; the metadata services never do.
+/// The proxy route for STS calls (and the SSO portal's): `--proxy`, else the variable for
+/// the URL's scheme (https unless an `http://` endpoint is configured). A corporate proxy
+/// is often the only way out, so STS goes where a store request would; the metadata
+/// services never do.
 pub(super) fn sts_proxy(
     flag: Option<&str>,
     env: &Env,

@@ -382,6 +382,9 @@ fn fetch_settings(
         .or_else(|| profile.setting("sts.endpoint_url"))
         .or_else(|| env.get("AWS_ENDPOINT_URL").map(str::to_string))
         .or_else(|| profile.setting("endpoint_url"));
+    // The SSO portal (IAM Identity Center profiles): its own variable only, so that an
+    // AWS_ENDPOINT_URL naming the store does not send the SSO token there.
+    let sso_endpoint = env.get("AWS_ENDPOINT_URL_SSO").map(str::to_string);
     credentials::FetchSettings {
         region: region.to_string(),
         ca_bundle: ca_bundle.clone(),
@@ -389,6 +392,8 @@ fn fetch_settings(
         io_timeout: timeouts.io,
         sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
         sts_endpoint,
+        sso_proxy: sts_proxy(options.proxy.as_deref(), env, sso_endpoint.as_deref()),
+        sso_endpoint,
     }
 }
 

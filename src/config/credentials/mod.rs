@@ -1,6 +1,6 @@
 //! The credential chain, in the order the AWS SDKs use (doc/credentials.md): keys in
-//! the environment, web identity (EKS), the profile (assumed roles, static keys,
-//! credential_process), container credentials (ECS/EKS), the EC2 instance metadata
+//! the environment, web identity (EKS), the profile (assumed roles, IAM Identity Center,
+//! static keys, credential_process), container credentials (ECS/EKS), the EC2 instance metadata
 //! service. Temporary credentials are held by a [`CredentialSource`] that asks its
 //! provider again before they expire.
 
@@ -9,6 +9,7 @@ mod imds;
 mod process;
 mod profile;
 mod source;
+mod sso;
 mod sts;
 
 pub use source::{
@@ -37,6 +38,10 @@ pub struct FetchSettings {
     /// or why its URL is unusable: reported only when STS is called. The metadata
     /// services are always called direct.
     pub sts_proxy: Result<ProxyRoute, Error>,
+    /// The SSO portal's URL when AWS_ENDPOINT_URL_SSO sets one.
+    pub sso_endpoint: Option<String>,
+    /// The proxy for the SSO portal, as for STS.
+    pub sso_proxy: Result<ProxyRoute, Error>,
 }
 
 /// The shared files of one run, read once.
@@ -68,8 +73,8 @@ impl SharedFiles {
 /// 1. `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (skipped when `--profile` was given);
 /// 2. web identity: `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (likewise);
 /// 3. the profile: `role_arn` (with `source_profile`, `credential_source` or
-///    `web_identity_token_file`), keys in the credentials file, `credential_process`,
-///    keys in the config file;
+///    `web_identity_token_file`), IAM Identity Center (`sso_session` or `sso_start_url`),
+///    keys in the credentials file, `credential_process`, keys in the config file;
 /// 4. container credentials: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`/`_FULL_URI`;
 /// 5. the EC2 instance metadata service (unless `AWS_EC2_METADATA_DISABLED=true`).
 pub fn resolve(
@@ -117,7 +122,7 @@ pub fn resolve(
     Err(Error::Credentials(format!(
         "no credentials found: looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and AWS_WEB_IDENTITY_TOKEN_FILE{}, \
          profile '{profile}' in {} and {}, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI and {imds_note}; \
-         set those variables or add keys, a role or a credential_process to that profile",
+         set those variables or add keys, a role, IAM Identity Center (aws configure sso) or a credential_process to that profile",
         if profile_from_cli { " (skipped: --profile given)" } else { "" },
         show(files.credentials_path.as_ref()),
         show(files.config_path.as_ref()),
@@ -207,6 +212,8 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             io_timeout: Duration::from_secs(1),
             sts_proxy: Ok(ProxyRoute::default()),
+            sso_endpoint: None,
+            sso_proxy: Ok(ProxyRoute::default()),
         }
     }
 
@@ -333,6 +340,40 @@ mod tests {
             assert!(err.to_string().contains(says), "{config}: {err}");
             assert_eq!(err.exit_code(), 4);
         }
+    }
+
+    #[test]
+    fn sso_settings_come_before_keys_and_are_checked_before_any_call() {
+        let sso = "[profile p]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n";
+        // SSO before the keys of the credentials file (the AWS CLI's order); without
+        // HOME there is no token cache, and the message says how to log in.
+        let err = resolve(
+            &env(&[]),
+            &files(
+                "[p]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+                sso,
+            ),
+            "p",
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("no [sso-session corp] section"),
+            "{err}"
+        );
+        let with_session = format!(
+            "{sso}[sso-session corp]\nsso_start_url = https://d-1.awsapps.com/start\nsso_region = eu-west-1\n"
+        );
+        let err = resolve(&env(&[]), &files("", &with_session), "p", true).unwrap_err();
+        assert_eq!(err.exit_code(), 4);
+        assert!(
+            err.to_string().contains("HOME is not set")
+                && err.to_string().contains("aws sso login --profile p"),
+            "{err}"
+        );
+        let legacy = "[profile p]\nsso_start_url = https://d-1.awsapps.com/start\nsso_account_id = 1\nsso_role_name = r\n";
+        let err = resolve(&env(&[]), &files("", legacy), "p", true).unwrap_err();
+        assert!(err.to_string().contains("no sso_region"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A profile of the shared files resolved to a provider: an assumed role (and what
 //! assumes it), keys, or a credential_process (doc/credentials.md, step 3).
 
-use super::{container, imds, process, show, sts, FetchSettings, SharedFiles};
+use super::{container, imds, process, show, sso, sts, FetchSettings, SharedFiles};
 use super::{from_env, Credentials, FixedKeys, Provider};
 use crate::config::Env;
 use crate::secret::Secret;
@@ -42,6 +42,10 @@ impl Profiles<'_> {
         };
         if let Some(role_arn) = get("role_arn") {
             return self.assumed_role(name, &role_arn, &get, chain).map(Some);
+        }
+        // IAM Identity Center comes next, as in the AWS CLI's chain (before keys).
+        if let Some(sso) = sso::Sso::from_profile(name, &get, self.files, self.env, self.net)? {
+            return Ok(Some(Box::new(sso)));
         }
         if let Some(settings) = in_credentials {
             if let Some(creds) = from_settings(settings, &cred_where)? {
