@@ -198,9 +198,9 @@ OUTPUT:
 
 Credentials, never from the command line, in the SDKs' order: AWS_ACCESS_KEY_ID/
 AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); web identity (AWS_WEB_IDENTITY_TOKEN_FILE +
-AWS_ROLE_ARN); the profile (role_arn, keys, credential_process); container credentials
-(AWS_CONTAINER_CREDENTIALS_*); EC2 instance metadata (IMDSv2). Temporary ones are
-refreshed during long uploads. Exit codes: 0 ok, 2 usage, 3 local file,
+AWS_ROLE_ARN); the profile (role_arn, IAM Identity Center/SSO after aws sso login, keys,
+credential_process); container credentials (AWS_CONTAINER_CREDENTIALS_*); EC2 instance
+metadata (IMDSv2). Temporary ones are refreshed during long uploads. Exit codes: 0 ok, 2 usage, 3 local file,
 4 credentials (also a proxy's 407), 5 network, 6 TLS, 7 refused by the server,
 8 bad response, 9 integrity, 10 multipart upload kept, 11 not written (--no-clobber,
 --if-match), 130 interrupted.
