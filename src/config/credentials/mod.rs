@@ -170,8 +170,8 @@ fn show(path: Option<&PathBuf>) -> String {
     )
 }
 
-/// The most a token file may hold (web identity, container authorization): real ones are
-/// a few KiB; more means the wrong file (or a pipe that never ends).
+/// The most a token file may hold (web identity, container authorization, the SSO token
+/// cache): real ones are a few KiB; more means the wrong file (or a pipe that never ends).
 pub const MAX_TOKEN_FILE: u64 = 64 * 1024;
 
 /// A token file's text, read no further than [`MAX_TOKEN_FILE`].

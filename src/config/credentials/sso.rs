@@ -19,9 +19,6 @@ use crate::Error;
 use sha1::{Digest, Sha1};
 use std::path::PathBuf;
 
-/// The most a token cache file may hold: real ones are a few KiB.
-const MAX_CACHE_FILE: u64 = 64 * 1024;
-
 /// An SSO profile's role, and where its token and credentials come from.
 #[derive(Debug)]
 pub struct Sso {
@@ -156,7 +153,7 @@ impl Sso {
                 self.login()
             )));
         };
-        let text = read_small(path).map_err(|e| {
+        let text = super::read_token_file(path).map_err(|e| {
             let why = if e.kind() == std::io::ErrorKind::NotFound {
                 "no SSO token cached".to_string()
             } else {
@@ -304,22 +301,6 @@ fn parse_role_credentials(body: &str, source: &str) -> Result<Credentials, Error
         source: source.to_string(),
         expires,
     })
-}
-
-/// A file's text, read no further than [`MAX_CACHE_FILE`].
-fn read_small(path: &std::path::Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_CACHE_FILE + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_CACHE_FILE {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("over {MAX_CACHE_FILE} bytes: not a token cache"),
-        ));
-    }
-    Ok(text)
 }
 
 #[cfg(test)]
