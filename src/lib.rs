@@ -15,6 +15,7 @@ pub mod http;
 pub mod interrupt;
 pub mod presign;
 pub mod report;
+pub mod s3;
 pub mod secret;
 pub mod sign;
 pub mod transport;

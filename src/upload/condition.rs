@@ -1,11 +1,12 @@
 //! Conditional writes (`--no-clobber`, `--if-match`): the look before sending, and a
 //! refusal in the user's words.
 
-use super::exchange;
+use super::call;
 use super::multipart::unquote;
 use super::single::tls_for;
 use crate::config::{Condition, Plan};
 use crate::report;
+use crate::s3;
 use crate::Error;
 
 /// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
@@ -20,8 +21,11 @@ pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
         return Ok(());
     };
     let tls = tls_for(plan)?;
-    let found = match exchange::small_call(plan, tls.as_ref(), "HEAD", Vec::new(), Vec::new(), &[])
-    {
+    let request = s3::HeadObject {
+        checksum_mode: false,
+    }
+    .request();
+    let found = match call::send(plan, tls.as_ref(), request) {
         Ok(answer) => Some(answer.response.head.header("etag").map(str::to_string)),
         Err(Error::Refused(r)) if r.status == 404 => None,
         Err(e) => {

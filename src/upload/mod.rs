@@ -1,6 +1,7 @@
 //! Uploads: drive the requests and the body copy, and judge the store's answers.
 
 pub mod adapt;
+pub mod call;
 pub mod condition;
 pub mod confirm;
 pub mod exchange;
@@ -148,16 +149,9 @@ fn acl_applied(plan: &Plan) {
     let Ok(tls) = single::tls_for(plan) else {
         return;
     };
-    let query = vec![("acl".to_string(), String::new())];
-    match exchange::small_call(plan, tls.as_ref(), "GET", query, Vec::new(), &[]) {
+    match call::send(plan, tls.as_ref(), crate::s3::GetObjectAcl.request()) {
         Ok(answer) => {
-            let doc = String::from_utf8_lossy(&answer.response.body);
-            let granted = crate::http::xml::elements(&doc, "Grant").iter().any(|g| {
-                crate::http::xml::field(g, "URI").is_some_and(|u| u.ends_with(group))
-                    && crate::http::xml::field(g, "Permission")
-                        .is_some_and(|p| matches!(p.trim(), "READ" | "FULL_CONTROL"))
-            });
-            if !granted {
+            if !crate::s3::GetObjectAcl::grants_read_to(&answer.response.body, group) {
                 crate::report::warning(&format!(
                     "--acl {acl} was not applied: the ACL of {} has no grant to {group}; the store ignored it \
                      (make the object public with a bucket policy instead)",

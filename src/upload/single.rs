@@ -4,6 +4,7 @@
 use super::exchange::{self, Body, Call, FileSpan, FileStamp, Integrity, Slot};
 use super::{adapt, confirm, retry, Outcome};
 use crate::config::{Condition, Plan, Scheme};
+use crate::s3;
 use crate::transport;
 use crate::Error;
 use rustls::ClientConfig;
@@ -93,11 +94,12 @@ fn put_with(
         headers.push(("content-md5".into(), md5.clone()));
     }
     headers.extend(plan.condition.as_ref().map(Condition::header));
+    let request = s3::PutObject { headers }.request();
     let meter = super::meter();
     let call = Call {
-        method: "PUT",
-        query: Vec::new(),
-        headers,
+        method: request.method,
+        query: request.query,
+        headers: request.headers,
         body,
         payload_hash: &integrity.payload_hash,
         checksum: plan.checksum,
@@ -150,7 +152,7 @@ fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error
             "{what}: do not trust {url}; it was left in place (delete it, or pass --delete-on-mismatch)"
         ));
     }
-    match exchange::small_call(plan, tls, "DELETE", Vec::new(), Vec::new(), &[]) {
+    match super::call::send(plan, tls, s3::DeleteObject.request()) {
         Ok(_) => Error::Integrity(format!("{what}: {url} was deleted (--delete-on-mismatch)")),
         Err(e) => Error::Integrity(format!(
             "{what}: do not trust {url}; deleting it failed too ({e})"

@@ -23,11 +23,10 @@ pub use verify::{etag_md5, hex, multipart_etag, object_checksum, verify_object};
 
 use super::exchange::{self, Body, Call, Slot};
 use super::single::tls_for;
-use super::{adapt, confirm, retry, Outcome};
-use crate::checksum::Algorithm;
-use crate::config::{Plan, MAX_PART, MAX_PARTS, MIN_PART};
-use crate::http::xml;
+use super::{adapt, call, confirm, retry, Outcome};
+use crate::config::{Condition, Plan, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::interrupt;
+use crate::s3;
 use crate::transport::Response;
 use crate::Error;
 use rustls::ClientConfig;
@@ -111,27 +110,17 @@ pub struct Session {
 pub fn create(plan: &Plan) -> Result<Session, Error> {
     let mut plan = adapt::apply_multipart(plan);
     let tls = tls_for(&plan)?;
-    let mut headers = super::request::object_headers(&plan);
-    if let Some(a) = plan.checksum {
-        // CRCs combine into a checksum of the whole object; SHA digests only into a
-        // checksum of the parts' checksums (S3 user guide, "Checking object integrity").
-        headers.push(("x-amz-checksum-algorithm".into(), a.api_name().into()));
-        let kind = if a.is_crc() {
-            "FULL_OBJECT"
-        } else {
-            "COMPOSITE"
-        };
-        headers.push(("x-amz-checksum-type".into(), kind.into()));
+    let request = s3::CreateMultipartUpload {
+        headers: super::request::object_headers(&plan),
+        checksum: plan.checksum,
     }
-    let query = vec![("uploads".into(), String::new())];
-    let answer =
-        exchange::small_call_adjusting(&mut plan, tls.as_ref(), "POST", query, headers, &[])?;
-    let initiated = xml::parse_initiate(&answer.response.body)
-        .ok_or_else(|| bad_answer(&answer.response, "CreateMultipartUpload", "no UploadId"))?;
+    .request();
+    let answer = call::send_adjusting(&mut plan, tls.as_ref(), request)?;
+    let (head, body) = (&answer.response.head, &answer.response.body);
     let session = Session {
+        upload_id: s3::CreateMultipartUpload::upload_id(head, body)?,
         plan,
         tls,
-        upload_id: initiated.upload_id,
     };
     failure::announce(&session);
     Ok(session)
@@ -148,18 +137,17 @@ pub fn send_part(
 ) -> Result<PartDone, Error> {
     let plan = &session.plan;
     let integrity = exchange::prepare(plan, body)?;
-    let mut headers = Vec::new();
-    if let Some(md5) = &integrity.content_md5 {
-        headers.push(("content-md5".into(), md5.clone()));
+    let request = s3::UploadPart {
+        upload_id: &session.upload_id,
+        number,
+        content_md5: integrity.content_md5.clone(),
     }
+    .request();
     let meter = super::meter();
     let call = Call {
-        method: "PUT",
-        query: vec![
-            ("partNumber".into(), number.to_string()),
-            ("uploadId".into(), session.upload_id.clone()),
-        ],
-        headers,
+        method: request.method,
+        query: request.query,
+        headers: request.headers,
         body,
         payload_hash: &integrity.payload_hash,
         checksum: plan.checksum,
@@ -173,12 +161,7 @@ pub fn send_part(
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, session.tls.as_ref(), slot)
     })?;
-    let etag = answer
-        .response
-        .head
-        .header("etag")
-        .ok_or_else(|| bad_answer(&answer.response, "UploadPart", "no ETag"))?
-        .to_string();
+    let etag = s3::UploadPart::etag(&answer.response.head)?;
     let md5 = confirm::part(plan, number, body, &answer, answer.md5.or(integrity.md5))?;
     Ok(PartDone {
         etag,
@@ -246,71 +229,36 @@ pub fn send_first_part(
 /// `verify_object` to confirm.
 pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool), Error> {
     let plan = &session.plan;
-    let mut body = String::with_capacity(64 + parts.len() * 90);
-    let element = plan.checksum.map(Algorithm::xml_element);
-    let sums: Vec<[(&str, &str); 1]> = parts
+    let listed: Vec<s3::CompletedPart<'_>> = parts
         .iter()
-        .map(|p| [(element.unwrap_or(""), p.checksum.as_deref().unwrap_or(""))])
-        .collect();
-    let list: Vec<xml::CompletedPart<'_>> = parts
-        .iter()
-        .zip(&sums)
-        .enumerate()
-        .map(|(i, (p, sum))| {
-            let listed: &[(&str, &str)] = if p.checksum.is_some() && element.is_some() {
-                sum
-            } else {
-                &[]
-            };
-            (
-                u32::try_from(i + 1).unwrap_or(u32::MAX),
-                p.etag.as_str(),
-                listed,
-            )
+        .map(|p| s3::CompletedPart {
+            etag: &p.etag,
+            checksum: p.checksum.as_deref(),
         })
         .collect();
-    xml::write_complete_body(&list, &mut body);
-    let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
     // S3 takes If-None-Match and If-Match on CompleteMultipartUpload: the object appears
     // (or not) at this call, so the condition is checked here.
-    headers.extend(
-        plan.condition
-            .as_ref()
-            .map(crate::config::Condition::header),
-    );
-    if let Some((a, whole)) = plan.checksum.zip(object_checksum(plan.checksum, parts)) {
-        if a.is_crc() {
-            headers.push((a.header_name().into(), whole));
-            headers.push(("x-amz-checksum-type".into(), "FULL_OBJECT".into()));
+    let request = |condition: Option<&Condition>| {
+        s3::CompleteMultipartUpload {
+            upload_id: &session.upload_id,
+            parts: &listed,
+            checksum: plan.checksum,
+            object_checksum: object_checksum(plan.checksum, parts),
         }
-    }
-    let query = vec![("uploadId".into(), session.upload_id.clone())];
+        .request()
+        .headers(condition.map(Condition::header))
+    };
     let tls = session.tls.as_ref();
     // The store assembles the object before it answers: minutes for a large one (S3 keeps
     // the connection alive with whitespace meanwhile; others are silent). A retry after a
     // timeout would find the upload gone, so the wait is long.
     let mut patient = plan.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    let mut answer = exchange::small_call(
-        &patient,
-        tls,
-        "POST",
-        query.clone(),
-        headers.clone(),
-        body.as_bytes(),
-    );
+    let mut answer = call::send(&patient, tls, request(plan.condition.as_ref()));
     // The look before sending found the ETag named; a 412 may be the quotes (RGW 16.2).
     if let (Err(Error::Refused(r)), Some(bare)) = (&answer, super::bare_if_match(plan)) {
         if r.status == 412 {
-            let mut headers = headers;
-            headers.retain(|(n, _)| n != "if-match");
-            headers.extend(
-                bare.condition
-                    .as_ref()
-                    .map(crate::config::Condition::header),
-            );
-            let again =
-                exchange::small_call(&patient, tls, "POST", query, headers, body.as_bytes());
+            let again = call::send(&patient, tls, request(bare.condition.as_ref()));
             if again.is_ok() {
                 adapt::learn_bare_if_match(plan);
                 answer = again;
@@ -331,15 +279,11 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
 
 /// Aborts the upload; one already gone (NoSuchUpload) counts as aborted.
 pub fn abort(session: &Session) -> Result<(), Error> {
-    let query = vec![("uploadId".into(), session.upload_id.clone())];
-    let answer = exchange::small_call(
-        &session.plan,
-        session.tls.as_ref(),
-        "DELETE",
-        query,
-        Vec::new(),
-        &[],
-    );
+    let request = s3::AbortMultipartUpload {
+        upload_id: &session.upload_id,
+    }
+    .request();
+    let answer = call::send(&session.plan, session.tls.as_ref(), request);
     match answer {
         Ok(_) => {}
         Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => {}
@@ -357,24 +301,15 @@ pub fn outcome(
     done: &[PartDone],
     started: Instant,
 ) -> Outcome {
-    let completed = xml::parse_complete(&response.body);
+    let completed = s3::CompleteMultipartUpload::answer(&response.head, &response.body, None);
     Outcome {
-        etag: completed
-            .and_then(|c| c.etag)
-            .or_else(|| response.head.header("etag").map(str::to_string)),
+        etag: completed.etag,
         version_id: response.head.header("x-amz-version-id").map(str::to_string),
         checksum: plan.checksum.zip(object_checksum(plan.checksum, done)),
         parts: u32::try_from(done.len()).unwrap_or(u32::MAX),
         echo: super::protect::echo(&response.head),
         ..Outcome::of(plan, size, started.elapsed())
     }
-}
-
-pub(super) fn bad_answer(response: &Response, call: &str, what: &str) -> Error {
-    Error::Protocol(format!(
-        "the store answered {call} with {} but {what}: it may not support multipart uploads",
-        response.head.status_line()
-    ))
 }
 
 /// The lock, also after a panicked holder (the data is a plain table).

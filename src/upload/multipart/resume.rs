@@ -1,15 +1,16 @@
 //! `--resume` and `--abort`: the pending upload found (journal, `--upload-id` or
 //! ListMultipartUploads), and the parts the store holds intact.
 
+use super::super::call;
 use super::super::exchange::{self, Body, FileSpan};
 use super::super::journal::{self, FileIdentity};
 use super::super::single::tls_for;
 use super::super::Outcome;
 use super::failure::{announce, shell_word};
-use super::{abort, bad_answer, etag_md5, hex, Layout, PartDone, Session};
+use super::{abort, etag_md5, hex, Layout, PartDone, Session};
 use crate::checksum::Algorithm;
 use crate::config::{Plan, MAX_PARTS, MIN_PART};
-use crate::http::xml;
+use crate::s3;
 use crate::Error;
 use std::fs::File;
 use std::path::Path;
@@ -147,26 +148,19 @@ pub(super) fn find_pending(
 
 /// Every part the store lists for the upload (ListParts, page after page), and the
 /// upload's checksum algorithm where the store names it.
-fn list_parts(session: &Session) -> Result<(Vec<xml::PartInfo>, Option<String>), Error> {
+fn list_parts(session: &Session) -> Result<(Vec<s3::PartInfo>, Option<String>), Error> {
     let mut parts = Vec::new();
     let mut algorithm = None;
     let mut marker: Option<u32> = None;
     // 10,000 parts at 1,000 a page: a store that pages forever is cut short.
     for _ in 0..=MAX_PARTS / 1000 + 1 {
-        let mut query = vec![("uploadId".to_string(), session.upload_id.clone())];
-        if let Some(m) = marker {
-            query.push(("part-number-marker".into(), m.to_string()));
+        let request = s3::ListParts {
+            upload_id: &session.upload_id,
+            marker,
         }
-        let answer = exchange::small_call(
-            &session.plan,
-            session.tls.as_ref(),
-            "GET",
-            query,
-            Vec::new(),
-            &[],
-        )?;
-        let page = xml::parse_list_parts(&answer.response.body)
-            .ok_or_else(|| bad_answer(&answer.response, "ListParts", "not a ListPartsResult"))?;
+        .request();
+        let answer = call::send(&session.plan, session.tls.as_ref(), request)?;
+        let page = s3::ListParts::page(&answer.response.head, &answer.response.body)?;
         parts.extend(page.parts);
         algorithm = algorithm.or(page.algorithm);
         match (page.truncated, page.next_marker) {
@@ -181,10 +175,6 @@ fn list_parts(session: &Session) -> Result<(Vec<xml::PartInfo>, Option<String>),
 /// neither journal nor `--upload-id`.
 fn list_pending(plan: &Plan) -> Result<String, Error> {
     let tls = tls_for(plan)?;
-    let query = vec![
-        ("uploads".into(), String::new()),
-        ("prefix".into(), plan.key.clone()),
-    ];
     let cannot_list = |why: String| {
         Error::Usage(format!(
             "no journal of an upload of {} to {} on this host, and {why}: pass --upload-id ID",
@@ -192,10 +182,11 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
             plan.url()
         ))
     };
-    let answer = exchange::bucket_call(plan, tls.as_ref(), "GET", query)
+    let request = s3::ListMultipartUploads { prefix: &plan.key }.request();
+    let answer = call::send(plan, tls.as_ref(), request)
         .map_err(|e| cannot_list(format!("the store did not list its pending uploads ({e})")))?;
-    let page = xml::parse_list_uploads(&answer.response.body)
-        .ok_or_else(|| cannot_list("the store's list of pending uploads was unreadable".into()))?;
+    let page = s3::ListMultipartUploads::page(&answer.response.head, &answer.response.body)
+        .map_err(|_| cannot_list("the store's list of pending uploads was unreadable".into()))?;
     let mut ids: Vec<String> = page
         .uploads
         .into_iter()

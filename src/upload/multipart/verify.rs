@@ -2,13 +2,13 @@
 //! the parts sent, and a lost answer to CompleteMultipartUpload settled by a HEAD.
 
 use super::super::exchange::{self, Body};
-use super::super::{adapt, confirm};
+use super::super::{adapt, call, confirm};
 use super::failure::shell_word;
 use super::{abort, PartDone, Session};
 use crate::checksum::{self, Algorithm};
 use crate::config::Plan;
-use crate::http::xml;
 use crate::report;
+use crate::s3;
 use crate::transport::Response;
 use crate::Error;
 use md5::{Digest, Md5};
@@ -35,10 +35,11 @@ pub(super) fn confirm_completed(
     }
     let gone = r.code.as_deref() == Some("NoSuchUpload");
     let plan = &session.plan;
-    let headers = vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
-    let Ok(head) =
-        exchange::small_call(plan, session.tls.as_ref(), "HEAD", Vec::new(), headers, &[])
-    else {
+    let request = s3::HeadObject {
+        checksum_mode: true,
+    }
+    .request();
+    let Ok(head) = call::send(plan, session.tls.as_ref(), request) else {
         return Err(error);
     };
     let response = head.response;
@@ -105,20 +106,13 @@ pub fn verify_object<'a>(
     reread: Option<&dyn Fn(u32) -> Body<'a>>,
 ) -> Result<(), Error> {
     let plan = &session.plan;
-    let completed = xml::parse_complete(&response.body);
+    let completed =
+        s3::CompleteMultipartUpload::answer(&response.head, &response.body, plan.checksum);
     let etag = completed
-        .as_ref()
-        .and_then(|c| c.etag.clone())
-        .or_else(|| response.head.header("etag").map(str::to_string))
+        .etag
         .filter(|e| !unquote(e).is_empty() && confirm::etag_is_digest(&response.head));
     let expected_sum = plan.checksum.zip(object_checksum(plan.checksum, parts));
-    let answered_sum = expected_sum.as_ref().and_then(|(a, _)| {
-        completed
-            .as_ref()
-            .and_then(|c| c.checksums.iter().find(|(n, _)| n == a.xml_element()))
-            .map(|(_, v)| v.clone())
-            .or_else(|| response.head.header(a.header_name()).map(str::to_string))
-    });
+    let answered_sum = expected_sum.as_ref().and(completed.checksum);
     let mut confirmed = false;
     if let (Some(theirs), Some((a, ours))) = (&answered_sum, &expected_sum) {
         same_checksum(plan, *a, theirs, ours)?;
