@@ -1,7 +1,7 @@
 //! One PutObject: open the file, hash it when the payload is signed, send the head and
 //! the body, and hold the last bytes back until the file is known not to have changed.
 
-use super::exchange::{self, Body, Call, FileSpan, FileStamp, Integrity, Slot};
+use super::exchange::{self, Body, FileSpan, FileStamp, Integrity, Slot};
 use super::{adapt, confirm, retry, Outcome};
 use crate::config::{Condition, Plan, Scheme};
 use crate::s3;
@@ -96,20 +96,7 @@ fn put_with(
     headers.extend(plan.condition.as_ref().map(Condition::header));
     let request = s3::PutObject { headers }.request();
     let meter = super::meter();
-    let call = Call {
-        method: request.method,
-        query: request.query,
-        headers: request.headers,
-        body,
-        payload_hash: &integrity.payload_hash,
-        checksum: plan.checksum,
-        checksum_value: integrity.checksum_value.clone(),
-        // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
-        md5: plan.verify_etag && integrity.md5.is_none(),
-        cancel: None,
-        meter: Some(&meter),
-        on_bucket: false,
-    };
+    let call = super::call::payload(plan, request, body, integrity, &meter, None);
     // An attempt that broke off may have stored the object all the same: a conditional
     // retry of it would then be refused by that very object.
     let mut broke_off = false;

@@ -16,12 +16,12 @@ mod verify;
 
 pub use failure::fail;
 pub use file::upload_file;
-pub use pool::send_parts;
+pub use pool::{send_parts, FirstFailure};
 pub use resume::abort_command;
 pub(crate) use verify::unquote;
 pub use verify::{etag_md5, hex, multipart_etag, object_checksum, verify_object};
 
-use super::exchange::{self, Body, Call, Slot};
+use super::exchange::{self, Body, Slot};
 use super::single::tls_for;
 use super::{adapt, call, confirm, retry, Outcome};
 use crate::config::{Condition, Plan, MAX_PART, MAX_PARTS, MIN_PART};
@@ -144,20 +144,7 @@ pub fn send_part(
     }
     .request();
     let meter = super::meter();
-    let call = Call {
-        method: request.method,
-        query: request.query,
-        headers: request.headers,
-        body,
-        payload_hash: &integrity.payload_hash,
-        checksum: plan.checksum,
-        checksum_value: integrity.checksum_value.clone(),
-        // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
-        md5: plan.verify_etag && integrity.md5.is_none(),
-        cancel: Some(cancel),
-        meter: Some(&meter),
-        on_bucket: false,
-    };
+    let call = call::payload(plan, request, body, &integrity, &meter, Some(cancel));
     let answer = retry::run(plan, |plan, attempt| {
         exchange::exchange(plan, attempt, &call, session.tls.as_ref(), slot)
     })?;

@@ -21,29 +21,22 @@ pub fn send_parts<'a>(
     kept: Slot,
 ) -> Result<(), Error> {
     let next = AtomicUsize::new(0);
-    let cancel = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let failure = FirstFailure::default();
     let workers = (session.plan.multipart.jobs as usize).min(todo.len());
     let kept = Mutex::new(kept);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 let mut slot: Slot = lock(&kept).take();
-                while !interrupt::should_stop(Some(&cancel)) {
+                while !interrupt::should_stop(Some(&failure.cancel)) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&number) = todo.get(i) else { break };
-                    match send_part(session, number, body_of(number), &cancel, &mut slot) {
+                    let sent =
+                        send_part(session, number, body_of(number), &failure.cancel, &mut slot);
+                    match sent {
                         Ok(done) => part_stored(table, journal_path, number, done),
                         Err(e) => {
-                            let mut first = lock(&first_error);
-                            // A sibling stopped by this failure does not hide its cause.
-                            if first.is_none()
-                                && !(cancel.load(Ordering::SeqCst)
-                                    && matches!(e, Error::Interrupted(_)))
-                            {
-                                *first = Some(e);
-                            }
-                            cancel.store(true, Ordering::SeqCst);
+                            failure.record(e);
                             break;
                         }
                     }
@@ -51,13 +44,37 @@ pub fn send_parts<'a>(
             });
         }
     });
-    if let Some(e) = lock(&first_error).take() {
+    if let Some(e) = failure.take() {
         return Err(e);
     }
     if interrupt::requested().is_some() {
         return Err(crate::transport::stopped());
     }
     Ok(())
+}
+
+/// The first failure among parts sent at once: it stops the others (`cancel`), and a
+/// sibling stopped by it does not hide its cause.
+#[derive(Default)]
+pub struct FirstFailure {
+    pub cancel: AtomicBool,
+    error: Mutex<Option<Error>>,
+}
+
+impl FirstFailure {
+    pub fn record(&self, e: Error) {
+        let mut first = lock(&self.error);
+        let stopped_by_sibling =
+            self.cancel.load(Ordering::SeqCst) && matches!(e, Error::Interrupted(_));
+        if first.is_none() && !stopped_by_sibling {
+            *first = Some(e);
+        }
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    pub fn take(&self) -> Option<Error> {
+        lock(&self.error).take()
+    }
 }
 
 /// Records a part the store confirmed: in the table, the journal and the meter.

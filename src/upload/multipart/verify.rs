@@ -49,12 +49,7 @@ pub(super) fn confirm_completed(
         .iter()
         .map(|p| etag_md5(&p.etag))
         .collect::<Option<Vec<_>>>()
-        .map(|md5s| {
-            let mut all = Md5::new();
-            md5s.iter().for_each(|m| all.update(m));
-            let digest: [u8; 16] = all.finalize().into();
-            format!("{}-{}", hex(&digest), parts.len())
-        });
+        .map(|md5s| etag_of_md5s(&md5s));
     let etag_matches = assembled
         .zip(response.head.header("etag"))
         .is_some_and(|(ours, theirs)| unquote(theirs) == ours);
