@@ -154,8 +154,11 @@ pub fn part(
 
 /// HEAD of the plan's object, asking for its checksum.
 pub fn head_object(plan: &Plan, tls: Option<&Arc<ClientConfig>>) -> Result<ResponseHead, Error> {
-    let headers = vec![("x-amz-checksum-mode".to_string(), "ENABLED".to_string())];
-    exchange::small_call(plan, tls, "HEAD", Vec::new(), headers, &[]).map(|a| a.response.head)
+    let request = crate::s3::HeadObject {
+        checksum_mode: true,
+    }
+    .request();
+    super::call::send(plan, tls, request).map(|a| a.response.head)
 }
 
 /// The MD5 an answer's ETag is, when it is one: not for an object the store encrypted

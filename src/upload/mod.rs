@@ -1,6 +1,8 @@
 //! Uploads: drive the requests and the body copy, and judge the store's answers.
 
 pub mod adapt;
+pub mod call;
+pub mod condition;
 pub mod confirm;
 pub mod exchange;
 pub mod journal;
@@ -12,7 +14,7 @@ pub mod retry;
 pub mod single;
 pub mod stdin;
 
-use crate::config::{Condition, Plan};
+use crate::config::Plan;
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
 use crate::report::progress::Meter;
@@ -21,6 +23,7 @@ use crate::Error;
 use std::time::Duration;
 
 pub use crate::report::Outcome;
+pub use condition::{bare_if_match, not_written, precondition_failed};
 
 /// The object being uploaded: its progress, retries and the upload it kept. Run state,
 /// not the Plan's: every part and every retry of the object counts here; the command line
@@ -108,7 +111,7 @@ fn upload(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
     }
     if plan.from_stdin() {
         stdin::refuse_null_input()?;
-        multipart::condition_holds_now(plan)?;
+        condition::condition_holds_now(plan)?;
         return stdin::upload(plan);
     }
     let (file, size, stamp) = single::open_source(&plan.source)?;
@@ -125,7 +128,7 @@ fn upload(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
     if plan.multipart.resume || size > plan.multipart.threshold || size > single::MAX_SINGLE_PUT {
         multipart::upload_file(plan, &file, size, stamp)
     } else {
-        multipart::condition_holds_now(plan)?;
+        condition::condition_holds_now(plan)?;
         single::put_file(plan, &file, size, stamp, slot)
     }
 }
@@ -147,16 +150,9 @@ fn acl_applied(plan: &Plan) {
     let Ok(tls) = single::tls_for(plan) else {
         return;
     };
-    let query = vec![("acl".to_string(), String::new())];
-    match exchange::small_call(plan, tls.as_ref(), "GET", query, Vec::new(), &[]) {
+    match call::send(plan, tls.as_ref(), crate::s3::GetObjectAcl.request()) {
         Ok(answer) => {
-            let doc = String::from_utf8_lossy(&answer.response.body);
-            let granted = crate::http::xml::elements(&doc, "Grant").iter().any(|g| {
-                crate::http::xml::field(g, "URI").is_some_and(|u| u.ends_with(group))
-                    && crate::http::xml::field(g, "Permission")
-                        .is_some_and(|p| matches!(p.trim(), "READ" | "FULL_CONTROL"))
-            });
-            if !granted {
+            if !crate::s3::GetObjectAcl::grants_read_to(&answer.response.body, group) {
                 crate::report::warning(&format!(
                     "--acl {acl} was not applied: the ACL of {} has no grant to {group}; the store ignored it \
                      (make the object public with a bucket policy instead)",
@@ -175,52 +171,6 @@ fn acl_applied(plan: &Plan) {
         }
         Err(_) => {}
     }
-}
-
-/// A 412 to a conditional write, in the user's words (exit 11); any other error as it is.
-/// `broke_off`: an earlier attempt of the same request failed on the way, and may have
-/// stored the object itself.
-pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error {
-    let (Error::Refused(r), Some(condition)) = (&error, &plan.condition) else {
-        return error;
-    };
-    if r.status != 412 {
-        return error;
-    }
-    let error = not_written(plan, condition);
-    if broke_off {
-        return error.with_note(
-            "an earlier attempt broke off on the way and may have stored it itself: \
-             compare its ETag with the file's MD5",
-        );
-    }
-    error
-}
-
-/// The plan with the `--if-match` ETag bare, where it was quoted: Ceph RGW 16.2 refuses
-/// `If-Match: "ETAG"` (quoted, as S3 documents it) with 412 and takes `If-Match: ETAG`.
-pub fn bare_if_match(plan: &Plan) -> Option<Plan> {
-    let Some(Condition::Match(etag)) = &plan.condition else {
-        return None;
-    };
-    let bare = etag.trim_matches('"');
-    (bare != etag && bare != "*").then(|| {
-        let mut plan = plan.clone();
-        plan.condition = Some(Condition::Match(bare.to_string()));
-        plan
-    })
-}
-
-/// The object at the plan's key does not meet `condition`: nothing is written (exit 11).
-pub fn not_written(plan: &Plan, condition: &Condition) -> Error {
-    let url = plan.url();
-    Error::Precondition(match condition {
-        Condition::NoneMatch => format!("{url} exists; --no-clobber did not overwrite it"),
-        Condition::Match(etag) => format!(
-            "{url} is not the object with ETag {etag} (it changed, or is gone); --if-match did not \
-             overwrite it: look up its ETag again"
-        ),
-    })
 }
 
 /// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,

@@ -2,30 +2,9 @@
 //! the head writer. Pure: the time is passed in.
 
 use crate::config::{Credentials, Plan, SignatureVersion};
+use crate::s3;
 use crate::sign::time::Timestamp;
-use crate::sign::{uri, v2, v4};
-
-/// The query parameters SigV2 signs (S3 developer guide, "Constructing the
-/// CanonicalizedResource Element"), sorted.
-const V2_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "delete",
-    "lifecycle",
-    "location",
-    "logging",
-    "notification",
-    "partNumber",
-    "policy",
-    "requestPayment",
-    "tagging",
-    "torrent",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
-    "website",
-];
+use crate::sign::{v2, v4};
 
 /// A request ready to go on the wire (the body is sent separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,25 +40,23 @@ pub fn sign(
     spec: RequestSpec<'_>,
     time: Timestamp,
 ) -> SignedRequest {
-    let key = if spec.on_bucket { "" } else { &plan.key };
-    let path = if plan.path_style {
-        format!("/{}/{key}", plan.bucket)
-    } else {
-        format!("/{key}")
+    let address = s3::Address {
+        bucket: &plan.bucket,
+        key: &plan.key,
+        path_style: plan.path_style,
     };
-    let encoded_path = uri::encode_path(&path);
+    let scope = if spec.on_bucket {
+        s3::Resource::Bucket
+    } else {
+        s3::Resource::Object
+    };
+    let encoded_path = address.encoded_path(scope);
     let mut query = spec.query;
     query.sort();
-    let query_string = query
-        .iter()
-        .map(|(k, v)| format!("{}={}", uri::encode_component(k), uri::encode_component(v)))
-        .collect::<Vec<_>>()
-        .join("&");
     let target = match &plan.url_target {
         // A presigned URL is sent exactly as it was given: its query is what was signed.
         Some(url) => url.target.clone(),
-        None if query_string.is_empty() => encoded_path.clone(),
-        None => format!("{encoded_path}?{query_string}"),
+        None => address.target(scope, &query),
     };
 
     let mut headers = vec![
@@ -138,23 +115,7 @@ pub fn sign(
                     .find(|(n, _)| n == name)
                     .map_or("", |(_, v)| v.as_str())
             };
-            // The resource is always /bucket/key, also for virtual-hosted requests
-            // (S3 developer guide, "Constructing the CanonicalizedResource Element").
-            let mut resource = uri::encode_path(&format!("/{}/{key}", plan.bucket));
-            // Only S3's sub-resources are signed, sorted, values as they are, a bare name
-            // when empty: `?partNumber=2&uploadId=ID`, `?uploads`.
-            let mut separator = '?';
-            for (name, value) in &query {
-                if V2_SUBRESOURCES.contains(&name.as_str()) {
-                    resource.push(separator);
-                    resource.push_str(name);
-                    if !value.is_empty() {
-                        resource.push('=');
-                        resource.push_str(value);
-                    }
-                    separator = '&';
-                }
-            }
+            let resource = address.v2_resource(scope, &query);
             let request = v2::V2Request {
                 method: spec.method,
                 content_md5: find("content-md5"),

@@ -1,9 +1,10 @@
 //! One PutObject: open the file, hash it when the payload is signed, send the head and
 //! the body, and hold the last bytes back until the file is known not to have changed.
 
-use super::exchange::{self, Body, Call, FileSpan, FileStamp, Integrity, Slot};
+use super::exchange::{self, Body, FileSpan, FileStamp, Integrity, Slot};
 use super::{adapt, confirm, retry, Outcome};
 use crate::config::{Condition, Plan, Scheme};
+use crate::s3;
 use crate::transport;
 use crate::Error;
 use rustls::ClientConfig;
@@ -93,21 +94,9 @@ fn put_with(
         headers.push(("content-md5".into(), md5.clone()));
     }
     headers.extend(plan.condition.as_ref().map(Condition::header));
+    let request = s3::PutObject { headers }.request();
     let meter = super::meter();
-    let call = Call {
-        method: "PUT",
-        query: Vec::new(),
-        headers,
-        body,
-        payload_hash: &integrity.payload_hash,
-        checksum: plan.checksum,
-        checksum_value: integrity.checksum_value.clone(),
-        // The MD5 of a pass before sending (Content-MD5) serves the ETag check too.
-        md5: plan.verify_etag && integrity.md5.is_none(),
-        cancel: None,
-        meter: Some(&meter),
-        on_bucket: false,
-    };
+    let call = super::call::payload(plan, request, body, integrity, &meter, None);
     // An attempt that broke off may have stored the object all the same: a conditional
     // retry of it would then be refused by that very object.
     let mut broke_off = false;
@@ -150,7 +139,7 @@ fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error
             "{what}: do not trust {url}; it was left in place (delete it, or pass --delete-on-mismatch)"
         ));
     }
-    match exchange::small_call(plan, tls, "DELETE", Vec::new(), Vec::new(), &[]) {
+    match super::call::send(plan, tls, s3::DeleteObject.request()) {
         Ok(_) => Error::Integrity(format!("{what}: {url} was deleted (--delete-on-mismatch)")),
         Err(e) => Error::Integrity(format!(
             "{what}: do not trust {url}; deleting it failed too ({e})"

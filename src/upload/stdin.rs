@@ -5,7 +5,7 @@
 //! every 1,000 parts) so that no stream up to 5 TiB reaches the 10,000-part ceiling.
 
 use super::exchange::{Body, FileSpan, Slot};
-use super::multipart::{self, lock, PartDone, Session};
+use super::multipart::{self, lock, FirstFailure, PartDone, Session};
 use super::{single, Outcome};
 use crate::config::memory::{show, stdin_base_part};
 use crate::config::{Multipart, Plan, MAX_OBJECT, MAX_PART, MAX_PARTS};
@@ -16,7 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -386,8 +386,7 @@ fn stream_parts(
 ) -> Result<(u32, u64), Error> {
     let jobs = session.plan.multipart.jobs as usize;
     let spool = session.plan.multipart.spool_dir.as_deref();
-    let cancel = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let failure = FirstFailure::default();
     // Rendezvous: a filled hold waits here until a sender takes it, so at most
     // jobs + 1 holds exist.
     let (work_tx, work_rx) = mpsc::sync_channel::<(u32, Hold, u64)>(0);
@@ -399,18 +398,18 @@ fn stream_parts(
     let filled = std::thread::scope(|scope| {
         for _ in 0..jobs {
             let free_tx = free_tx.clone();
-            let (work_rx, cancel, first_error) = (&work_rx, &cancel, &first_error);
+            let (work_rx, failure) = (&work_rx, &failure);
             let mut slot: Slot = lock(&kept).take();
             scope.spawn(move || {
                 loop {
                     let job = lock(work_rx).recv();
                     let Ok((number, hold, len)) = job else { break };
-                    if !interrupt::should_stop(Some(cancel)) {
+                    if !interrupt::should_stop(Some(&failure.cancel)) {
                         match multipart::send_part(
                             session,
                             number,
                             hold.body(len),
-                            cancel,
+                            &failure.cancel,
                             &mut slot,
                         ) {
                             Ok(done) => {
@@ -423,16 +422,7 @@ fn stream_parts(
                                 drop(t);
                                 super::meter().part_done();
                             }
-                            Err(e) => {
-                                let mut first = lock(first_error);
-                                if first.is_none()
-                                    && !(cancel.load(Ordering::SeqCst)
-                                        && matches!(e, Error::Interrupted(_)))
-                                {
-                                    *first = Some(e);
-                                }
-                                cancel.store(true, Ordering::SeqCst);
-                            }
+                            Err(e) => failure.record(e),
                         }
                     }
                     // The reader waits for holds; it must get them back even after a failure.
@@ -454,12 +444,12 @@ fn stream_parts(
             (spool, spill),
             &work_tx,
             &free_rx,
-            &cancel,
+            &failure.cancel,
         );
         drop(work_tx);
         result
     });
-    if let Some(e) = lock(&first_error).take() {
+    if let Some(e) = failure.take() {
         return Err(e);
     }
     let (parts, total) = filled?;
