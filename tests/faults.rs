@@ -230,13 +230,16 @@ fn request_timeout_is_retried() {
 fn an_early_refusal_over_tls_is_reported_not_the_reset() {
     let src = source(16 * 1024 * 1024);
     let answer = s3_error("403 Forbidden", "SignatureDoesNotMatch", "");
-    let (port, ca, store) = common::refuse_once(src.dir.path(), answer);
-    let ca = ca.to_string_lossy().into_owned();
-    let endpoint = format!("https://localhost:{port}");
-    let out = push(&endpoint, &src, &["--no-expect", "--ca-bundle", &ca]);
+    let store = common::TlsFront::refusing(answer);
+    let ca = store.ca_pem_path().to_string_lossy().into_owned();
+    let out = push(
+        &store.endpoint(),
+        &src,
+        &["--no-expect", "--ca-bundle", &ca],
+    );
     let err = assert_failed(&out, 7);
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
-    store.join().expect("the store's thread");
+    assert_eq!(store.connections(), 1, "the refusal was retried");
 }
 
 // f.

@@ -6,7 +6,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod canned;
+mod listen;
 mod proxy;
 mod scripted;
 mod server;
@@ -15,7 +15,7 @@ mod standin;
 mod tls;
 
 #[allow(unused_imports)]
-pub use canned::CannedServer;
+pub use listen::{Connection, Listening};
 #[allow(unused_imports)]
 pub use proxy::{ProxyMode, TestProxy};
 #[allow(unused_imports)]
@@ -25,7 +25,7 @@ pub use server::S3Server;
 #[allow(unused_imports)]
 pub use standin::{Request, StandIn};
 #[allow(unused_imports)]
-pub use tls::{refuse_once, TlsFront};
+pub use tls::TlsFront;
 
 use std::ffi::OsString;
 use std::fs::File;
