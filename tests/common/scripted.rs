@@ -198,6 +198,68 @@ impl ScriptedServer {
     }
 }
 
+/// A store that takes the request (answering Expect as S3 does) and stores it.
+pub fn good() -> Vec<Step> {
+    vec![
+        Step::ReadHead,
+        Step::ContinueIfExpected,
+        Step::ReadBody,
+        Step::Stored,
+    ]
+}
+
+/// Takes the request (answering Expect as S3 does), then answers `reply`.
+pub fn after_body(reply: Vec<u8>) -> Vec<Step> {
+    vec![
+        Step::ReadHead,
+        Step::ContinueIfExpected,
+        Step::ReadBody,
+        Step::Reply(reply),
+    ]
+}
+
+/// What S3 answers to CreateMultipartUpload of `s3://bucket/key.bin`: this upload id.
+pub fn initiated(upload_id: &str) -> Vec<u8> {
+    answer(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/xml")],
+        &format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
+             <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>{upload_id}</UploadId>\
+             </InitiateMultipartUploadResult>"
+        ),
+    )
+}
+
+/// The hex MD5 of `bytes`.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The quoted MD5 of `bytes`: the ETag S3 gives them (an object stored by one PUT, a part).
+pub fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", md5_hex(bytes))
+}
+
+/// The ETag S3 gives an object of these parts: the MD5 of their MD5s, then `-N`.
+pub fn multipart_etag(parts: &[&[u8]]) -> String {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend_from_slice(&Md5::digest(p));
+    }
+    format!("\"{}-{}\"", md5_hex(&all), parts.len())
+}
+
+/// The request line of each recorded request, in order.
+pub fn request_lines(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .map(|s| s.head.lines().next().unwrap_or("").to_string())
+        .collect()
+}
+
 /// A response: the status line, the headers, Content-Length (the body's), the body.
 pub fn answer(status_line: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut out = format!("{}\r\n", status(status_line));
@@ -251,21 +313,14 @@ fn stored_reply(head: &str, body: &[u8], close: bool) -> Vec<u8> {
             n.trim().eq_ignore_ascii_case("content-encoding") && v.contains("aws-chunked")
         })
     });
-    let digest = if chunked {
+    let tag = if chunked {
         let (data, trailer) = decode_aws_chunked(body);
         echoed.extend(trailer.lines().filter_map(checksum_header));
-        Md5::digest(&data)
+        etag(&data)
     } else {
-        Md5::digest(body)
+        etag(body)
     };
-    let etag = format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let mut headers = vec![("ETag".to_string(), etag)];
+    let mut headers = vec![("ETag".to_string(), tag)];
     if close {
         headers.push(("Connection".into(), "close".into()));
     }
