@@ -10,6 +10,12 @@
 #[path = "../tests/common/tls.rs"]
 mod tls;
 
+// The accept loop, stop and Drop that the front stands on.
+#[allow(dead_code)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[path = "../tests/common/listen.rs"]
+mod listen;
+
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,7 +10,7 @@
 mod common;
 
 use common::stage::{assert_failure, describe, run, Stage, BUCKET};
-use common::{answer, s3_error, ScriptedServer, Seen, Step};
+use common::{answer, initiated, request_lines, s3_error, text, ScriptedServer, Step};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -23,10 +23,6 @@ const MIB: u64 = 1024 * 1024;
 const LIMIT: Duration = Duration::from_secs(30);
 /// Two 5 MiB parts: the object goes up with Create, two parts and Complete.
 const TWO_PARTS: &[&str] = &["--multipart-threshold", "5M", "--part-size", "5M"];
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The object is stored under exactly this key with exactly the bytes of `source`.
 fn assert_object(stage: &Stage, out: &Output, key: &str, source: &Path) {
@@ -332,12 +328,6 @@ fn batch_at(endpoint: &str, home: &Path, sources: &[PathBuf], extra: &[&str]) ->
     cmd
 }
 
-fn request_lines(seen: &[Seen]) -> Vec<String> {
-    seen.iter()
-        .map(|s| s.head.lines().next().unwrap_or("").to_string())
-        .collect()
-}
-
 #[test]
 fn a_batch_of_single_puts_uses_one_kept_alive_connection() {
     let dir = tempfile::tempdir().unwrap();
@@ -603,16 +593,6 @@ fn no_clobber_in_a_batch_skips_what_exists_and_says_so() {
 
 // ---- conditional Complete against the scripted server ------------------------------------
 
-fn initiated() -> Vec<u8> {
-    answer(
-        "HTTP/1.1 200 OK",
-        &[("Content-Type", "application/xml")],
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
-         <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>UPLOAD-1</UploadId>\
-         </InitiateMultipartUploadResult>",
-    )
-}
-
 #[test]
 fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
     let dir = tempfile::tempdir().unwrap();
@@ -625,7 +605,7 @@ fn a_412_at_complete_is_not_written_and_the_upload_is_aborted() {
     // the store refuses Complete.
     let server = ScriptedServer::start(vec![
         vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         parts,
         vec![
             ReadHead,

@@ -9,73 +9,14 @@
 
 mod common;
 
-use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step};
-use md5::{Digest, Md5};
-use std::path::PathBuf;
-use std::process::Output;
-use std::time::Duration;
-use tempfile::TempDir;
+use common::stage::describe;
+use common::{
+    answer, etag, initiated, multipart_etag, push, request_lines, s3_error, s3_error_with, source,
+    text, ScriptedServer, Step, DEST,
+};
 use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stored};
 
-const LIMIT: Duration = Duration::from_secs(20);
-const DEST: &str = "s3://bucket/key.bin";
 const MIB: u64 = 1024 * 1024;
-
-struct Source {
-    dir: TempDir,
-    file: PathBuf,
-}
-
-fn source(len: u64) -> Source {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = common::random_file(dir.path(), "body.bin", len);
-    Source { dir, file }
-}
-
-fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
-    let mut cmd = common::s3push(src.dir.path());
-    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
-    cmd.args(extra);
-    cmd.arg(&src.file).arg(DEST);
-    common::run_bounded(cmd, LIMIT)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
-fn request_lines(seen: &[Seen]) -> Vec<String> {
-    seen.iter()
-        .map(|s| s.head.lines().next().unwrap_or("").to_string())
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The quoted MD5 of `bytes`: the ETag S3 gives them.
-fn etag(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex(&Md5::digest(bytes)))
-}
-
-/// The ETag of an object of these parts: the MD5 of their MD5s, then `-N`.
-fn multipart_etag(parts: &[&[u8]]) -> String {
-    let mut all = Vec::new();
-    for p in parts {
-        all.extend_from_slice(&Md5::digest(p));
-    }
-    format!("\"{}-{}\"", hex(&Md5::digest(&all)), parts.len())
-}
 
 fn head_answer(len: u64, etag: &str) -> Vec<u8> {
     // A HEAD answer: the object's length, and no body.
@@ -288,14 +229,7 @@ fn an_empty_etag_after_complete_is_confirmed_by_a_head() {
     let mut parts = part(etag(p1));
     parts.extend(part(etag(p2)));
     let server = ScriptedServer::start(vec![
-        vec![
-            ReadHead,
-            ReadBody,
-            Reply(xml(
-                "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
-                 <UploadId>UPLOAD-1</UploadId></InitiateMultipartUploadResult>",
-            )),
-        ],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         parts,
         vec![
             ReadHead,
@@ -460,13 +394,6 @@ fn a_412_at_complete_over_the_same_bytes_aborts_the_upload() {
     let src = source(len);
     let bytes = std::fs::read(&src.file).unwrap();
     let (p1, p2) = bytes.split_at(5 * MIB as usize);
-    let xml = |body: &str| {
-        answer(
-            "HTTP/1.1 200 OK",
-            &[("Content-Type", "application/xml")],
-            body,
-        )
-    };
     let part = |e: String| {
         vec![
             ReadHead,
@@ -479,14 +406,7 @@ fn a_412_at_complete_over_the_same_bytes_aborts_the_upload() {
     parts.extend(part(etag(p2)));
     let server = ScriptedServer::start(vec![
         vec![ReadHead, Reply(answer("HTTP/1.1 404 Not Found", &[], ""))],
-        vec![
-            ReadHead,
-            ReadBody,
-            Reply(xml(
-                "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
-                 <UploadId>UPLOAD-4</UploadId></InitiateMultipartUploadResult>",
-            )),
-        ],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-4"))],
         parts,
         vec![
             ReadHead,

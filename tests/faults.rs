@@ -11,11 +11,12 @@
 
 mod common;
 
-use common::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
-use std::path::PathBuf;
+use common::{
+    after_body, answer, etag, good, initiated, multipart_etag, push, request_lines, s3_error,
+    s3_error_with, source, text, ScriptedServer, Seen, Source, Step, CONTINUE, DEST,
+};
 use std::process::Output;
 use std::time::{Duration, Instant, SystemTime};
-use tempfile::TempDir;
 use Step::{
     Close, ContinueIfExpected, ReadBody, ReadBodyPart, ReadBodySlowly, ReadHead, Reply, Reset,
     Stall, Stored, Trickle,
@@ -27,33 +28,6 @@ const BIG: u64 = 2 * 1024 * 1024;
 const SMALL: u64 = 100;
 /// Any run here takes a few seconds at most; a hang fails the test after this.
 const LIMIT: Duration = Duration::from_secs(20);
-const DEST: &str = "s3://bucket/key.bin";
-
-/// A temporary HOME holding the file to upload.
-struct Source {
-    dir: TempDir,
-    file: PathBuf,
-}
-
-fn source(len: u64) -> Source {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = common::random_file(dir.path(), "body.bin", len);
-    Source { dir, file }
-}
-
-/// Runs `s3push [--endpoint server] --retry-max-wait 0.05 EXTRA FILE s3://bucket/key.bin`.
-fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
-    let mut cmd = common::s3push(src.dir.path());
-    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
-    cmd.args(extra);
-    cmd.arg(&src.file).arg(DEST);
-    common::run_bounded(cmd, LIMIT)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn no_secret(out: &Output) {
     for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         assert!(
@@ -96,16 +70,6 @@ fn assert_ok(out: &Output) -> String {
     );
     no_secret(out);
     err
-}
-
-/// A store that takes the request (answering Expect as S3 does) and stores it.
-fn good() -> Vec<Step> {
-    vec![ReadHead, ContinueIfExpected, ReadBody, Stored]
-}
-
-/// Takes the request, then answers `reply`.
-fn after_body(reply: Vec<u8>) -> Vec<Step> {
-    vec![ReadHead, ContinueIfExpected, ReadBody, Reply(reply)]
 }
 
 fn assert_requests(seen: &[Seen], n: usize) {
@@ -230,13 +194,16 @@ fn request_timeout_is_retried() {
 fn an_early_refusal_over_tls_is_reported_not_the_reset() {
     let src = source(16 * 1024 * 1024);
     let answer = s3_error("403 Forbidden", "SignatureDoesNotMatch", "");
-    let (port, ca, store) = common::refuse_once(src.dir.path(), answer);
-    let ca = ca.to_string_lossy().into_owned();
-    let endpoint = format!("https://localhost:{port}");
-    let out = push(&endpoint, &src, &["--no-expect", "--ca-bundle", &ca]);
+    let store = common::TlsFront::refusing(answer);
+    let ca = store.ca_pem_path().to_string_lossy().into_owned();
+    let out = push(
+        &store.endpoint(),
+        &src,
+        &["--no-expect", "--ca-bundle", &ca],
+    );
     let err = assert_failed(&out, 7);
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
-    store.join().expect("the store's thread");
+    assert_eq!(store.connections(), 1, "the refusal was retried");
 }
 
 // f.
@@ -544,46 +511,19 @@ const MULTIPART: &[&str] = &[
     "0",
 ];
 
-fn initiated() -> Vec<u8> {
-    answer(
-        "HTTP/1.1 200 OK",
-        &[("Content-Type", "application/xml")],
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
-         <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>UPLOAD-1</UploadId>\
-         </InitiateMultipartUploadResult>",
-    )
-}
-
 fn part_stored(etag: &str) -> Vec<u8> {
     answer("HTTP/1.1 200 OK", &[("ETag", etag)], "")
 }
 
 /// The quoted hex MD5 of the file's bytes in `range`: the ETag S3 gives that part.
 fn md5_etag(src: &Source, range: std::ops::Range<usize>) -> String {
-    use md5::{Digest, Md5};
-    let bytes = std::fs::read(&src.file).unwrap();
-    let digest = Md5::digest(&bytes[range]);
-    format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    etag(&std::fs::read(&src.file).unwrap()[range])
 }
 
 /// The ETag S3 gives the two-part object: the MD5 of the parts' MD5s, then "-2".
 fn object_etag(src: &Source) -> String {
-    use md5::{Digest, Md5};
     let bytes = std::fs::read(&src.file).unwrap();
-    let mut both = Vec::new();
-    both.extend_from_slice(&Md5::digest(&bytes[..5 << 20]));
-    both.extend_from_slice(&Md5::digest(&bytes[5 << 20..]));
-    let hex: String = Md5::digest(&both)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("\"{hex}-2\"")
+    multipart_etag(&[&bytes[..5 << 20], &bytes[5 << 20..]])
 }
 
 /// The CRC32 of the whole file, base64: the FULL_OBJECT checksum S3 gives the object.
@@ -606,12 +546,6 @@ fn completed_answer(src: &Source) -> Vec<u8> {
     )
 }
 
-fn request_lines(seen: &[Seen]) -> Vec<String> {
-    seen.iter()
-        .map(|s| s.head.lines().next().unwrap_or("").to_string())
-        .collect()
-}
-
 fn part(etag: &str) -> Vec<Step> {
     vec![
         ReadHead,
@@ -631,7 +565,7 @@ fn an_error_inside_the_200_of_complete_multipart_upload_fails_and_aborts() {
     let mut parts = part(&p1);
     parts.extend(part(&p2));
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         parts,
         after_body(s3_error("200 OK", "InternalError", "")),
         vec![
@@ -663,7 +597,7 @@ fn a_part_whose_etag_is_not_the_md5_sent_is_an_integrity_failure() {
     let src = source(TWO_PARTS);
     // No checksum: the ETag check is on.
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         part("\"00000000000000000000000000000000\""),
         vec![
             ReadHead,
@@ -702,7 +636,7 @@ fn a_completed_object_whose_etag_disagrees_is_not_trusted() {
         "<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef-2\"</ETag></CompleteMultipartUploadResult>",
     );
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         parts,
         after_body(completed),
     ]);
@@ -735,7 +669,7 @@ fn a_lost_complete_answer_is_confirmed_by_the_object_etag() {
         ("\"0123456789abcdef0123456789abcdef-2\"".to_string(), false),
     ] {
         let server = ScriptedServer::start(vec![
-            vec![ReadHead, ReadBody, Reply(initiated())],
+            vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
             part(&p1),
             part(&p2),
             vec![ReadHead, ReadBody, Close],
@@ -776,7 +710,7 @@ fn a_part_refused_with_slow_down_is_retried_alone() {
     );
     let completed = completed_answer(&src);
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         part(&p1),
         // The second part: SlowDown once (the connection drops after an error), then stored.
         after_body(s3_error("503 Slow Down", "SlowDown", "")),
@@ -863,7 +797,7 @@ fn a_part_checksum_echo_that_disagrees_fails_the_upload() {
         "",
     );
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         vec![ReadHead, ContinueIfExpected, ReadBody, Reply(bad_part)],
         vec![
             ReadHead,
@@ -1051,7 +985,7 @@ fn resume_finds_the_upload_by_listing_and_sends_only_what_is_missing() {
 fn a_second_run_on_the_same_journal_refuses_while_the_first_holds_it() {
     let src = source(TWO_PARTS);
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-1"))],
         vec![ReadHead, Stall(Duration::from_secs(15))],
     ]);
     let mut first = common::s3push(src.dir.path());

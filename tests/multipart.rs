@@ -7,12 +7,12 @@
 mod common;
 
 use common::stage::{describe, run, Stage, BUCKET};
-use common::{Feed, RandomStream};
+use common::{signal, Feed, RandomStream};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
@@ -284,14 +284,6 @@ fn finish(child: Child) -> Output {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]

@@ -9,22 +9,18 @@
 mod common;
 
 use common::stage::{Stage, BUCKET};
-use common::{answer, s3_error, ScriptedServer, Step};
+use common::{
+    after_body, answer, etag, good, initiated, md5_hex, multipart_etag, push, s3_error, source,
+    text, ScriptedServer, Step, DEST,
+};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
-use tempfile::TempDir;
 use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stall, Stored};
 
 const LIMIT: Duration = Duration::from_secs(30);
-const DEST: &str = "s3://bucket/key.bin";
 const MIB: u64 = 1024 * 1024;
 const TOKEN: &str = "s3push-test-session-token-SECRET-0123456789";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The one JSON object on stdout (one line, newline-terminated).
 fn one_json(out: &Output) -> Value {
@@ -35,14 +31,6 @@ fn one_json(out: &Output) -> Value {
         common::stage::describe(out)
     );
     serde_json::from_str(stdout.trim_end()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// S3's CRC32 value: the big-endian CRC, base64.
@@ -147,33 +135,6 @@ fn json_for_a_refusal_and_for_a_usage_error() {
 
 // ---- --json, retries and kept uploads against the scripted server ----------------------
 
-struct Source {
-    dir: TempDir,
-    file: PathBuf,
-}
-
-fn source(len: u64) -> Source {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = common::random_file(dir.path(), "body.bin", len);
-    Source { dir, file }
-}
-
-fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
-    let mut cmd = common::s3push(src.dir.path());
-    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
-    cmd.args(extra);
-    cmd.arg(&src.file).arg(DEST);
-    common::run_bounded(cmd, LIMIT)
-}
-
-fn after_body(reply: Vec<u8>) -> Vec<Step> {
-    vec![ReadHead, ContinueIfExpected, ReadBody, Reply(reply)]
-}
-
-fn good() -> Vec<Step> {
-    vec![ReadHead, ContinueIfExpected, ReadBody, Stored]
-}
-
 #[test]
 fn json_counts_retries() {
     let slow = s3_error("503 Slow Down", "SlowDown", "");
@@ -183,27 +144,15 @@ fn json_counts_retries() {
     assert!(out.status.success(), "{}", common::stage::describe(&out));
     let v = one_json(&out);
     assert_eq!(v["retries"], 2);
-    let md5 = <md5::Md5 as md5::Digest>::digest(std::fs::read(&src.file).unwrap());
-    let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(v["etag"], hex);
+    assert_eq!(v["etag"], md5_hex(&std::fs::read(&src.file).unwrap()));
     assert_eq!(server.seen().len(), 3);
-}
-
-fn initiated() -> Vec<u8> {
-    answer(
-        "HTTP/1.1 200 OK",
-        &[("Content-Type", "application/xml")],
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
-         <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>UPLOAD-7</UploadId>\
-         </InitiateMultipartUploadResult>",
-    )
 }
 
 #[test]
 fn json_for_a_kept_upload_names_its_id_and_the_resume_command() {
     let src = source(5 * MIB + 1);
     let server = ScriptedServer::start(vec![
-        vec![ReadHead, ReadBody, Reply(initiated())],
+        vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-7"))],
         after_body(s3_error("403 Forbidden", "AccessDenied", "")),
     ]);
     let flags = [
@@ -544,24 +493,13 @@ fn progress_counts_payload_bytes_of_streams_and_aws_chunked_bodies() {
     stage.assert_stored(&out, "chunked.bin", &source);
 }
 
-/// The quoted hex MD5 of `bytes`: the ETag S3 gives a part.
-fn quoted_md5(bytes: &[u8]) -> String {
-    format!("\"{}\"", md5_hex(bytes))
-}
-
 #[test]
 fn a_resume_counts_the_stored_parts_as_done() {
     let src = source(5 * MIB + 1);
     let bytes = std::fs::read(&src.file).unwrap();
     let split = 5 * MIB as usize;
-    let (p1, p2) = (quoted_md5(&bytes[..split]), quoted_md5(&bytes[split..]));
-    let object = {
-        use md5::{Digest, Md5};
-        let mut both = Vec::new();
-        both.extend_from_slice(&Md5::digest(&bytes[..split]));
-        both.extend_from_slice(&Md5::digest(&bytes[split..]));
-        format!("\"{}-2\"", md5_hex(&both))
-    };
+    let (p1, p2) = (etag(&bytes[..split]), etag(&bytes[split..]));
+    let object = multipart_etag(&[&bytes[..split], &bytes[split..]]);
     let xml = |body: String| {
         answer(
             "HTTP/1.1 200 OK",

@@ -5,48 +5,14 @@
 
 mod common;
 
-use common::{answer, ScriptedServer, Seen, Step, TlsFront};
+use common::stage::describe;
+use common::{answer, push, source, text, ScriptedServer, Seen, Source, Step, TlsFront};
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
-use tempfile::TempDir;
 use Step::{ContinueIfExpected, ReadBody, ReadHead, Reply, Stored};
 
 const LIMIT: Duration = Duration::from_secs(20);
-const DEST: &str = "s3://bucket/key.bin";
 const KIB: u64 = 1024;
-
-struct Source {
-    dir: TempDir,
-    file: PathBuf,
-}
-
-fn source(len: u64) -> Source {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = common::random_file(dir.path(), "body.bin", len);
-    Source { dir, file }
-}
-
-fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
-    let mut cmd = common::s3push(src.dir.path());
-    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
-    cmd.args(extra);
-    cmd.arg(&src.file).arg(DEST);
-    common::run_bounded(cmd, LIMIT)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 /// A 32-byte key file and the base64 of the key and of its MD5.
 fn key_file(dir: &std::path::Path) -> (PathBuf, String, String) {

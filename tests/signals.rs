@@ -5,31 +5,14 @@
 
 mod common;
 
-use common::{answer, ScriptedServer, Step};
+use common::{initiated, signal, ScriptedServer, Step};
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use Step::{ReadBody, ReadHead, Reply, Stall};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const MIB: usize = 1024 * 1024;
-
-fn initiated() -> Vec<u8> {
-    answer(
-        "HTTP/1.1 200 OK",
-        &[("Content-Type", "application/xml")],
-        "<InitiateMultipartUploadResult><Bucket>bucket</Bucket><Key>key.bin</Key>\
-         <UploadId>UPLOAD-7</UploadId></InitiateMultipartUploadResult>",
-    )
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 /// Waits (polling, with a deadline) until the server has accepted `n` connections.
 fn wait_for_connections(server: &ScriptedServer, n: usize) {
@@ -71,7 +54,7 @@ fn finish(mut child: Child) -> (Option<i32>, String) {
 fn a_second_signal_says_which_upload_it_leaves_before_it_ends_the_process() {
     for round in 0..10 {
         let server = ScriptedServer::start(vec![
-            vec![ReadHead, ReadBody, Reply(initiated())],
+            vec![ReadHead, ReadBody, Reply(initiated("UPLOAD-7"))],
             vec![ReadHead, Stall(Duration::from_secs(15))],
             vec![ReadHead, Stall(Duration::from_secs(15))],
         ]);

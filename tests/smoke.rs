@@ -4,15 +4,15 @@
 
 mod common;
 
-use common::{CannedServer, S3Server, TlsFront};
+use common::{s3_error, S3Server, ScriptedServer, Step, TlsFront};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn server_starts_listens_and_stops() {
@@ -217,9 +217,12 @@ fn peak_rss_sees_a_64_mib_allocation() {
 }
 
 #[test]
-fn canned_server_answers_and_records_the_head() {
-    let canned = CannedServer::s3_error("404 Not Found", "NoSuchBucket", "no bucket");
-    let mut s = TcpStream::connect(("127.0.0.1", canned.port())).unwrap();
+fn scripted_server_answers_and_records_the_head() {
+    let server = ScriptedServer::start(vec![vec![
+        Step::ReadHead,
+        Step::Reply(s3_error("404 Not Found", "NoSuchBucket", "")),
+    ]]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         .unwrap();
@@ -228,9 +231,51 @@ fn canned_server_answers_and_records_the_head() {
     assert!(reply.starts_with("HTTP/1.1 404 Not Found\r\n"), "{reply}");
     assert!(reply.contains("<Code>NoSuchBucket</Code>"));
     drop(s);
-    let heads = canned.request_heads();
-    assert_eq!(heads.len(), 1);
-    assert!(heads[0].starts_with("PUT /b/k HTTP/1.1\r\n"), "{heads:?}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].head.starts_with("PUT /b/k HTTP/1.1\r\n"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[0].body_len, 3,
+        "the body sent after the answer is counted"
+    );
+}
+
+#[test]
+fn a_dropped_server_ends_its_connections_and_stops_listening() {
+    let server = ScriptedServer::start(vec![vec![
+        Step::ReadHead,
+        Step::Stall(Duration::from_secs(30)),
+    ]]);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port()));
+    let mut client = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.connections() < 1 {
+        assert!(Instant::now() < deadline, "the server never accepted");
+        // Polling the server's counter (not a readiness wait: it listens already).
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let dropped = Instant::now();
+    drop(server);
+    assert!(
+        dropped.elapsed() < Duration::from_secs(5),
+        "the drop waited for the stall: {:?}",
+        dropped.elapsed()
+    );
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    match client.read(&mut [0u8; 64]) {
+        Ok(0) => {}
+        Err(e) if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("the connection outlived the server: {other:?}"),
+    }
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 }
 
 /// A raw `GET /` through the front with rustls, trusting only `ca`; the whole reply.

@@ -7,7 +7,7 @@
 mod common;
 
 use common::stage::{assert_failure, run, run_offline, Stage, BUCKET};
-use common::CannedServer;
+use common::{s3_error, ScriptedServer, Step};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -281,28 +281,23 @@ fn wrong_secret_is_refused(mode: &[&str]) {
 }
 
 /// s3s-fs creates a missing bucket on PUT (it has no NoSuchBucket check there), so a
-/// canned server gives the answer S3 gives.
+/// scripted server gives the answer S3 gives.
 #[test]
 fn missing_bucket_is_refused_with_no_such_bucket() {
-    let canned = CannedServer::s3_error(
-        "404 Not Found",
-        "NoSuchBucket",
-        "The specified bucket does not exist",
-    );
+    let store = ScriptedServer::start(vec![vec![
+        Step::ReadHead,
+        Step::Reply(s3_error("404 Not Found", "NoSuchBucket", "")),
+    ]]);
     let (home, files) = (TempDir::new().unwrap(), TempDir::new().unwrap());
     let source = common::random_file(files.path(), "source.bin", 5000);
     let mut cmd = common::s3push(home.path());
-    cmd.args(["--endpoint", &canned.endpoint()])
+    cmd.args(["--endpoint", &store.endpoint()])
         .arg(&source)
         .arg("s3://missing-bucket/key.bin");
     let out = run(cmd);
     assert_failure(&out, 7, &["NoSuchBucket"]);
-    assert_eq!(
-        canned.request_heads().len(),
-        1,
-        "{:?}",
-        canned.request_heads()
-    );
+    let seen = store.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }
 
 #[test]

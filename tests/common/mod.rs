@@ -6,7 +6,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod canned;
+mod listen;
 mod proxy;
 mod scripted;
 mod server;
@@ -15,17 +15,20 @@ mod standin;
 mod tls;
 
 #[allow(unused_imports)]
-pub use canned::CannedServer;
+pub use listen::{Connection, Listening};
 #[allow(unused_imports)]
 pub use proxy::{ProxyMode, TestProxy};
 #[allow(unused_imports)]
-pub use scripted::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
+pub use scripted::{
+    after_body, answer, etag, good, initiated, md5_hex, multipart_etag, request_lines, s3_error,
+    s3_error_with, ScriptedServer, Seen, Step, CONTINUE,
+};
 #[allow(unused_imports)]
 pub use server::S3Server;
 #[allow(unused_imports)]
 pub use standin::{Request, StandIn};
 #[allow(unused_imports)]
-pub use tls::{refuse_once, TlsFront};
+pub use tls::TlsFront;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -35,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 /// The test server's credentials: test-only values, never real ones.
 pub const ACCESS_KEY: &str = "s3push-test-access-key";
@@ -60,6 +64,50 @@ pub fn s3push(home: &Path) -> Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::null());
     cmd
+}
+
+/// Where [`push`] uploads to.
+pub const DEST: &str = "s3://bucket/key.bin";
+
+/// How long one [`push`] may take: seconds against a scripted store; a hang fails the
+/// test after this.
+pub const PUSH_LIMIT: Duration = Duration::from_secs(30);
+
+/// A temporary HOME holding the file to upload.
+pub struct Source {
+    pub dir: TempDir,
+    pub file: PathBuf,
+}
+
+/// A temporary HOME with `body.bin`, `len` bytes of [`random_file`] in it.
+pub fn source(len: u64) -> Source {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = random_file(dir.path(), "body.bin", len);
+    Source { dir, file }
+}
+
+/// Runs `s3push --endpoint ENDPOINT --retry-max-wait 0.05 EXTRA FILE s3://bucket/key.bin`
+/// with the source's folder as HOME.
+pub fn push(endpoint: &str, src: &Source, extra: &[&str]) -> Output {
+    let mut cmd = s3push(src.dir.path());
+    cmd.args(["--endpoint", endpoint, "--retry-max-wait", "0.05"]);
+    cmd.args(extra);
+    cmd.arg(&src.file).arg(DEST);
+    run_bounded(cmd, PUSH_LIMIT)
+}
+
+/// Output bytes as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Sends `name` (e.g. "INT") to the child with kill(1).
+pub fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {}", child.id());
 }
 
 /// Runs `cmd` to its end with captured stdout/stderr; kills it and fails the test when it

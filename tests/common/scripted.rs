@@ -11,25 +11,20 @@
 //! - After the last step the server half-closes and reads what the client still sends
 //!   until it closes (at most `DRAIN_LIMIT`), so the client reads the answer rather than a
 //!   reset.
-//! - Bounded everywhere: reads wake every `TICK` to look at the stop flag and the
-//!   connection's deadline (`CONNECTION_LIMIT`), writes time out, at most
-//!   `MAX_CONNECTIONS` are accepted. Dropping the server shuts every open socket, wakes the
-//!   acceptor and joins every thread.
+//! - Bounded everywhere (tests/common/listen.rs): reads wake every `TICK` to look at the
+//!   stop flag and the connection's deadline, writes time out. Dropping the server shuts
+//!   every open socket and joins every thread.
 
+use super::listen::{is_timeout, lock, Connection, Listening, TICK};
 use md5::{Digest, Md5};
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// Body bytes kept for [`Step::Stored`] to hash (the bodies of these tests are smaller).
 const BODY_KEPT: usize = 64 * 1024 * 1024;
-/// A connection is closed after this long, whatever its script says.
-const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
-/// How often a blocked read wakes up to look at the stop flag and the deadline.
-const TICK: Duration = Duration::from_millis(50);
 /// The longest a write may block (a client that stopped reading).
 const WRITE_LIMIT: Duration = Duration::from_secs(10);
 /// The longest [`Step::Stall`].
@@ -42,8 +37,6 @@ const RESET_WAIT: Duration = Duration::from_secs(1);
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 /// A request head larger than this ends the script.
 const HEAD_LIMIT: usize = 64 * 1024;
-/// Connections accepted before the server stops accepting.
-const MAX_CONNECTIONS: usize = 200;
 
 /// What the server sends when the client asked for `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -152,23 +145,10 @@ impl Seen {
     }
 }
 
-/// The state the acceptor, the connection threads and the handle share.
-struct Shared {
-    stop: AtomicBool,
-    seen: Mutex<Vec<Seen>>,
-    /// Connections accepted (the wake-up connection of Drop excluded).
-    accepted: AtomicUsize,
-    /// Connections whose thread has not finished yet.
-    active: AtomicUsize,
-    /// A clone of every open connection's socket, by connection number, so that Drop can
-    /// shut them all and wake their threads at once.
-    sockets: Mutex<Vec<(usize, TcpStream)>>,
-}
-
 pub struct ScriptedServer {
-    port: u16,
-    shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    listening: Listening,
+    /// Every request head read, in order, with its body count.
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl ScriptedServer {
@@ -176,68 +156,108 @@ impl ScriptedServer {
     /// `scripts[n]` on connection n+1, the last script on every later connection.
     pub fn start(scripts: Vec<Vec<Step>>) -> ScriptedServer {
         assert!(!scripts.is_empty(), "a scripted server needs a script");
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            seen: Mutex::new(Vec::new()),
-            accepted: AtomicUsize::new(0),
-            active: AtomicUsize::new(0),
-            sockets: Mutex::new(Vec::new()),
-        });
-        let acceptor = {
-            let shared = shared.clone();
-            thread::spawn(move || accept(listener, scripts, shared))
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let listening = {
+            let seen = seen.clone();
+            Listening::start(move |sock, conn| {
+                let script = &scripts[conn.number().min(scripts.len() - 1)];
+                let mut conn = Conn {
+                    sock: Some(sock),
+                    pending: Vec::new(),
+                    current: None,
+                    body: Vec::new(),
+                    conn,
+                    seen: &seen,
+                };
+                let _ = conn.play(script);
+            })
         };
-        ScriptedServer {
-            port,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        ScriptedServer { listening, seen }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.listening.port()
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.listening.endpoint()
     }
 
     /// Every request head read so far, in order, with its body count. Waits first (at
     /// most 5 s) until no connection is being served, so that once the client has exited
     /// everything it sent is counted.
     pub fn seen(&self) -> Vec<Seen> {
-        let until = Instant::now() + SETTLE_LIMIT;
-        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < until {
-            // Polling the connection threads for their end (not a readiness wait).
-            thread::sleep(Duration::from_millis(5));
-        }
-        lock(&self.shared.seen).clone()
+        self.listening.settle(SETTLE_LIMIT);
+        lock(&self.seen).clone()
     }
 
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.shared.accepted.load(Ordering::SeqCst)
+        self.listening.connections()
     }
 }
 
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        for (_, sock) in lock(&self.shared.sockets).iter() {
-            let _ = sock.shutdown(Shutdown::Both);
-        }
-        // Wakes the acceptor from accept(); it sees the stop flag and ends.
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
-            Duration::from_secs(1),
-        );
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
+/// A store that takes the request (answering Expect as S3 does) and stores it.
+pub fn good() -> Vec<Step> {
+    vec![
+        Step::ReadHead,
+        Step::ContinueIfExpected,
+        Step::ReadBody,
+        Step::Stored,
+    ]
+}
+
+/// Takes the request (answering Expect as S3 does), then answers `reply`.
+pub fn after_body(reply: Vec<u8>) -> Vec<Step> {
+    vec![
+        Step::ReadHead,
+        Step::ContinueIfExpected,
+        Step::ReadBody,
+        Step::Reply(reply),
+    ]
+}
+
+/// What S3 answers to CreateMultipartUpload of `s3://bucket/key.bin`: this upload id.
+pub fn initiated(upload_id: &str) -> Vec<u8> {
+    answer(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/xml")],
+        &format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult>\
+             <Bucket>bucket</Bucket><Key>key.bin</Key><UploadId>{upload_id}</UploadId>\
+             </InitiateMultipartUploadResult>"
+        ),
+    )
+}
+
+/// The hex MD5 of `bytes`.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The quoted MD5 of `bytes`: the ETag S3 gives them (an object stored by one PUT, a part).
+pub fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", md5_hex(bytes))
+}
+
+/// The ETag S3 gives an object of these parts: the MD5 of their MD5s, then `-N`.
+pub fn multipart_etag(parts: &[&[u8]]) -> String {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend_from_slice(&Md5::digest(p));
     }
+    format!("\"{}-{}\"", md5_hex(&all), parts.len())
+}
+
+/// The request line of each recorded request, in order.
+pub fn request_lines(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .map(|s| s.head.lines().next().unwrap_or("").to_string())
+        .collect()
 }
 
 /// A response: the status line, the headers, Content-Length (the body's), the body.
@@ -293,21 +313,14 @@ fn stored_reply(head: &str, body: &[u8], close: bool) -> Vec<u8> {
             n.trim().eq_ignore_ascii_case("content-encoding") && v.contains("aws-chunked")
         })
     });
-    let digest = if chunked {
+    let tag = if chunked {
         let (data, trailer) = decode_aws_chunked(body);
         echoed.extend(trailer.lines().filter_map(checksum_header));
-        Md5::digest(&data)
+        etag(&data)
     } else {
-        Md5::digest(body)
+        etag(body)
     };
-    let etag = format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let mut headers = vec![("ETag".to_string(), etag)];
+    let mut headers = vec![("ETag".to_string(), tag)];
     if close {
         headers.push(("Connection".into(), "close".into()));
     }
@@ -350,51 +363,8 @@ fn status(s: &str) -> String {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn accept(listener: TcpListener, scripts: Vec<Vec<Step>>, shared: Arc<Shared>) {
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    for client in listener.incoming().take(MAX_CONNECTIONS) {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(sock) = client else { continue };
-        let n = shared.accepted.fetch_add(1, Ordering::SeqCst);
-        let script = scripts[n.min(scripts.len() - 1)].clone();
-        shared.active.fetch_add(1, Ordering::SeqCst);
-        if let Ok(clone) = sock.try_clone() {
-            lock(&shared.sockets).push((n, clone));
-        }
-        let shared = shared.clone();
-        threads.retain(|t| !t.is_finished());
-        threads.push(thread::spawn(move || {
-            let mut conn = Conn {
-                id: n,
-                sock: Some(sock),
-                pending: Vec::new(),
-                current: None,
-                body: Vec::new(),
-                deadline: Instant::now() + CONNECTION_LIMIT,
-                shared: &shared,
-            };
-            let _ = conn.play(&script);
-            // Forget the registered clone first, so that dropping the socket closes it.
-            lock(&shared.sockets).retain(|(id, _)| *id != n);
-            drop(conn);
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-        }));
-    }
-    for t in threads {
-        let _ = t.join();
-    }
-}
-
 /// One connection being served.
 struct Conn<'a> {
-    /// The connection's number (from 0), its key in `Shared::sockets`.
-    id: usize,
     /// None once closed.
     sock: Option<TcpStream>,
     /// Bytes read from the client and not yet consumed by a step.
@@ -403,8 +373,8 @@ struct Conn<'a> {
     current: Option<usize>,
     /// The body bytes read for it (the first BODY_KEPT of them).
     body: Vec<u8>,
-    deadline: Instant,
-    shared: &'a Shared,
+    conn: Connection,
+    seen: &'a Mutex<Vec<Seen>>,
 }
 
 enum Read1 {
@@ -415,7 +385,7 @@ enum Read1 {
 
 impl Conn<'_> {
     fn go_on(&self) -> bool {
-        Instant::now() < self.deadline && !self.shared.stop.load(Ordering::SeqCst)
+        self.conn.go_on()
     }
 
     fn sock(&mut self) -> io::Result<&mut TcpStream> {
@@ -424,23 +394,16 @@ impl Conn<'_> {
             .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
     }
 
-    /// Reads once more into `pending`, waking every TICK; End when nothing more comes.
+    /// Reads once more into `pending`; End when nothing more comes.
     fn read_more(&mut self) -> io::Result<Read1> {
-        let mut buf = [0u8; 16 * 1024];
-        while self.go_on() {
-            let sock = self.sock()?;
-            sock.set_read_timeout(Some(TICK))?;
-            match sock.read(&mut buf) {
-                Ok(0) => return Ok(Read1::End),
-                Ok(n) => {
-                    self.pending.extend_from_slice(&buf[..n]);
-                    return Ok(Read1::Data);
-                }
-                Err(e) if is_timeout(&e) => {}
-                Err(_) => return Ok(Read1::End),
-            }
-        }
-        Ok(Read1::End)
+        let sock = self
+            .sock
+            .as_ref()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+        Ok(match self.conn.read_more(sock, &mut self.pending) {
+            true => Read1::Data,
+            false => Read1::End,
+        })
     }
 
     /// Consumes up to `limit` body bytes of the current request from what arrives.
@@ -461,14 +424,14 @@ impl Conn<'_> {
             self.body.extend_from_slice(&self.pending[..keep]);
             self.pending.drain(..n);
             left -= n as u64;
-            lock(&self.shared.seen)[index].add_body(n as u64);
+            lock(self.seen)[index].add_body(n as u64);
         }
         Ok(true)
     }
 
     fn body_left(&self) -> u64 {
         self.current
-            .map(|i| lock(&self.shared.seen)[i].body_left())
+            .map(|i| lock(self.seen)[i].body_left())
             .unwrap_or(0)
     }
 
@@ -480,20 +443,15 @@ impl Conn<'_> {
             }
             match step {
                 Step::ReadHead => {
-                    let end = loop {
-                        if let Some(pos) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break pos;
-                        }
-                        if self.pending.len() > HEAD_LIMIT {
-                            return Ok(());
-                        }
-                        if let Read1::End = self.read_more()? {
-                            return Ok(());
-                        }
+                    let sock = self
+                        .sock
+                        .as_ref()
+                        .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+                    let Some(head) = self.conn.read_head(sock, &mut self.pending, HEAD_LIMIT)
+                    else {
+                        return Ok(());
                     };
-                    let head = String::from_utf8_lossy(&self.pending[..end]).into_owned();
-                    self.pending.drain(..end + 4);
-                    let mut seen = lock(&self.shared.seen);
+                    let mut seen = lock(self.seen);
                     seen.push(Seen::new(head));
                     self.current = Some(seen.len() - 1);
                     self.body.clear();
@@ -526,15 +484,13 @@ impl Conn<'_> {
                 Step::Stored | Step::StoredClose => {
                     let head = self
                         .current
-                        .map(|i| lock(&self.shared.seen)[i].head.clone())
+                        .map(|i| lock(self.seen)[i].head.clone())
                         .unwrap_or_default();
                     let reply = stored_reply(&head, &self.body, matches!(step, Step::StoredClose));
                     self.sock()?.write_all(&reply)?;
                 }
                 Step::ContinueIfExpected => {
-                    let expected = self
-                        .current
-                        .is_some_and(|i| lock(&self.shared.seen)[i].expect_100);
+                    let expected = self.current.is_some_and(|i| lock(self.seen)[i].expect_100);
                     if expected {
                         self.sock()?.write_all(CONTINUE)?;
                     }
@@ -575,7 +531,7 @@ impl Conn<'_> {
         let Some(sock) = self.sock.take() else { return };
         let until = Instant::now() + RESET_WAIT;
         let mut probe = [0u8; 1];
-        while Instant::now() < until && !self.shared.stop.load(Ordering::SeqCst) {
+        while Instant::now() < until && !self.conn.stopping() {
             if sock.set_read_timeout(Some(TICK)).is_err() {
                 break;
             }
@@ -585,9 +541,9 @@ impl Conn<'_> {
                 _ => break,
             }
         }
-        // No shutdown (it would send a FIN): close both descriptors, the registered clone
-        // first, so that the last close finds the unread bytes.
-        lock(&self.shared.sockets).retain(|(id, _)| *id != self.id);
+        // No shutdown (it would send a FIN): the socket closes when the skeleton drops its
+        // registered clone, as the script ends here, and that last close finds the unread
+        // bytes.
         drop(sock);
     }
 
@@ -615,13 +571,14 @@ impl Conn<'_> {
         if let Some(sock) = &self.sock {
             let _ = sock.shutdown(Shutdown::Write);
         }
-        self.deadline = self.deadline.min(Instant::now() + DRAIN_LIMIT);
+        let deadline = self.conn.deadline().min(Instant::now() + DRAIN_LIMIT);
+        self.conn.set_deadline(deadline);
         loop {
             let left = self.body_left();
             let n = left.min(self.pending.len() as u64) as usize;
             if n > 0 {
                 if let Some(i) = self.current {
-                    lock(&self.shared.seen)[i].add_body(n as u64);
+                    lock(self.seen)[i].add_body(n as u64);
                 }
             }
             self.pending.clear();
@@ -630,11 +587,4 @@ impl Conn<'_> {
             }
         }
     }
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-    )
 }

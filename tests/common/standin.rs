@@ -3,21 +3,17 @@
 //! endpoint, STS). It records every request it read, so tests can count hits and look at
 //! headers and bodies.
 //!
-//! Bounded like the scripted server: reads wake every `TICK` to look at the stop flag,
-//! each connection lives at most `CONNECTION_LIMIT`, heads and bodies are capped, and
-//! dropping the server shuts every socket and joins every thread.
+//! Bounded like every server on tests/common/listen.rs: reads wake every `TICK` to look at
+//! the stop flag, each connection lives at most `CONNECTION_LIMIT`, heads and bodies are
+//! capped, and dropping the server shuts every socket and joins every thread.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use super::listen::{lock, Connection, Listening};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const CONNECTION_LIMIT: Duration = Duration::from_secs(30);
-const TICK: Duration = Duration::from_millis(50);
 const MAX_REQUEST: usize = 1024 * 1024;
-const MAX_CONNECTIONS: usize = 500;
 
 /// One request as the stand-in read it.
 #[derive(Debug, Clone, Default)]
@@ -58,49 +54,34 @@ impl Request {
 /// What the handler gets: the request, and how many requests came before it.
 pub type Handler = dyn Fn(&Request, usize) -> Vec<u8> + Send + Sync;
 
-struct Shared {
-    stop: AtomicBool,
-    requests: Mutex<Vec<Request>>,
-    sockets: Mutex<Vec<TcpStream>>,
-}
-
 pub struct StandIn {
-    port: u16,
-    shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    listening: Listening,
+    requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl StandIn {
     /// Listens on 127.0.0.1 (bound before this returns); answers every request with what
     /// `handler` returns (a whole HTTP response; see `super::answer`).
     pub fn start(handler: impl Fn(&Request, usize) -> Vec<u8> + Send + Sync + 'static) -> StandIn {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        let shared = Arc::new(Shared {
-            stop: AtomicBool::new(false),
-            requests: Mutex::new(Vec::new()),
-            sockets: Mutex::new(Vec::new()),
-        });
-        let handler: Arc<Handler> = Arc::new(handler);
-        let acceptor = {
-            let shared = shared.clone();
-            thread::spawn(move || accept(listener, handler, shared))
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let listening = {
+            let requests = requests.clone();
+            Listening::start(move |sock, conn| serve(sock, &conn, &handler, &requests))
         };
         StandIn {
-            port,
-            shared,
-            acceptor: Some(acceptor),
+            listening,
+            requests,
         }
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.listening.endpoint()
     }
 
     /// Every request read so far, in order.
     pub fn requests(&self) -> Vec<Request> {
-        lock(&self.shared.requests).clone()
+        lock(&self.requests).clone()
     }
 
     /// How many requests had this method and path.
@@ -112,52 +93,18 @@ impl StandIn {
     }
 }
 
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        for sock in lock(&self.shared.sockets).iter() {
-            let _ = sock.shutdown(Shutdown::Both);
-        }
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
-            Duration::from_secs(1),
-        );
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-    }
-}
-
-fn accept(listener: TcpListener, handler: Arc<Handler>, shared: Arc<Shared>) {
-    let mut threads = Vec::new();
-    for client in listener.incoming().take(MAX_CONNECTIONS) {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(sock) = client else { continue };
-        if let Ok(clone) = sock.try_clone() {
-            lock(&shared.sockets).push(clone);
-        }
-        let (handler, shared) = (handler.clone(), shared.clone());
-        threads.retain(|t: &JoinHandle<()>| !t.is_finished());
-        threads.push(thread::spawn(move || serve(sock, &*handler, &shared)));
-    }
-    for t in threads {
-        let _ = t.join();
-    }
-}
-
 /// Serves requests on one connection until the client closes (keep-alive allowed).
-fn serve(mut sock: TcpStream, handler: &Handler, shared: &Shared) {
-    let deadline = Instant::now() + CONNECTION_LIMIT;
+fn serve(
+    mut sock: TcpStream,
+    conn: &Connection,
+    handler: &Handler,
+    requests: &Mutex<Vec<Request>>,
+) {
     let mut pending = Vec::new();
     let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
-    loop {
-        let Some(request) = read_request(&mut sock, &mut pending, deadline, shared) else {
-            return;
-        };
+    while let Some(request) = read_request(&sock, &mut pending, conn) {
         let before = {
-            let mut requests = lock(&shared.requests);
+            let mut requests = lock(requests);
             requests.push(request.clone());
             requests.len() - 1
         };
@@ -168,22 +115,8 @@ fn serve(mut sock: TcpStream, handler: &Handler, shared: &Shared) {
     }
 }
 
-fn read_request(
-    sock: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    deadline: Instant,
-    shared: &Shared,
-) -> Option<Request> {
-    let head_end = loop {
-        if let Some(pos) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos;
-        }
-        if pending.len() > MAX_REQUEST || !read_more(sock, pending, deadline, shared) {
-            return None;
-        }
-    };
-    let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
-    pending.drain(..head_end + 4);
+fn read_request(sock: &TcpStream, pending: &mut Vec<u8>, conn: &Connection) -> Option<Request> {
+    let head = conn.read_head(sock, pending, MAX_REQUEST)?;
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
@@ -202,7 +135,7 @@ fn read_request(
         return None;
     }
     while pending.len() < len {
-        if !read_more(sock, pending, deadline, shared) {
+        if !conn.read_more(sock, pending) {
             return None;
         }
     }
@@ -213,34 +146,6 @@ fn read_request(
         headers,
         body,
     })
-}
-
-fn read_more(
-    sock: &mut TcpStream,
-    pending: &mut Vec<u8>,
-    deadline: Instant,
-    shared: &Shared,
-) -> bool {
-    let mut buf = [0u8; 16 * 1024];
-    while Instant::now() < deadline && !shared.stop.load(Ordering::SeqCst) {
-        if sock.set_read_timeout(Some(TICK)).is_err() {
-            return false;
-        }
-        match sock.read(&mut buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                pending.extend_from_slice(&buf[..n]);
-                return true;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return false,
-        }
-    }
-    false
 }
 
 fn percent_decode(text: &str) -> String {
@@ -273,8 +178,4 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

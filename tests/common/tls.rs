@@ -14,47 +14,38 @@
 //! side sends, so a 300 MiB body flows at full speed while the response still goes back
 //! at once. Reads wake every `TICK` to notice the front being dropped or an idle
 //! connection (`IDLE`, no bytes either way); a fatal error on either side shuts both
-//! sockets, which wakes the other thread.
+//! sockets, which wakes the other thread. The accept loop, stop and Drop are
+//! tests/common/listen.rs.
 
+use super::listen::{Connection, Listening, IDLE, TICK};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// A connection with no bytes either way for this long is closed.
-const IDLE: Duration = Duration::from_secs(60);
-/// How often a blocked read wakes up to look at the stop flag and the idle clock.
-const TICK: Duration = Duration::from_millis(250);
 /// Bytes read from a socket at a time.
 const CHUNK: usize = 64 * 1024;
-/// Consecutive accept errors after which the front gives up (e.g. out of descriptors).
-const ACCEPT_ERRORS: usize = 100;
 
 pub struct TlsFront {
-    port: u16,
+    listening: Listening,
     ca_pem: PathBuf,
     other_ca_pem: PathBuf,
-    stop: Arc<AtomicBool>,
-    sockets: Arc<Registry>,
-    acceptor: Option<JoinHandle<()>>,
     _dir: TempDir,
 }
-
-/// Clones of the sockets of the open connections, by connection number: dropping the
-/// front shuts them all, which wakes every relay thread at once.
-type Registry = Mutex<Vec<(u64, TcpStream)>>;
 
 impl TlsFront {
     /// Listens on 127.0.0.1 (a free port) and forwards each TLS connection, decrypted, to
     /// 127.0.0.1:`backend_port`.
     pub fn start(backend_port: u16) -> TlsFront {
-        TlsFront::start_serving(backend_port, None)
+        TlsFront::start_serving(None, move |client, conn, config| {
+            let _ = relay(client, conn, backend_port, config);
+        })
     }
 
     /// As `start`, presenting `cert` (with its key) instead of the test CA's leaf: e.g. a
@@ -64,13 +55,30 @@ impl TlsFront {
         cert: CertificateDer<'static>,
         key: PrivateKeyDer<'static>,
     ) -> TlsFront {
-        TlsFront::start_serving(backend_port, Some((cert, key)))
+        TlsFront::start_serving(Some((cert, key)), move |client, conn, config| {
+            let _ = relay(client, conn, backend_port, config);
+        })
     }
 
-    fn start_serving(
-        backend_port: u16,
+    /// A TLS store that refuses early: on each connection it reads the request head, sends
+    /// `answer`, reads 1 MiB more and closes with the rest of the body unread, so the
+    /// kernel resets the connection under the client's send, as a store refusing a request
+    /// early does.
+    pub fn refusing(answer: Vec<u8>) -> TlsFront {
+        TlsFront::start_serving(None, move |client, _, config| {
+            refuse(client, config, &answer)
+        })
+    }
+
+    /// Makes the certificates and serves each connection with `handler` and the TLS
+    /// settings that present `own` (default: the test CA's leaf).
+    fn start_serving<H>(
         own: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
-    ) -> TlsFront {
+        handler: H,
+    ) -> TlsFront
+    where
+        H: Fn(TcpStream, Connection, Arc<ServerConfig>) + Send + Sync + 'static,
+    {
         let dir = tempfile::Builder::new()
             .prefix("s3push-tls-")
             .tempdir()
@@ -84,32 +92,27 @@ impl TlsFront {
         let (cert, key) = own.unwrap_or((pki.leaf_der, pki.leaf_key));
         let config = server_config(cert, key);
 
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let acceptor = {
-            let (stop, sockets) = (stop.clone(), sockets.clone());
-            thread::spawn(move || accept_loop(listener, config, backend_port, stop, sockets))
-        };
+        let listening = Listening::start(move |client, conn| handler(client, conn, config.clone()));
         TlsFront {
-            port,
+            listening,
             ca_pem,
             other_ca_pem,
-            stop,
-            sockets,
-            acceptor: Some(acceptor),
             _dir: dir,
         }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.listening.port()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.listening.connections()
     }
 
     /// `https://localhost:PORT`: a name, so clients verify the host name too.
     pub fn endpoint(&self) -> String {
-        format!("https://localhost:{}", self.port)
+        format!("https://localhost:{}", self.port())
     }
 
     /// The PEM of the CA that signed the front's certificate.
@@ -120,25 +123,6 @@ impl TlsFront {
     /// The PEM of an unrelated CA: trusting only it must fail verification.
     pub fn other_ca_pem_path(&self) -> &Path {
         &self.other_ca_pem
-    }
-}
-
-impl Drop for TlsFront {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the acceptor out of accept(); it sees the flag and stops.
-        let _ = TcpStream::connect_timeout(
-            &SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)),
-            Duration::from_secs(1),
-        );
-        if let Ok(sockets) = self.sockets.lock() {
-            for (_, s) in sockets.iter() {
-                let _ = s.shutdown(Shutdown::Both);
-            }
-        }
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
     }
 }
 
@@ -155,60 +139,41 @@ fn server_config(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> 
     Arc::new(config)
 }
 
-/// A TLS store for one connection: it reads the request head, sends `answer`, reads 1 MiB
-/// more and closes with the rest of the body unread, so the kernel resets the connection
-/// under the client's send, as a store refusing a request early does. Writes its CA to
-/// `dir`/ca.pem; returns the port and that path. The thread ends with the connection (or
-/// after 20 s without one).
-pub fn refuse_once(dir: &Path, answer: Vec<u8>) -> (u16, PathBuf, JoinHandle<()>) {
-    let pki = TestPki::new();
-    let ca_pem = dir.join("ca.pem");
-    std::fs::write(&ca_pem, &pki.ca_pem).expect("write CA PEM");
-    let config = server_config(pki.leaf_der, pki.leaf_key);
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    let port = listener.local_addr().expect("local addr").port();
-    listener
-        .set_nonblocking(true)
-        .expect("nonblocking listener");
-    let thread = thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut sock = loop {
-            match listener.accept() {
-                Ok((sock, _)) => break sock,
-                Err(_) if Instant::now() < deadline => thread::sleep(TICK / 10),
-                Err(_) => return,
-            }
+/// One connection of [`TlsFront::refusing`]; dropped with the body unread in the socket,
+/// so that the kernel sends a reset.
+fn refuse(mut sock: TcpStream, config: Arc<ServerConfig>, answer: &[u8]) {
+    if sock
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .is_err()
+    {
+        return;
+    }
+    let Ok(mut tls) = ServerConnection::new(config) else {
+        return;
+    };
+    let mut buf = [0u8; 16 * 1024];
+    let mut head = Vec::new();
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
+            return;
         };
-        sock.set_nonblocking(false).expect("blocking socket");
-        sock.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let mut tls = ServerConnection::new(config).expect("server connection");
-        let mut buf = [0u8; 16 * 1024];
-        let mut head = Vec::new();
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
-                return;
-            };
-            head.extend_from_slice(&buf[..n]);
+        head.extend_from_slice(&buf[..n]);
+    }
+    let _ = tls.writer().write_all(answer);
+    while tls.wants_write() {
+        if tls.write_tls(&mut sock).is_err() {
+            return;
         }
-        let _ = tls.writer().write_all(&answer);
-        while tls.wants_write() {
-            if tls.write_tls(&mut sock).is_err() {
-                return;
-            }
-        }
-        // As a server's lingering close does: reads on a little (1 MiB more, by which time
-        // the answer is surely on the wire), then closes with the rest unread.
-        let mut more = 0;
-        while more < 1024 * 1024 {
-            let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
-                return;
-            };
-            more += n;
-        }
-        // Dropped here with the body unread in the socket: the kernel sends a reset.
-    });
-    (port, ca_pem, thread)
+    }
+    // As a server's lingering close does: reads on a little (1 MiB more, by which time the
+    // answer is surely on the wire), then closes with the rest unread.
+    let mut more = 0;
+    while more < 1024 * 1024 {
+        let Some(n) = read_plain(&mut tls, &mut sock, &mut buf) else {
+            return;
+        };
+        more += n;
+    }
 }
 
 /// The next plaintext from `tls` (completing the handshake, reading records as needed);
@@ -287,43 +252,6 @@ fn test_ca(name: &str) -> (String, rcgen::Issuer<'static, rcgen::KeyPair>) {
     (cert.pem(), rcgen::Issuer::new(params, key))
 }
 
-fn accept_loop(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    backend_port: u16,
-    stop: Arc<AtomicBool>,
-    sockets: Arc<Registry>,
-) {
-    let mut connections: Vec<JoinHandle<()>> = Vec::new();
-    let mut errors = 0;
-    let mut number = 0u64;
-    while !stop.load(Ordering::SeqCst) && errors < ACCEPT_ERRORS {
-        let client = match listener.accept() {
-            Ok((client, _)) => client,
-            Err(_) => {
-                errors += 1;
-                continue;
-            }
-        };
-        errors = 0;
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let (config, stop, sockets) = (config.clone(), stop.clone(), sockets.clone());
-        number += 1;
-        connections.retain(|c| !c.is_finished());
-        connections.push(thread::spawn(move || {
-            let _ = relay(number, client, backend_port, config, stop, &sockets);
-            if let Ok(mut registry) = sockets.lock() {
-                registry.retain(|(n, _)| *n != number);
-            }
-        }));
-    }
-    for c in connections {
-        let _ = c.join();
-    }
-}
-
 /// One connection: both sockets, the TLS state, and what both directions share.
 struct Link {
     tls: Mutex<ServerConnection>,
@@ -334,26 +262,22 @@ struct Link {
     last_activity_ms: AtomicU64,
     /// Set on a fatal error: both directions stop.
     failed: AtomicBool,
-    stop: Arc<AtomicBool>,
+    conn: Connection,
 }
 
 fn relay(
-    number: u64,
     client: TcpStream,
+    conn: Connection,
     backend_port: u16,
     config: Arc<ServerConfig>,
-    stop: Arc<AtomicBool>,
-    sockets: &Registry,
 ) -> io::Result<()> {
-    let backend = TcpStream::connect((Ipv4Addr::LOCALHOST, backend_port))?;
+    let backend = conn
+        .dial((Ipv4Addr::LOCALHOST, backend_port))
+        .ok_or_else(|| io::Error::from(io::ErrorKind::ConnectionRefused))?;
     for s in [&client, &backend] {
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(TICK))?;
         s.set_write_timeout(Some(IDLE))?;
-    }
-    if let Ok(mut registry) = sockets.lock() {
-        registry.push((number, client.try_clone()?));
-        registry.push((number, backend.try_clone()?));
     }
     let mut tls = ServerConnection::new(config).map_err(io::Error::other)?;
     // Responses are small and must never be refused by a full send buffer.
@@ -365,7 +289,7 @@ fn relay(
         started: Instant::now(),
         last_activity_ms: AtomicU64::new(0),
         failed: AtomicBool::new(false),
-        stop,
+        conn,
     });
     let back = {
         let link = link.clone();
@@ -457,7 +381,7 @@ impl Link {
     /// dropped, the other direction failed, or idle too long).
     fn read_some(&self, mut from: &TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
-            if self.stop.load(Ordering::SeqCst) || self.failed.load(Ordering::SeqCst) {
+            if self.conn.stopping() || self.failed.load(Ordering::SeqCst) {
                 return Ok(None);
             }
             match from.read(buf) {
