@@ -6,7 +6,7 @@
 
 use super::endpoint::{Endpoint, Scheme};
 use super::proxy::Proxy;
-use crate::transport::{self, Connection, Response};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Response};
 use crate::Error;
 use std::path::Path;
 use std::time::Duration;
@@ -111,23 +111,22 @@ pub fn call(
         limits.io,
     )
     .map_err(CallError::Unreachable)?;
-    // Written for this connection: absolute form with the proxy's credentials when it
-    // forwards plain HTTP.
-    let mut head = Vec::with_capacity(512 + body.len());
-    conn.write_head(method, &target.path, &all, &mut head)
-        .map_err(|e| {
-            CallError::Failed(Error::Credentials(format!(
-                "a request to {} cannot be written ({e}): check the values configured for it",
-                target.url()
-            )))
-        })?;
-    head.extend_from_slice(body);
-    let sent = conn.send(&head);
-    // The head and body may hold a token: do not leave them in freed memory.
-    head.iter_mut().for_each(|b| *b = 0);
-    std::hint::black_box(&head);
-    sent.map_err(CallError::Failed)?;
-    conn.read_response(method).map_err(CallError::Failed)
+    let head = Head {
+        method,
+        target: &target.path,
+        headers: &all,
+        traced: false,
+        expect: None,
+    };
+    let send_body = |conn: &mut Connection| conn.send(body).map(|()| body.len() as u64);
+    match transport::exchange(&mut conn, &head, send_body) {
+        Ok(Exchanged::Answered(response) | Exchanged::BeforeBody(response)) => Ok(response),
+        Err(Failure::Head(e)) => Err(CallError::Failed(Error::Credentials(format!(
+            "a request to {} cannot be written ({e}): check the values configured for it",
+            target.url()
+        )))),
+        Err(Failure::Io { error, .. }) => Err(CallError::Failed(error)),
+    }
 }
 
 /// `text` with every occurrence of each secret replaced by `***` (for the rare message

@@ -1,6 +1,6 @@
 //! Which proxy a connection goes through: `--proxy`, else HTTPS_PROXY / HTTP_PROXY /
 //! ALL_PROXY (lowercase first, as curl and the AWS CLI read them), minus the hosts of
-//! NO_PROXY. Parsing and matching only; transport.rs opens the tunnel.
+//! NO_PROXY. Parsing and matching only; transport/proxy.rs opens the tunnel.
 
 use super::{Env, Scheme};
 use crate::secret::Secret;

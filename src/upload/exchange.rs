@@ -13,7 +13,7 @@ use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
-use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Response, COPY_BUFFER};
 use crate::Error;
 use md5::{Digest, Md5};
 use rustls::ClientConfig;
@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Bodies above this size are sent after `Expect: 100-continue` (curl's threshold): a
 /// refusal then costs no upload.
@@ -415,31 +415,9 @@ fn once(
         creds,
         expect,
     } = sign_call(plan, attempt, call)?;
-    let mut head = Vec::with_capacity(1024);
-    conn.write_head(signed.method, &signed.target, &signed.headers, &mut head)
-        .map_err(|e| {
-            Error::Usage(format!(
-                "a header cannot be sent ({e}): check the values given to s3push"
-            ))
-        })?;
-    trace::request_head(&head);
-    let sent = conn.send(&head);
-    // It carried the session token (and, through a proxy, its credentials).
-    crate::secret::wipe(head);
-    sent?;
-    if expect {
-        if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, call.method)? {
-            check_response(&response, plan)?;
-            return Err(Error::Protocol(format!(
-                "the store answered {} before receiving the body: nothing was stored",
-                response.head.status_line()
-            )));
-        }
-    }
     let mut reader = BodyReader::new(call.body, call.md5, call.cancel);
     reader.sum = trailer.map(Hasher::new);
     reader.sending = call.meter.map(Meter::attempt);
-    let body_started = Instant::now();
     let signer = || {
         ChunkSigner::new(
             creds.secret_access_key.expose(),
@@ -450,36 +428,47 @@ fn once(
         )
     };
     let (body, chunk) = (call.body, framing.chunk());
-    let sent = match framing {
-        Framing::Plain => send_plain(conn, &mut reader, body),
-        Framing::Signed => send_chunked(conn, &mut reader, body, chunk, Some(signer()), None),
-        Framing::SignedTrailer(a) => {
-            send_chunked(conn, &mut reader, body, chunk, Some(signer()), Some(a))
-        }
-        Framing::UnsignedTrailer(a) => send_chunked(conn, &mut reader, body, chunk, None, Some(a)),
+    let head = Head {
+        method: signed.method,
+        target: &signed.target,
+        headers: &signed.headers,
+        traced: true,
+        expect: expect.then_some(EXPECT_WAIT),
     };
-    if let Err(e) = sent {
-        // A server that refuses early (bad signature, no bucket) answers before the body
-        // is all there; its answer says more than the broken pipe does.
-        if matches!(e, Error::Network(_)) {
-            if let Some(response) = conn.early_response(call.method) {
-                check_response(&response, plan)?;
+    let exchanged = transport::exchange(conn, &head, |conn| {
+        match framing {
+            Framing::Plain => send_plain(conn, &mut reader, body),
+            Framing::Signed => send_chunked(conn, &mut reader, body, chunk, Some(signer()), None),
+            Framing::SignedTrailer(a) => {
+                send_chunked(conn, &mut reader, body, chunk, Some(signer()), Some(a))
+            }
+            Framing::UnsignedTrailer(a) => {
+                send_chunked(conn, &mut reader, body, chunk, None, Some(a))
             }
         }
-        return Err(e);
-    }
-    if trace::level() >= 2 && size > 0 {
-        trace::event(format_args!(
-            "body of {size} bytes sent in {:.3} s",
-            body_started.elapsed().as_secs_f64()
-        ));
-    }
-    let response = conn.read_response(call.method)?;
-    trace::event(format_args!(
-        "answer after {:.3} s ({} bytes of body)",
-        body_started.elapsed().as_secs_f64(),
-        response.body.len()
-    ));
+        .map(|()| size)
+    });
+    let response = match exchanged {
+        Ok(Exchanged::Answered(response)) => response,
+        Ok(Exchanged::BeforeBody(response)) => {
+            check_response(&response, plan)?;
+            return Err(Error::Protocol(format!(
+                "the store answered {} before receiving the body: nothing was stored",
+                response.head.status_line()
+            )));
+        }
+        Err(Failure::Head(e)) => {
+            return Err(Error::Usage(format!(
+                "a header cannot be sent ({e}): check the values given to s3push"
+            )))
+        }
+        Err(Failure::Io { error, answer }) => {
+            if let Some(response) = answer {
+                check_response(&response, plan)?;
+            }
+            return Err(error);
+        }
+    };
     check_response(&response, plan)?;
     let sent_sum = call
         .checksum_value
@@ -606,12 +595,6 @@ impl<'a> BodyReader<'a> {
         }
     }
 
-    /// Reads no further than `limit` bytes from the body's start.
-    fn limit(&mut self, limit: u64) -> &mut Self {
-        self.end = limit.min(self.body.len());
-        self
-    }
-
     /// The MD5 of what was read, when asked for.
     pub fn md5(self) -> Option<[u8; 16]> {
         self.md5.map(|h| h.finalize().into())
@@ -658,18 +641,26 @@ impl Read for BodyReader<'_> {
     }
 }
 
-/// Sends the body but its last block, checks the file against its stamp, then sends the
-/// last block.
+/// Sends the body through one fixed buffer, checking the file against its stamp before
+/// the last block goes out. The copy loop is here, not in the transport: a read error is
+/// the file's, a send error the network's, with no guessing between them.
 fn send_plain(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
     body: Body<'_>,
 ) -> Result<(), Error> {
-    let size = body.len();
-    let tail = size.min(COPY_BUFFER as u64);
-    conn.send_reader(reader.limit(size - tail), size - tail, body.path())?;
-    check_stamp(body)?;
-    conn.send_reader(reader.limit(size), tail, body.path())
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(reader, &mut buf[..want], body.path())?;
+        left -= want as u64;
+        if left == 0 {
+            check_stamp(body)?;
+        }
+        conn.send_body(&buf[..want])?;
+    }
+    conn.flush()
 }
 
 fn check_stamp(body: Body<'_>) -> Result<(), Error> {
@@ -737,6 +728,23 @@ fn frame_too_small() -> Error {
     Error::Protocol("internal: an aws-chunked header did not fit its frame".into())
 }
 
+/// The error for a copy stopped by a signal or by a failed sibling part.
+pub fn stopped() -> Error {
+    Error::Interrupted(match interrupt::requested() {
+        Some(signal) => format!("stopped by {signal}"),
+        None => "stopped because another part failed".to_string(),
+    })
+}
+
+/// The error for a file whose length or content changed while it was being sent.
+pub fn changed_during_upload(path: &Path) -> Error {
+    Error::LocalFile(format!(
+        "{} changed while it was being uploaded, so the upload was stopped and nothing was stored; \
+         upload a copy or a snapshot that does not change",
+        path.display()
+    ))
+}
+
 /// Fills `buf` from `reader`; a source that ends early changed during the upload.
 pub fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), Error> {
     let mut filled = 0;
@@ -746,7 +754,7 @@ pub fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Resu
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if e.get_ref().is_some_and(|i| i.is::<interrupt::Stopped>()) => {
-                return Err(transport::stopped())
+                return Err(stopped())
             }
             Err(e) => {
                 return Err(Error::LocalFile(format!(

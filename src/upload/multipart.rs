@@ -731,7 +731,7 @@ pub fn upload_file(
         .and_then(|()| {
             // The last look before the object is made whole.
             if exchange::stamp_of(file, path)? != stamp {
-                return Err(crate::transport::changed_during_upload(path));
+                return Err(super::exchange::changed_during_upload(path));
             }
             let parts: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
             complete(&session, &parts).map(|completed| (completed, parts))
@@ -855,7 +855,7 @@ pub fn send_parts<'a>(
         return Err(e);
     }
     if interrupt::requested().is_some() {
-        return Err(crate::transport::stopped());
+        return Err(super::exchange::stopped());
     }
     Ok(())
 }
