@@ -3,6 +3,7 @@
 
 use super::der;
 use super::settings::Trust;
+use crate::report::trace;
 use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -15,6 +16,37 @@ use std::sync::Arc;
 /// A PEM file in SSL_CERT_DIR larger than this is not a certificate file: skipped.
 const MAX_CERT_FILE: u64 = 4 * 1024 * 1024;
 
+/// Where the system keeps its CA bundle (Go's list, in its order): Debian, Ubuntu, Arch
+/// and Alpine; Fedora and RHEL; openSUSE; older RHEL; RHEL 7+; Alpine, macOS and the BSDs.
+/// The first that exists is read, unless SSL_CERT_FILE names another (as OpenSSL does).
+pub const SYSTEM_BUNDLES: [&str; 6] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Adds `cert` as a root unless webpki cannot use it or an equal anchor is there already
+/// (a system bundle repeats most of webpki-roots: no second copy in memory).
+fn add_new(roots: &mut RootCertStore, cert: CertificateDer<'_>) -> bool {
+    let before = roots.len();
+    roots.add(cert).is_ok() && !drop_duplicate(roots, before)
+}
+
+/// Removes the anchor added at `at` when an earlier one is equal; true if it did.
+fn drop_duplicate(roots: &mut RootCertStore, at: usize) -> bool {
+    let Some((added, earlier)) = roots.roots.get(at..).zip(roots.roots.get(..at)) else {
+        return false;
+    };
+    let repeated = added.first().is_some_and(|new| earlier.contains(new));
+    if repeated {
+        roots.roots.truncate(at);
+    }
+    repeated
+}
+
 /// TLS settings for a run: webpki-roots, plus the CAs of `--ca-bundle`.
 pub fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<ClientConfig>, Error> {
     let trust = Trust {
@@ -25,8 +57,8 @@ pub fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<ClientConfig>, Error> 
 }
 
 /// TLS settings for a run: webpki-roots, plus the user's bundle (`--ca-bundle`,
-/// AWS_CA_BUNDLE or the profile's `ca_bundle`), SSL_CERT_FILE and the PEM files of
-/// SSL_CERT_DIR. A server that presents exactly one of those certificates as its own (a
+/// AWS_CA_BUNDLE or the profile's `ca_bundle`), SSL_CERT_FILE (else the system's bundle,
+/// [`SYSTEM_BUNDLES`]) and the PEM files of SSL_CERT_DIR. A server that presents exactly one of those certificates as its own (a
 /// self-signed CA, the usual MinIO or NAS setup) is accepted too: see [`PinnedOrWebPki`].
 pub fn tls_config_with(
     ca_bundle: Option<&Path>,
@@ -45,7 +77,9 @@ pub fn tls_config_with(
         let mut added = 0;
         for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
             let cert = cert.map_err(|e| bad(e.to_string()))?;
+            let before = roots.len();
             roots.add(cert.clone()).map_err(|e| bad(e.to_string()))?;
+            drop_duplicate(&mut roots, before);
             pinned.push(cert);
             added += 1;
         }
@@ -58,7 +92,7 @@ pub fn tls_config_with(
     let mut system = |path: &Path| {
         if let Ok(certs) = CertificateDer::pem_file_iter(path) {
             for cert in certs.flatten() {
-                if roots.add(cert.clone()).is_ok() {
+                if add_new(&mut roots, cert.clone()) {
                     pinned.push(cert);
                 }
             }
@@ -79,6 +113,23 @@ pub fn tls_config_with(
             if is_small_file {
                 system(&path);
             }
+        }
+    }
+    if trust.cert_file.is_none() {
+        // The system's bundle, as curl and the AWS CLI read it (internal CAs, an
+        // intercepting proxy's CA): CAs only, never pinned as a server's own certificate.
+        if let Some(path) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
+            let before = roots.len();
+            if let Ok(certs) = CertificateDer::pem_file_iter(path) {
+                for cert in certs.flatten() {
+                    add_new(&mut roots, cert);
+                }
+            }
+            trace::event(format_args!(
+                "{} CAs of {} trusted besides the built-in roots",
+                roots.len() - before,
+                path.display()
+            ));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -206,5 +257,49 @@ fn refused_self_signed(e: &rustls::Error, cert: &CertificateDer<'_>) -> Option<b
             Some(der::issuer_is_subject(cert.as_ref()).unwrap_or(false))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_adds_each_anchor_once() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let der = CertificateDer::from(ca.der().to_vec());
+        let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let built_in = roots.len();
+        assert!(add_new(&mut roots, der.clone()));
+        assert!(!add_new(&mut roots, der), "the same CA twice");
+        assert_eq!(roots.len(), built_in + 1);
+        // Not a certificate webpki can use: skipped, not an error.
+        assert!(!add_new(&mut roots, CertificateDer::from(vec![0x30, 0])));
+    }
+
+    #[test]
+    fn the_system_bundle_repeats_no_built_in_root() {
+        // Where this host has a bundle (a Mozilla set, as webpki-roots is): what it adds
+        // is only what webpki-roots lacks, each once.
+        let Some(path) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) else {
+            return;
+        };
+        let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut read = 0;
+        for cert in CertificateDer::pem_file_iter(path).unwrap().flatten() {
+            add_new(&mut roots, cert);
+            read += 1;
+        }
+        let added = roots.len() - webpki_roots::TLS_SERVER_ROOTS.len();
+        println!(
+            "{}: {read} certificates, {added} new anchors",
+            path.display()
+        );
+        assert!(added < read, "{added} of {read}");
+        let mut seen = std::collections::HashSet::new();
+        assert!(roots.roots.iter().all(|a| seen.insert(a.clone())));
     }
 }
