@@ -1,11 +1,13 @@
 //! An open connection, plain or TLS, direct or through a proxy: request heads and body
 //! bytes out, one response in through the sans-IO parsers.
 
-use super::deadline::{self, Expired, Limit, Timed};
+use super::deadline::{self, Expired, Limit};
 use super::dial::{authority, connect};
 use super::proxy::{proxy_auth_error, tunnel};
-use super::settings::Proxy;
-use super::tls::{flush_tls, handshake, read_from_tls, tls_error, write_into_tls};
+use super::settings::{Proxy, ProxyKind};
+use super::socks;
+use super::tls::{flush_tls, handshake, read_from_tls, tls_error, write_into_tls, Wire};
+use super::trust::tls_config;
 use super::{first_line, is_timeout, COPY_BUFFER, EARLY_ANSWER_WAIT, MAX_DRAINED_BODY};
 use super::{MAX_KEPT_BODY, STALLED_ANSWER_WAIT};
 use crate::http::body::{BodyFraming, ChunkedDecoder};
@@ -13,7 +15,7 @@ use crate::http::request::{write_request_head, HeaderError};
 use crate::http::response::{ResponseHead, Status};
 use crate::report::trace;
 use crate::Error;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -45,9 +47,13 @@ struct Forward {
     authorization: Option<crate::secret::Secret>,
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+/// The socket and the TLS sessions over it.
+struct Stream {
+    tcp: TcpStream,
+    /// TLS to an https:// proxy, under everything else.
+    proxy_tls: Option<Box<ClientConnection>>,
+    /// TLS to the store (end to end, inside any tunnel).
+    tls: Option<Box<ClientConnection>>,
 }
 
 /// What a server said to `Expect: 100-continue`.
@@ -66,6 +72,22 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// At `-vv`: the protocol and suite a handshake agreed on (and how long it took).
+fn trace_handshake(conn: &ClientConnection, peer: &str, started: Option<Instant>) {
+    if trace::level() >= 2 {
+        let version = conn.protocol_version();
+        let suite = conn.negotiated_cipher_suite().map(|c| c.suite());
+        let took = started.map_or(String::new(), |s| {
+            format!(" in {:.3} s", s.elapsed().as_secs_f64())
+        });
+        trace::event(format_args!(
+            "TLS handshake with {peer} done{took}: {}, {}",
+            version.map_or("?".into(), |v| format!("{v:?}")),
+            suite.map_or("?".into(), |s| format!("{s:?}")),
+        ));
+    }
+}
+
 impl Connection {
     /// Resolves `host`, connects to each address in turn within `connect_timeout`, and
     /// completes the TLS handshake when `tls` is given.
@@ -79,10 +101,11 @@ impl Connection {
         Connection::open_via(host, port, tls, None, connect_timeout, io_timeout)
     }
 
-    /// As `open`, through `proxy` when given: TLS goes through a CONNECT tunnel (the
-    /// proxy resolves `host`, and TLS runs end to end inside), plain HTTP as absolute-form
-    /// requests to the proxy (see `write_head`). The proxy's CONNECT answer is awaited
-    /// within `connect_timeout`.
+    /// As `open`, through `proxy` when given. An http:// or https:// proxy (TLS to the
+    /// proxy first, checked as the store's would be): TLS goes through a CONNECT tunnel
+    /// (the proxy resolves `host`, and TLS runs end to end inside), plain HTTP as
+    /// absolute-form requests to the proxy (see `write_head`). A SOCKS5 proxy: a tunnel
+    /// for both. The proxy's answer is awaited within `connect_timeout`.
     pub fn open_via(
         host: &str,
         port: u16,
@@ -104,37 +127,57 @@ impl Connection {
         set(tcp.set_write_timeout(Some(deadline::write_tick(io_timeout))))?;
         set(tcp.set_nodelay(true))?;
         let mut forward = None;
+        let mut proxy_tls = None;
         if let Some(p) = proxy {
-            if tls.is_some() {
-                tunnel(&tcp, p, &target, connect_timeout)?;
-            } else {
-                forward = Some(Forward {
-                    proxy: p.shown(),
-                    source: p.source,
-                    authorization: p.authorization.clone(),
-                });
+            if p.kind == ProxyKind::Https {
+                // For an http:// store, the built-in roots and the system's bundle.
+                let config = match tls {
+                    Some(config) => Arc::clone(config),
+                    None => tls_config(None)?,
+                };
+                let shown = format!("the proxy at {}", p.shown());
+                let conn = handshake(&config, &p.host, &tcp, None, &shown, io_timeout)?;
+                trace_handshake(&conn, &shown, None);
+                proxy_tls = Some(Box::new(conn));
+            }
+            match (p.kind, tls) {
+                (ProxyKind::Socks5 { .. }, _) => {
+                    socks::connect(&tcp, p, host, port, connect_timeout)?
+                }
+                (_, Some(_)) => {
+                    tunnel(&tcp, proxy_tls.as_deref_mut(), p, &target, connect_timeout)?
+                }
+                (_, None) => {
+                    forward = Some(Forward {
+                        proxy: p.shown(),
+                        source: p.source,
+                        authorization: p.authorization.clone(),
+                    })
+                }
             }
         }
-        let stream = match tls {
-            None => Stream::Plain(tcp),
+        let tls = match tls {
+            None => None,
             Some(config) => {
                 let started = Instant::now();
-                let tls = handshake(config, host, tcp, &peer, io_timeout)?;
-                if trace::level() >= 2 {
-                    let version = tls.conn.protocol_version();
-                    let suite = tls.conn.negotiated_cipher_suite().map(|c| c.suite());
-                    trace::event(format_args!(
-                        "TLS handshake with {peer} done in {:.3} s: {}, {}",
-                        started.elapsed().as_secs_f64(),
-                        version.map_or("?".into(), |v| format!("{v:?}")),
-                        suite.map_or("?".into(), |s| format!("{s:?}")),
-                    ));
-                }
-                Stream::Tls(Box::new(tls))
+                let conn = handshake(
+                    config,
+                    host,
+                    &tcp,
+                    proxy_tls.as_deref_mut(),
+                    &peer,
+                    io_timeout,
+                )?;
+                trace_handshake(&conn, &peer, Some(started));
+                Some(Box::new(conn))
             }
         };
         Ok(Connection {
-            stream,
+            stream: Stream {
+                tcp,
+                proxy_tls,
+                tls,
+            },
             peer,
             to: target,
             io_timeout,
@@ -184,15 +227,10 @@ impl Connection {
 
     /// Writes all of `bytes` (a request head, or a small body).
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let sending = &mut self.sending;
-        let result = match &mut self.stream {
-            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
-            Stream::Tls(s) => {
-                let mut sock = Timed::new(&s.sock, sending);
-                write_into_tls(bytes, &mut s.conn, &mut sock)
-                    .and_then(|()| flush_tls(&mut s.conn, &mut sock))
-            }
-        };
+        let result = self.sending_with(|wire, tls| match tls {
+            None => wire.write_all(bytes),
+            Some(conn) => write_into_tls(bytes, conn, wire).and_then(|()| flush_tls(conn, wire)),
+        });
         result.map_err(|e| self.send_error(e, "sending"))
     }
 
@@ -200,22 +238,35 @@ impl Connection {
     /// `send`, which flushes): over TLS they are sealed into records that leave as
     /// rustls' bounded buffer (TLS_BUFFER_LIMIT) fills; `flush` sends the rest.
     pub fn send_body(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let sending = &mut self.sending;
-        let result = match &mut self.stream {
-            Stream::Plain(s) => Timed::new(s, sending).write_all(bytes),
-            Stream::Tls(s) => write_into_tls(bytes, &mut s.conn, &mut Timed::new(&s.sock, sending)),
-        };
+        let result = self.sending_with(|wire, tls| match tls {
+            None => wire.write_all(bytes),
+            Some(conn) => write_into_tls(bytes, conn, wire),
+        });
         result.map_err(|e| self.send_error(e, "sending the body"))
     }
 
     /// Sends what `send_body` left in rustls' buffer (nothing over plain TCP).
     pub fn flush(&mut self) -> Result<(), Error> {
-        let sending = &mut self.sending;
-        let result = match &mut self.stream {
-            Stream::Plain(_) => Ok(()),
-            Stream::Tls(s) => flush_tls(&mut s.conn, &mut Timed::new(&s.sock, sending)),
-        };
+        let result = self.sending_with(|wire, tls| match tls {
+            None => Ok(()),
+            Some(conn) => flush_tls(conn, wire),
+        });
         result.map_err(|e| self.send_error(e, "sending the body"))
+    }
+
+    /// Runs `f` with the pipe under the store's TLS (its writes bounded by `sending`)
+    /// and that TLS session, if any.
+    fn sending_with<T>(
+        &mut self,
+        f: impl FnOnce(&mut Wire<'_>, Option<&mut ClientConnection>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let Stream {
+            tcp,
+            proxy_tls,
+            tls,
+        } = &mut self.stream;
+        let mut wire = Wire::new(tcp, proxy_tls.as_deref_mut(), &mut self.sending);
+        f(&mut wire, tls.as_deref_mut())
     }
 
     /// Whether this connection may carry another request after `response` (HTTP/1.1
@@ -433,11 +484,15 @@ impl Connection {
 
     fn raw_fill(&mut self, limit: &mut Limit) -> io::Result<usize> {
         let mut buf = [0u8; COPY_BUFFER];
-        let n = match &mut self.stream {
-            Stream::Plain(s) => Timed::new(s, limit).read(&mut buf)?,
-            Stream::Tls(s) => {
-                read_from_tls(&mut s.conn, &mut Timed::new(&s.sock, limit), &mut buf)?
-            }
+        let Stream {
+            tcp,
+            proxy_tls,
+            tls,
+        } = &mut self.stream;
+        let mut wire = Wire::new(tcp, proxy_tls.as_deref_mut(), limit);
+        let n = match tls {
+            None => wire.read(&mut buf)?,
+            Some(conn) => read_from_tls(conn, &mut wire, &mut buf)?,
         };
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n)

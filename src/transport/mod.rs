@@ -19,13 +19,14 @@ mod dial;
 mod flow;
 mod proxy;
 mod settings;
+mod socks;
 mod tls;
 mod trust;
 
 pub use connection::{Connection, Continue, Response};
 pub use dial::authority;
 pub use flow::{exchange, Exchanged, Failure, Head};
-pub use settings::{Proxy, Trust};
+pub use settings::{Proxy, ProxyKind, Trust};
 pub use trust::{tls_config, tls_config_with};
 
 /// The fixed size of every body copy buffer (and of each read from the socket).

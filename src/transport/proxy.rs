@@ -1,21 +1,25 @@
-//! Proxies: the CONNECT tunnel (RFC 9110 9.3.6) and what a proxy's 407 means.
+//! HTTP(S) proxies: the CONNECT tunnel (RFC 9110 9.3.6), inside TLS to an https://
+//! proxy when there is one, and what a proxy's 407 means.
 
-use super::deadline::{Limit, Timed};
+use super::deadline::Limit;
 use super::settings::Proxy;
+use super::tls::Wire;
 use super::{first_line, is_timeout};
 use crate::error::Refusal;
 use crate::http::request::write_request_head;
 use crate::http::response::{ResponseHead, Status};
 use crate::secret::Secret;
 use crate::Error;
+use rustls::ClientConnection;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Asks the proxy on `tcp` for a tunnel to `target` (RFC 9110 9.3.6) and reads its answer,
-/// the whole exchange within `wait`.
+/// Asks the proxy on `tcp` (through TLS to it when `over` is given) for a tunnel to
+/// `target` (RFC 9110 9.3.6) and reads its answer, the whole exchange within `wait`.
 pub(super) fn tunnel(
     tcp: &TcpStream,
+    mut over: Option<&mut ClientConnection>,
     proxy: &Proxy,
     target: &str,
     wait: Duration,
@@ -39,7 +43,7 @@ pub(super) fn tunnel(
         ))
     })?;
     let mut limit = Limit::within(wait);
-    let sent = Timed::new(tcp, &mut limit).write_all(&head);
+    let sent = Wire::new(tcp, over.as_deref_mut(), &mut limit).write_all(&head);
     crate::secret::wipe(head);
     let late = || {
         Error::Network(format!(
@@ -67,7 +71,7 @@ pub(super) fn tunnel(
             }
         }
         // Reads only what one head can be: a tunnel's first bytes belong to TLS.
-        let n = match Timed::new(tcp, &mut limit).read(&mut buf) {
+        let n = match Wire::new(tcp, over.as_deref_mut(), &mut limit).read(&mut buf) {
             Ok(n) => n,
             Err(e) if is_timeout(&e) => return Err(late()),
             Err(e) => {

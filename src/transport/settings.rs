@@ -6,16 +6,31 @@
 use crate::secret::Secret;
 use std::path::PathBuf;
 
-/// An HTTP proxy: where it listens and the `Proxy-Authorization` value its URL implies.
+/// A proxy: its kind, where it listens, and the credentials its URL carries.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
+    pub kind: ProxyKind,
     /// Host name or IP literal, without brackets.
     pub host: String,
     pub port: u16,
-    /// `Basic base64(user:password)`, from the user info of the URL.
+    /// HTTP(S) proxies: `Basic base64(user:password)`, from the user info of the URL.
     pub authorization: Option<Secret>,
+    /// SOCKS5: the user name and password of the URL (RFC 1929).
+    pub login: Option<(Secret, Secret)>,
     /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
     pub source: &'static str,
+}
+
+/// How a proxy is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// `http://`: CONNECT for TLS, absolute-form requests for plain HTTP.
+    Http,
+    /// `https://`: the same, inside TLS to the proxy itself.
+    Https,
+    /// `socks5://` (the name resolved here) or `socks5h://` (`remote_dns`: resolved by
+    /// the proxy), RFC 1928.
+    Socks5 { remote_dns: bool },
 }
 
 /// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which

@@ -6,19 +6,22 @@ use super::trust::SelfSignedNotTrusted;
 use super::TLS_BUFFER_LIMIT;
 use crate::Error;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The TLS handshake with `host` over `tcp` (inside TLS to an https:// proxy when
+/// `proxy` is given), the whole of it within `io_timeout`.
 pub(super) fn handshake(
     config: &Arc<ClientConfig>,
     host: &str,
-    tcp: TcpStream,
+    tcp: &TcpStream,
+    mut proxy: Option<&mut ClientConnection>,
     peer: &str,
     io_timeout: Duration,
-) -> Result<StreamOwned<ClientConnection, TcpStream>, Error> {
+) -> Result<ClientConnection, Error> {
     let name = ServerName::try_from(host.to_string()).map_err(|_| {
         Error::Usage(format!(
             "'{host}' is not a valid TLS server name: check --endpoint"
@@ -30,7 +33,8 @@ pub(super) fn handshake(
     // The whole handshake within --timeout, however its bytes trickle in.
     let mut limit = Limit::within(io_timeout);
     while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut Timed::new(&tcp, &mut limit)) {
+        let mut wire = Wire::new(tcp, proxy.as_deref_mut(), &mut limit);
+        if let Err(e) = conn.complete_io(&mut wire) {
             if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 return Err(tls_error(tls, peer));
             }
@@ -46,7 +50,56 @@ pub(super) fn handshake(
             }));
         }
     }
-    Ok(StreamOwned::new(conn, tcp))
+    Ok(conn)
+}
+
+/// The byte pipe under a connection's own TLS or plain HTTP: the socket, or TLS to an
+/// https:// proxy over it; every socket call bounded by the limit (see `deadline`).
+pub(super) enum Wire<'a> {
+    Tcp(Timed<'a>),
+    ProxyTls(&'a mut ClientConnection, Timed<'a>),
+}
+
+impl<'a> Wire<'a> {
+    pub(super) fn new(
+        tcp: &'a TcpStream,
+        proxy: Option<&'a mut ClientConnection>,
+        limit: &'a mut Limit,
+    ) -> Wire<'a> {
+        let sock = Timed::new(tcp, limit);
+        match proxy {
+            None => Wire::Tcp(sock),
+            Some(conn) => Wire::ProxyTls(conn, sock),
+        }
+    }
+}
+
+impl Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Tcp(sock) => sock.read(buf),
+            Wire::ProxyTls(conn, sock) => read_from_tls(conn, sock, buf),
+        }
+    }
+}
+
+impl Write for Wire<'_> {
+    /// Through a proxy's TLS, each write is sealed and sent whole: what goes in is the
+    /// store's TLS records, already in pieces of rustls' bounded buffer.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Tcp(sock) => sock.write(buf),
+            Wire::ProxyTls(conn, sock) => {
+                write_into_tls(buf, conn, sock)?;
+                flush_tls(conn, sock)?;
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A one-line message with the fix for a TLS failure.

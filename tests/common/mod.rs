@@ -10,6 +10,7 @@ mod canned;
 mod proxy;
 mod scripted;
 mod server;
+mod socks;
 pub mod stage;
 mod standin;
 mod tls;
@@ -22,6 +23,8 @@ pub use proxy::{ProxyMode, TestProxy};
 pub use scripted::{answer, s3_error, s3_error_with, ScriptedServer, Seen, Step, CONTINUE};
 #[allow(unused_imports)]
 pub use server::S3Server;
+#[allow(unused_imports)]
+pub use socks::{SocksProxy, SocksTarget};
 #[allow(unused_imports)]
 pub use standin::{Request, StandIn};
 #[allow(unused_imports)]
