@@ -6,10 +6,20 @@
 
 use super::endpoint::{Endpoint, Scheme};
 use super::proxy::Proxy;
-use crate::transport::{self, Connection, Exchanged, Failure, Head, Response};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response};
 use crate::Error;
 use std::path::Path;
 use std::time::Duration;
+
+/// The settings the transport's hints name for a credential call: its URL comes from
+/// the environment or the profile, not from --endpoint.
+const NAMES: Names = Names {
+    endpoint: "the credential source's URL",
+    timeout: "--timeout",
+    connect_timeout: "--connect-timeout",
+    ca_bundle: "--ca-bundle",
+    path_style: "--path-style",
+};
 
 /// Where a call goes: the server, and the origin-form path (with its query).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +119,7 @@ pub fn call(
         proxy,
         limits.connect,
         limits.io,
+        &NAMES,
     )
     .map_err(CallError::Unreachable)?;
     let head = Head {

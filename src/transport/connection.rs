@@ -4,7 +4,7 @@
 use super::deadline::{self, Expired, Limit};
 use super::dial::{authority, connect};
 use super::proxy::{proxy_auth_error, tunnel};
-use super::settings::{Proxy, ProxyKind};
+use super::settings::{Names, Proxy, ProxyKind};
 use super::socks;
 use super::tls::{flush_tls, handshake, read_from_tls, tls_error, write_into_tls, Wire};
 use super::trust::tls_config;
@@ -38,6 +38,8 @@ pub struct Connection {
     pending: Vec<u8>,
     /// Plain HTTP through a proxy: requests go in absolute form, with its credentials.
     forward: Option<Forward>,
+    /// The settings its messages point to.
+    names: Names,
 }
 
 /// A plain-HTTP proxy carrying this connection's requests (RFC 9112 3.2.2).
@@ -97,8 +99,9 @@ impl Connection {
         tls: Option<&Arc<ClientConfig>>,
         connect_timeout: Duration,
         io_timeout: Duration,
+        names: &Names,
     ) -> Result<Connection, Error> {
-        Connection::open_via(host, port, tls, None, connect_timeout, io_timeout)
+        Connection::open_via(host, port, tls, None, connect_timeout, io_timeout, names)
     }
 
     /// As `open`, through `proxy` when given. An http:// or https:// proxy (TLS to the
@@ -113,12 +116,16 @@ impl Connection {
         proxy: Option<&Proxy>,
         connect_timeout: Duration,
         io_timeout: Duration,
+        names: &Names,
     ) -> Result<Connection, Error> {
         let target = authority(host, port);
         let (tcp, peer) = match proxy {
-            None => (connect(host, port, connect_timeout, None)?, target.clone()),
+            None => (
+                connect(host, port, connect_timeout, None, names)?,
+                target.clone(),
+            ),
             Some(p) => (
-                connect(&p.host, p.port, connect_timeout, Some(p))?,
+                connect(&p.host, p.port, connect_timeout, Some(p), names)?,
                 format!("{target} (through the proxy at {})", p.shown()),
             ),
         };
@@ -136,17 +143,22 @@ impl Connection {
                     None => tls_config(None)?,
                 };
                 let shown = format!("the proxy at {}", p.shown());
-                let conn = handshake(&config, &p.host, &tcp, None, &shown, io_timeout)?;
+                let conn = handshake(&config, &p.host, &tcp, None, &shown, io_timeout, names)?;
                 trace_handshake(&conn, &shown, None);
                 proxy_tls = Some(Box::new(conn));
             }
             match (p.kind, tls) {
                 (ProxyKind::Socks5 { .. }, _) => {
-                    socks::connect(&tcp, p, host, port, connect_timeout)?
+                    socks::connect(&tcp, p, host, port, connect_timeout, names)?
                 }
-                (_, Some(_)) => {
-                    tunnel(&tcp, proxy_tls.as_deref_mut(), p, &target, connect_timeout)?
-                }
+                (_, Some(_)) => tunnel(
+                    &tcp,
+                    proxy_tls.as_deref_mut(),
+                    p,
+                    &target,
+                    connect_timeout,
+                    names,
+                )?,
                 (_, None) => {
                     forward = Some(Forward {
                         proxy: p.shown(),
@@ -167,6 +179,7 @@ impl Connection {
                     proxy_tls.as_deref_mut(),
                     &peer,
                     io_timeout,
+                    names,
                 )?;
                 trace_handshake(&conn, &peer, Some(started));
                 Some(Box::new(conn))
@@ -185,6 +198,7 @@ impl Connection {
             send_stalled: false,
             pending: Vec::new(),
             forward,
+            names: *names,
         })
     }
 
@@ -386,8 +400,8 @@ impl Connection {
                 // Part of a head: the store said something broken.
                 return Err(if self.pending.is_empty() {
                     Error::Network(format!(
-                        "{} closed the connection without answering: check that --endpoint is an S3 store and its scheme (http/https) is right",
-                        self.peer
+                        "{} closed the connection without answering: check that {} is an S3 store and its scheme (http/https) is right",
+                        self.peer, self.names.endpoint
                     ))
                 } else {
                     Error::Protocol(format!(
@@ -509,24 +523,27 @@ impl Connection {
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return tls_error(tls, &self.peer);
+            return tls_error(tls, &self.peer, &self.names);
         }
         let peer = &self.peer;
         Error::Network(match (deadline::expired(&e), e.kind()) {
             // Only a response head has a deadline here (the handshake and CONNECT say
             // their own).
             (Some(Expired::Late(d)), _) => format!(
-                "{peer} did not send a whole response head within {} s of the request: check the network, or raise --timeout",
-                d.as_secs_f64()
+                "{peer} did not send a whole response head within {} s of the request: check the network, or raise {}",
+                d.as_secs_f64(),
+                self.names.timeout
             ),
             (Some(Expired::Stalled(d)), _) => format!(
-                "{peer} moved under {} KiB in {} s while {doing}, a stall: check the network, or raise --timeout",
+                "{peer} moved under {} KiB in {} s while {doing}, a stall: check the network, or raise {}",
                 deadline::MIN_PROGRESS / 1024,
-                d.as_secs_f64()
+                d.as_secs_f64(),
+                self.names.timeout
             ),
             (None, io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => format!(
-                "{peer} made no progress for {} s while {doing}: check the network, or raise --timeout",
-                self.io_timeout.as_secs_f64()
+                "{peer} made no progress for {} s while {doing}: check the network, or raise {}",
+                self.io_timeout.as_secs_f64(),
+                self.names.timeout
             ),
             (
                 None,

@@ -1,6 +1,6 @@
 //! DNS and connect: every address a name resolves to, raced as RFC 8305 describes.
 
-use super::settings::Proxy;
+use super::settings::{Names, Proxy};
 use crate::report::trace;
 use crate::Error;
 use std::collections::VecDeque;
@@ -32,15 +32,20 @@ pub(super) fn resolve(
     host: &str,
     port: u16,
     proxy: Option<&Proxy>,
+    names: &Names,
 ) -> Result<Vec<SocketAddr>, Error> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
             Error::Network(match proxy {
                 None => format!(
-                    "cannot resolve '{host}' ({e}): check the host in --endpoint, the bucket name, or DNS"
+                    "cannot resolve '{host}' ({e}): check the host in {}, the bucket name, or DNS",
+                    names.endpoint
                 ),
-                Some(p) => format!("cannot resolve the proxy '{host}' ({e}): check {}", p.source),
+                Some(p) => format!(
+                    "cannot resolve the proxy '{host}' ({e}): check {}",
+                    p.source
+                ),
             })
         })?
         .collect();
@@ -62,13 +67,14 @@ pub(super) fn connect(
     port: u16,
     timeout: Duration,
     proxy: Option<&Proxy>,
+    names: &Names,
 ) -> Result<TcpStream, Error> {
     let peer = authority(host, port);
     let (what, who, check) = match proxy {
-        None => (peer.clone(), "the store", "--endpoint"),
+        None => (peer.clone(), "the store", names.endpoint),
         Some(p) => (format!("the proxy at {peer}"), "the proxy", p.source),
     };
-    let addrs = resolve(host, port, proxy)?;
+    let addrs = resolve(host, port, proxy, names)?;
     let started = Instant::now();
     match race(&addrs, timeout, ATTEMPT_DELAY) {
         Ok((stream, addr)) => {
@@ -105,8 +111,9 @@ pub(super) fn connect(
                     ) =>
                 {
                     Error::Network(format!(
-                        "no answer from {what} within {} s: check the network or raise --connect-timeout",
-                        timeout.as_secs_f64()
+                        "no answer from {what} within {} s: check the network or raise {}",
+                        timeout.as_secs_f64(),
+                        names.connect_timeout
                     ))
                 }
                 Some(e) => Error::Network(format!("cannot connect to {what}: {e}")),

@@ -26,7 +26,7 @@ mod trust;
 pub use connection::{Connection, Continue, Response};
 pub use dial::authority;
 pub use flow::{exchange, Exchanged, Failure, Head};
-pub use settings::{Proxy, ProxyKind, Trust};
+pub use settings::{Names, Proxy, ProxyKind, Trust};
 pub use trust::{tls_config, tls_config_with};
 
 /// The fixed size of every body copy buffer (and of each read from the socket).

@@ -2,7 +2,7 @@
 //! proxy when there is one, and what a proxy's 407 means.
 
 use super::deadline::Limit;
-use super::settings::Proxy;
+use super::settings::{Names, Proxy};
 use super::tls::Wire;
 use super::{first_line, is_timeout};
 use crate::error::Refusal;
@@ -23,6 +23,7 @@ pub(super) fn tunnel(
     proxy: &Proxy,
     target: &str,
     wait: Duration,
+    names: &Names,
 ) -> Result<(), Error> {
     let shown = proxy.shown();
     // Through the head writer and its checks, as every request: the target is
@@ -47,9 +48,10 @@ pub(super) fn tunnel(
     crate::secret::wipe(head);
     let late = || {
         Error::Network(format!(
-            "the proxy at {shown} did not answer CONNECT within {} s: check {} or raise --connect-timeout",
+            "the proxy at {shown} did not answer CONNECT within {} s: check {} or raise {}",
             wait.as_secs_f64(),
-            proxy.source
+            proxy.source,
+            names.connect_timeout
         ))
     };
     sent.map_err(|e| match is_timeout(&e) {

@@ -33,6 +33,23 @@ pub enum ProxyKind {
     Socks5 { remote_dns: bool },
 }
 
+/// What the caller's user calls the settings a message may point to: the transport
+/// knows no command line, so its hints name these (`--endpoint`, `--timeout`, ... for
+/// s3push's own requests; see `upload::exchange::FLAGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names {
+    /// Where the server's URL is set.
+    pub endpoint: &'static str,
+    /// The wait for a response head, a handshake, a stalled body.
+    pub timeout: &'static str,
+    /// The wait for a connection and a proxy's answer.
+    pub connect_timeout: &'static str,
+    /// Where a CA bundle is given.
+    pub ca_bundle: &'static str,
+    /// The switch to path-style addressing (a bucket name in the way of a certificate).
+    pub path_style: &'static str,
+}
+
 /// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which
 /// hold a private CA on many hosts and containers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

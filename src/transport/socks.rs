@@ -6,7 +6,7 @@
 use super::deadline::{Limit, Timed};
 use super::dial::{authority, resolve};
 use super::is_timeout;
-use super::settings::{Proxy, ProxyKind};
+use super::settings::{Names, Proxy, ProxyKind};
 use crate::Error;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -28,6 +28,7 @@ pub(super) fn connect(
     host: &str,
     port: u16,
     wait: Duration,
+    names: &Names,
 ) -> Result<(), Error> {
     let shown = proxy.shown();
     let target = authority(host, port);
@@ -36,28 +37,28 @@ pub(super) fn connect(
     let address = match host.parse::<IpAddr>() {
         Ok(ip) => Address::Ip(ip),
         Err(_) if remote_dns => Address::Name(host),
-        Err(_) => Address::Ip(first_address(resolve(host, port, None)?)),
+        Err(_) => Address::Ip(first_address(resolve(host, port, None, names)?)),
     };
     let request = address.request(port).ok_or_else(|| {
         Error::Usage(format!(
-            "'{host}' is longer than the 255 bytes a SOCKS5 request can carry: check --endpoint"
+            "'{host}' is longer than the 255 bytes a SOCKS5 request can carry: check {}",
+            names.endpoint
         ))
     })?;
     let mut limit = Limit::within(wait);
     let mut sock = Timed::new(tcp, &mut limit);
-    let io = |e: io::Error| {
-        match is_timeout(&e) {
+    let io = |e: io::Error| match is_timeout(&e) {
         true => Error::Network(format!(
-            "the SOCKS5 proxy at {shown} did not answer within {} s: check {} or raise --connect-timeout",
+            "the SOCKS5 proxy at {shown} did not answer within {} s: check {} or raise {}",
             wait.as_secs_f64(),
-            proxy.source
+            proxy.source,
+            names.connect_timeout
         )),
         false if e.kind() == io::ErrorKind::UnexpectedEof => Error::Network(format!(
             "the SOCKS5 proxy at {shown} closed the connection: is it a SOCKS5 proxy? check {}",
             proxy.source
         )),
         false => Error::Network(format!("talking to the SOCKS5 proxy at {shown}: {e}")),
-    }
     };
     let not_socks = || {
         Error::Protocol(format!(
@@ -105,7 +106,7 @@ pub(super) fn connect(
                 ),
                 None => format!(
                     "the SOCKS5 proxy at {shown} asks for a user name and password: put them in the proxy URL in {}, \
-                     as socks5h://USER:PASSWORD@{shown} (an environment variable: --proxy refuses them)",
+                     as socks5h://USER:PASSWORD@{shown} (in an environment variable: a command line shows in ps)",
                     proxy.source
                 ),
             }))
@@ -138,7 +139,7 @@ pub(super) fn connect(
             "the SOCKS5 proxy at {shown} could not connect to {target}: {} (SOCKS5 reply {code}){}",
             reply_text(code),
             match (code, remote_dns) {
-                (4, true) => ": the proxy could not resolve or reach the name; check --endpoint",
+                (4, true) => ": the proxy could not resolve or reach the name; check the host",
                 (2, _) => ": ask its administrator to allow it, or list the host in NO_PROXY",
                 _ => "",
             }

@@ -2,6 +2,7 @@
 //! for each way it fails, and the record copy (bounded buffers, reads that never write).
 
 use super::deadline::{Limit, Timed};
+use super::settings::Names;
 use super::trust::SelfSignedNotTrusted;
 use super::TLS_BUFFER_LIMIT;
 use crate::Error;
@@ -21,10 +22,12 @@ pub(super) fn handshake(
     mut proxy: Option<&mut ClientConnection>,
     peer: &str,
     io_timeout: Duration,
+    names: &Names,
 ) -> Result<ClientConnection, Error> {
     let name = ServerName::try_from(host.to_string()).map_err(|_| {
         Error::Usage(format!(
-            "'{host}' is not a valid TLS server name: check --endpoint"
+            "'{host}' is not a valid TLS server name: check {}",
+            names.endpoint
         ))
     })?;
     let mut conn = ClientConnection::new(Arc::clone(config), name)
@@ -36,15 +39,17 @@ pub(super) fn handshake(
         let mut wire = Wire::new(tcp, proxy.as_deref_mut(), &mut limit);
         if let Err(e) = conn.complete_io(&mut wire) {
             if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return Err(tls_error(tls, peer));
+                return Err(tls_error(tls, peer, names));
             }
             return Err(Error::Network(match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => format!(
-                    "TLS handshake with {peer} did not complete within {} s: is it a TLS port? try http:// or raise --timeout",
-                    io_timeout.as_secs_f64()
+                    "TLS handshake with {peer} did not complete within {} s: is it a TLS port? try http:// or raise {}",
+                    io_timeout.as_secs_f64(),
+                    names.timeout
                 ),
                 io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => format!(
-                    "{peer} closed the connection during the TLS handshake: is it a TLS port? try http:// in --endpoint"
+                    "{peer} closed the connection during the TLS handshake: is it a TLS port? try http:// in {}",
+                    names.endpoint
                 ),
                 _ => format!("TLS handshake with {peer} failed: {e}"),
             }));
@@ -103,16 +108,22 @@ impl Write for Wire<'_> {
 }
 
 /// A one-line message with the fix for a TLS failure.
-pub(super) fn tls_error(e: &rustls::Error, peer: &str) -> Error {
+pub(super) fn tls_error(e: &rustls::Error, peer: &str, names: &Names) -> Error {
+    let Names {
+        endpoint,
+        ca_bundle,
+        path_style,
+        ..
+    } = names;
     use rustls::CertificateError as C;
     let text = match e {
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(
             "the certificate of {peer} is signed by a CA this host does not trust: \
-             pass --ca-bundle FILE.pem with the CA that signed it"
+             pass {ca_bundle} FILE.pem with the CA that signed it"
         ),
         rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => format!(
             "the certificate of {peer} is not valid for that name: use the host name the certificate was issued for \
-             in --endpoint (or --path-style if the bucket name is in the way)"
+             in {endpoint} (or {path_style} if the bucket name is in the way)"
         ),
         rustls::Error::InvalidCertificate(
             C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
@@ -125,13 +136,13 @@ pub(super) fn tls_error(e: &rustls::Error, peer: &str) -> Error {
             // `peer` may go on with " (through the proxy ...)": the command wants host:port.
             let server = peer.split(' ').next().unwrap_or(peer);
             format!(
-                "the certificate of {peer} is self-signed and not in --ca-bundle: add that very certificate \
-                 (the server's cert.pem, or from `openssl s_client -showcerts -connect {server}`) with --ca-bundle FILE.pem"
+                "the certificate of {peer} is self-signed and not in {ca_bundle}: add that very certificate \
+                 (the server's cert.pem, or from `openssl s_client -showcerts -connect {server}`) with {ca_bundle} FILE.pem"
             )
         }
         // The first bytes back were no TLS record: an HTTP answer to the ClientHello.
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => format!(
-            "{peer} answered in plain HTTP, not TLS: this port speaks plain HTTP; use http:// in --endpoint"
+            "{peer} answered in plain HTTP, not TLS: this port speaks plain HTTP; use http:// in {endpoint}"
         ),
         other => format!("TLS with {peer} failed: {other}"),
     };

@@ -13,7 +13,7 @@ use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
-use crate::transport::{self, Connection, Exchanged, Failure, Head, Response, COPY_BUFFER};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response, COPY_BUFFER};
 use crate::Error;
 use md5::{Digest, Md5};
 use rustls::ClientConfig;
@@ -30,6 +30,15 @@ use std::time::{Duration, SystemTime};
 pub const EXPECT_MIN_BODY: u64 = 1024 * 1024;
 /// How long to wait for `100 Continue` before sending the body anyway.
 pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+/// The flags the transport's hints name for s3push's own requests.
+pub const FLAGS: Names = Names {
+    endpoint: "--endpoint",
+    timeout: "--timeout",
+    connect_timeout: "--connect-timeout",
+    ca_bundle: "--ca-bundle",
+    path_style: "--path-style",
+};
 
 /// What identifies one state of a file: length and modification time.
 pub type FileStamp = (u64, Option<SystemTime>);
@@ -270,6 +279,7 @@ pub fn exchange(
         plan.proxy.for_host(&host, plan.endpoint.port),
         plan.timeouts.connect,
         plan.timeouts.io,
+        &FLAGS,
     )?;
     let answer = once(plan, attempt, call, &mut conn)?;
     if conn.reusable_after(&answer.response) {
@@ -847,7 +857,7 @@ mod tests {
             stamp: Some(stamp),
         });
         let timeout = Duration::from_secs(30);
-        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout).unwrap();
+        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout, &FLAGS).unwrap();
         let mut reader = BodyReader::new(body, true, None);
         let err = send_plain(&mut conn, &mut reader, body).unwrap_err();
         assert_eq!(err.exit_code(), 3, "{err}");
