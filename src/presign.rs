@@ -25,6 +25,9 @@ pub struct PresignOptions {
     pub profile: Option<String>,
     pub path_style: bool,
     pub quiet: bool,
+    /// The protection flags that apply to one PUT (doc/presign.md): signed as headers the
+    /// upload must send. `--require-protection` and `--skip-identical` do not apply.
+    pub protection: config::protection::ProtectionOptions,
 }
 
 /// A presigned PUT: the URL, and the headers the upload must carry with exactly these
@@ -68,9 +71,17 @@ pub fn run(options: PresignOptions, env: &Env) -> Result<Presigned, Error> {
             acl: options.acl,
             ..Default::default()
         },
+        protection: options.protection,
         ..Default::default()
     };
     let plan = config::resolve(upload, env)?;
+    if plan.protection.needs_integrity_header() && plan.signature == SignatureVersion::V2 {
+        return Err(Error::Usage(
+            "Object Lock needs Content-MD5 on the PUT, and a SigV2 URL signs Content-MD5 as empty: \
+             presign with --signature v4"
+                .into(),
+        ));
+    }
     for warning in &plan.warnings {
         crate::report::warning(warning);
     }
@@ -115,8 +126,13 @@ pub fn presign_put(
         .iter()
         .map(|a| ("x-amz-acl".to_string(), a.clone()))
         .collect();
+    // Encryption, tags, Object Lock, bucket owner, requester pays, SSE-C: signed headers
+    // (SigV4 and v2 alike, as botocore presigns them), which the upload must send.
+    let mut protect = plan.protection.object_headers();
+    protect.extend(plan.protection.request_headers(true));
     let query = match plan.signature {
         SignatureVersion::V4 => {
+            headers.extend(protect.iter().cloned());
             let req = V4Presign {
                 method: "PUT",
                 canonical_uri: &encoded_path,
@@ -130,23 +146,43 @@ pub fn presign_put(
         SignatureVersion::V2 => {
             // The resource is /bucket/key also when virtual-hosted (as for uploads).
             let resource = uri::encode_path(&format!("/{}/{}", plan.bucket, plan.key));
+            let mut amz = acl;
+            amz.extend(protect.iter().cloned());
             let req = V2Presign {
                 method: "PUT",
                 resource: &resource,
                 content_type: content_type.unwrap_or(""),
-                amz_headers: &acl,
+                amz_headers: &amz,
                 expires_at: time.unix().saturating_add(expires),
             };
             let query = presign::v2(&req, signer).query;
-            headers.extend(acl);
+            headers.extend(amz);
             query
         }
     };
+    // The SSE-C key is signed (its value is in the signature) but never printed: the
+    // uploader has the key file.
+    for (name, value) in &mut headers {
+        if name == "x-amz-server-side-encryption-customer-key" {
+            *value = SSE_C_KEY_SHOWN.to_string();
+        }
+    }
+    // S3 refuses an Object Lock PUT without Content-MD5 or a checksum; the body is not
+    // known here, so the uploader computes it (SigV4 leaves Content-MD5 unsigned).
+    if plan.protection.needs_integrity_header() {
+        headers.push(("content-md5".into(), CONTENT_MD5_SHOWN.into()));
+    }
     Presigned {
         url: format!("{}{encoded_path}?{query}", origin(plan, &host)),
         headers,
     }
 }
+
+/// What presign shows for the Content-MD5 an Object Lock PUT must send.
+pub const CONTENT_MD5_SHOWN: &str = "<base64 of the file's MD5: openssl md5 -binary FILE | base64>";
+
+/// What presign shows for the SSE-C key header the upload must send.
+pub const SSE_C_KEY_SHOWN: &str = "<base64 of the key file: base64 -w0 KEYFILE>";
 
 /// `http[s]://HOST[:PORT]`.
 fn origin(plan: &Plan, authority: &str) -> String {
@@ -222,6 +258,60 @@ mod tests {
         }
         let none = run(options("s3://b/k"), &Env::default()).unwrap_err();
         assert_eq!(none.exit_code(), 4, "{none}");
+    }
+
+    /// Protection flags are signed as headers the upload must send (v4 and v2); the
+    /// SSE-C key is signed but shown as a placeholder; Object Lock asks for Content-MD5,
+    /// which a v2 URL cannot carry.
+    #[test]
+    fn protection_headers_are_signed_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, [7u8; 32]).unwrap();
+        let mut o = options("s3://b/k");
+        o.endpoint = Some("https://127.0.0.1:9000".into());
+        o.protection = config::protection::ProtectionOptions {
+            sse_c_key_file: Some(key),
+            tagging: Some("a=1 2".into()),
+            lock_mode: Some("GOVERNANCE".into()),
+            lock_retain_until: Some("2099-01-01T00:00:00Z".into()),
+            expected_bucket_owner: Some("111122223333".into()),
+            ..Default::default()
+        };
+        let p = run(o.clone(), &env()).unwrap();
+        let signed = p
+            .url
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-SignedHeaders="))
+            .unwrap()
+            .replace("%3B", ";");
+        assert_eq!(
+            signed,
+            "host;x-amz-expected-bucket-owner;x-amz-object-lock-mode;x-amz-object-lock-retain-until-date;\
+             x-amz-server-side-encryption-customer-algorithm;x-amz-server-side-encryption-customer-key;\
+             x-amz-server-side-encryption-customer-key-md5;x-amz-tagging"
+        );
+        let shown: Vec<&str> = p.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(
+            shown.contains(&"x-amz-tagging") && shown.contains(&"content-md5"),
+            "{shown:?}"
+        );
+        let value = |n: &str| {
+            p.headers
+                .iter()
+                .find(|(h, _)| h == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("x-amz-tagging"), Some("a=1%202"));
+        assert_eq!(
+            value("x-amz-server-side-encryption-customer-key"),
+            Some(SSE_C_KEY_SHOWN)
+        );
+        let mut v2 = o;
+        v2.signature = Some(SignatureVersion::V2);
+        let err = run(v2, &env()).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--signature v4"), "{err}");
     }
 
     /// The API reference's example, through the plan: virtual-hosted on AWS's endpoint

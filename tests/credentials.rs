@@ -27,6 +27,9 @@ const WEB_IDENTITY_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.s3push-test-web-identity-
 /// The keys of the profile whose role is assumed (they sign the AssumeRole call only).
 const SOURCE_KEY: &str = "s3push-source-access-key";
 const SOURCE_SECRET: &str = "s3push-source-secret-key-9876543210";
+/// The access token `aws sso login` caches (and the refresh token next to it).
+const SSO_TOKEN: &str = "s3push-test-sso-access-token-aGVsbG8gc3Nv";
+const SSO_REFRESH: &str = "s3push-test-sso-refresh-token-cmVmcmVzaA";
 
 /// Every secret any test hands out.
 const SECRETS: &[&str] = &[
@@ -36,6 +39,8 @@ const SECRETS: &[&str] = &[
     CONTAINER_TOKEN,
     WEB_IDENTITY_TOKEN,
     SOURCE_SECRET,
+    SSO_TOKEN,
+    SSO_REFRESH,
 ];
 
 /// s3push aimed at the stage, with no keys in its environment (so the chain goes on to
@@ -817,4 +822,122 @@ fn imds_that_refuses_the_token_request_is_asked_without_a_token() {
     stage.assert_stored(&out, "imds-v1.bin", &source);
     assert_no_secret(&out);
     assert_eq!(service.requests().len(), 3);
+}
+
+const SSO_ACCOUNT: &str = "123456789012";
+const SSO_ROLE: &str = "S3PushBackup";
+const SSO_START_URL: &str = "https://d-1234567890.awsapps.com/start";
+
+/// The IAM Identity Center portal's GetRoleCredentials: the role's keys for the cached
+/// token (unsigned, in x-amz-sso_bearer_token), a 401 for any other token.
+fn sso_portal() -> StandIn {
+    StandIn::start(|r: &Request, _| {
+        let query = r.target.split_once('?').map_or("", |(_, q)| q);
+        let ok = r.method == "GET"
+            && r.path() == "/federation/credentials"
+            && query == format!("account_id={SSO_ACCOUNT}&role_name={SSO_ROLE}")
+            && r.header("x-amz-sso_bearer_token") == Some(SSO_TOKEN)
+            && r.header("authorization").is_none();
+        if !ok {
+            return answer(
+                "401 Unauthorized",
+                &[("Content-Type", "application/json")],
+                r#"{"message":"Session token not found or invalid"}"#,
+            );
+        }
+        let expires_ms = (Timestamp::now().unix() + 3600) * 1000;
+        json_ok(&format!(
+            r#"{{"roleCredentials":{{"accessKeyId":"{ACCESS_KEY}","secretAccessKey":"{SECRET_KEY}","sessionToken":"{SESSION_TOKEN}","expiration":{expires_ms}}}}}"#
+        ))
+    })
+}
+
+/// `~/.aws/sso/cache/SHA1(key).json` as `aws sso login` writes it.
+fn write_sso_cache(stage: &Stage, key: &str, token: &str, expires_at: &str) -> std::path::PathBuf {
+    use sha1::{Digest, Sha1};
+    let dir = stage.home.path().join(".aws/sso/cache");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name: String = Sha1::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"startUrl": "{SSO_START_URL}", "region": "eu-west-1", "accessToken": "{token}",
+  "expiresAt": "{expires_at}", "clientId": "s3push-test-client", "clientSecret": "{SSO_REFRESH}",
+  "registrationExpiresAt": "{expires_at}", "refreshToken": "{SSO_REFRESH}"}}"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn sso_profiles_trade_the_cached_token_for_role_credentials() {
+    let stage = Stage::http();
+    let portal = sso_portal();
+    let aws = stage.home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!(
+            "[profile dev]\nsso_session = corp\nsso_account_id = {SSO_ACCOUNT}\nsso_role_name = {SSO_ROLE}\n\
+             [sso-session corp]\nsso_start_url = {SSO_START_URL}\nsso_region = eu-west-1\n\
+             sso_registration_scopes = sso:account:access\n\
+             [profile legacy]\nsso_start_url = {SSO_START_URL}\nsso_region = eu-west-1\n\
+             sso_account_id = {SSO_ACCOUNT}\nsso_role_name = {SSO_ROLE}\n\
+             [profile half]\nsso_session = corp\nsso_account_id = {SSO_ACCOUNT}\n"
+        ),
+    )
+    .unwrap();
+    let source = stage.file("sso.bin", 150_000);
+    let sso = |profile: &str| {
+        let mut cmd = command(&stage, &["--profile", profile]);
+        cmd.env("AWS_ENDPOINT_URL_SSO", portal.endpoint());
+        cmd
+    };
+
+    // The sso-session form: the token cached under SHA-1 of the session name.
+    let session_cache = write_sso_cache(&stage, "corp", SSO_TOKEN, &iso_in(3600));
+    let out = run(sso("dev"), &source, "sso.bin");
+    stage.assert_stored(&out, "sso.bin", &source);
+    assert_no_secret(&out);
+    assert_eq!(portal.hits("GET", "/federation/credentials"), 1);
+
+    // The legacy form: under SHA-1 of the start URL.
+    write_sso_cache(&stage, SSO_START_URL, SSO_TOKEN, &iso_in(3600));
+    let out = run(sso("legacy"), &source, "sso-legacy.bin");
+    stage.assert_stored(&out, "sso-legacy.bin", &source);
+    assert_no_secret(&out);
+    assert_eq!(portal.hits("GET", "/federation/credentials"), 2);
+
+    // An expired token: exit 4, the login command, and the portal is not asked.
+    write_sso_cache(&stage, "corp", SSO_TOKEN, "2020-01-01T00:00:00Z");
+    let out = run(sso("dev"), &source, "sso-expired.bin");
+    assert_failure(&out, 4, &["expired", "aws sso login --profile dev"]);
+    assert_no_secret(&out);
+    assert_eq!(portal.hits("GET", "/federation/credentials"), 2);
+
+    // No token cached at all: the same.
+    std::fs::remove_file(&session_cache).unwrap();
+    let out = run(sso("dev"), &source, "sso-missing.bin");
+    assert_failure(&out, 4, &["no SSO token", "aws sso login --profile dev"]);
+
+    // A token the portal refuses (signed out elsewhere): the status, never the token.
+    write_sso_cache(
+        &stage,
+        "corp",
+        &format!("{SSO_TOKEN}-revoked"),
+        &iso_in(3600),
+    );
+    let out = run(sso("dev"), &source, "sso-revoked.bin");
+    assert_failure(&out, 4, &["401", "aws sso login --profile dev"]);
+    assert_no_secret(&out);
+
+    // A profile missing its role: which setting, before any call.
+    let out = run(sso("half"), &source, "sso-half.bin");
+    assert_failure(&out, 4, &["sso_role_name", "profile 'half'"]);
+    assert_eq!(portal.hits("GET", "/federation/credentials"), 3);
 }

@@ -462,3 +462,55 @@ fn json_for_a_url_destination_shows_the_url_without_its_query() {
     let shown = v["url"].as_str().unwrap();
     assert!(!shown.contains('?') && !shown.contains("Signature"), "{v}");
 }
+
+/// `presign --sse AES256 --tagging ... --expected-bucket-owner ...`: the headers are
+/// signed (X-Amz-SignedHeaders) and listed on stderr with their values; s3s-fs takes
+/// curl's PUT that sends them, and refuses one that leaves a signed header out.
+#[test]
+fn protection_flags_are_signed_headers_the_put_must_send() {
+    let stage = Stage::http();
+    let file = stage.file("kept.bin", 5000);
+    let (url, notes) = presign(
+        &stage,
+        &[
+            "--sse",
+            "AES256",
+            "--tagging",
+            "team=ops&note=a b",
+            "--expected-bucket-owner",
+            "111122223333",
+        ],
+        "kept.bin",
+    );
+    assert!(
+        url.contains(
+            "X-Amz-SignedHeaders=host%3Bx-amz-expected-bucket-owner%3Bx-amz-server-side-encryption%3Bx-amz-tagging"
+        ),
+        "{url}"
+    );
+    for h in [
+        "x-amz-server-side-encryption: AES256",
+        "x-amz-tagging: team=ops&note=a%20b",
+        "x-amz-expected-bucket-owner: 111122223333",
+    ] {
+        assert!(notes.contains(h), "{h}: {notes}");
+    }
+    let sent = [
+        "x-amz-server-side-encryption: AES256",
+        "x-amz-tagging: team=ops&note=a%20b",
+        "x-amz-expected-bucket-owner: 111122223333",
+    ];
+    if let Some(code) = curl_put(&file, &url, &sent[..2], None) {
+        assert_eq!(
+            code,
+            403,
+            "a signed header left out: {}",
+            stage.server.log()
+        );
+        assert!(!stage.server.has_exact_key(BUCKET, "kept.bin"));
+    }
+    if let Some(code) = curl_put(&file, &url, &sent, None) {
+        assert_eq!(code, 200, "{}", stage.server.log());
+        assert_same(&stage, "kept.bin", &file);
+    }
+}

@@ -616,3 +616,196 @@ fn s3s_fs_batch_rerun_sends_only_what_is_new_or_changed() {
         Some(std::fs::read(&b).unwrap())
     );
 }
+
+fn refused_after_body(code: &str, message: &str) -> Vec<Step> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Reply(answer(
+            "HTTP/1.1 400 Bad Request",
+            &[("Content-Type", "application/xml")],
+            &body,
+        )),
+    ]
+}
+
+/// A 400 to a request with a checksum trailer that is about something else (here a
+/// storage class the store does not have) is reported as itself: the request is sent
+/// once without the trailer, gets the same answer, and no mode change is said or kept.
+/// Before: "the store refused a checksum trailer" and the header mode for the run.
+#[test]
+fn an_unrelated_400_after_a_trailer_is_reported_as_itself() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![refused_after_body(
+        "InvalidArgument",
+        "Invalid storage class",
+    )]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--payload", "unsigned", "--storage-class", "GLACIER_XYZ"],
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(!err.contains("refused a checksum trailer"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(err.contains("InvalidArgument"), "{err}");
+    assert!(err.contains("Invalid storage class"), "{err}");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "one probe without the trailer");
+    assert_eq!(
+        header(&seen[0], "x-amz-content-sha256").as_deref(),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    assert_eq!(
+        header(&seen[1], "x-amz-content-sha256").as_deref(),
+        Some("UNSIGNED-PAYLOAD")
+    );
+}
+
+/// The same general 400, but the request without the trailer is taken: the trailer was
+/// what the store refused, and that is said (once) and kept for the run.
+#[test]
+fn a_general_400_that_goes_away_without_the_trailer_is_a_trailer_refusal() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![
+        refused_after_body("InvalidRequest", "Bad request"),
+        put_stored(),
+    ]);
+    let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.matches("refused a checksum trailer (400 InvalidRequest)")
+            .count(),
+        1,
+        "{err}"
+    );
+}
+
+/// Answers that name the trailer (Garage's "Invalid payload signature", Ceph's
+/// XAmzContentSHA256Mismatch) change the mode at once.
+#[test]
+fn a_refusal_naming_the_trailer_changes_the_mode_at_once() {
+    for (code, message) in [
+        ("InvalidRequest", "Invalid payload signature"),
+        ("XAmzContentSHA256Mismatch", ""),
+    ] {
+        let src = source(4 * KIB);
+        let server = ScriptedServer::start(vec![refused_after_body(code, message), put_stored()]);
+        let out = push(&server.endpoint(), &src, &["--payload", "unsigned"]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        assert!(
+            text(&out.stderr).contains(&format!("refused a checksum trailer (400 {code})")),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+/// With --json the protections not shown are in the object too (`protection_warnings`),
+/// not only in the warning on stderr; an empty list when all were shown.
+#[test]
+fn protection_warnings_are_in_the_json_object() {
+    let src = source(4 * KIB);
+    let server = ScriptedServer::start(vec![
+        put_stored(),
+        vec![ReadHead, Reply(head_with(4 * KIB, &[]))],
+    ]);
+    let out = push(
+        &server.endpoint(),
+        &src,
+        &["--json", "--sse", "AES256", "--tagging", "a=1&b=2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let warnings = v["protection_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{v}");
+    assert!(
+        warnings[0].as_str().unwrap().starts_with("--sse AES256"),
+        "{v}"
+    );
+    assert_eq!(
+        warnings[1],
+        "--tagging (2 tags asked, x-amz-tagging-count absent)"
+    );
+    assert!(text(&out.stderr).contains("not protected as asked"));
+
+    let server = ScriptedServer::start(vec![put_stored()]);
+    let out = push(&server.endpoint(), &src, &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(v["protection_warnings"], serde_json::json!([]), "{v}");
+}
+
+/// The store's answer to a PUT with SSE-KMS: its encryption, its key's ARN.
+fn kms_stored(src: &Source, key_arn: &str) -> Vec<Step> {
+    let crc = crc32_b64(&src.file);
+    vec![
+        ReadHead,
+        ContinueIfExpected,
+        ReadBody,
+        Reply(answer(
+            "HTTP/1.1 200 OK",
+            &[
+                ("ETag", "\"0123456789abcdef0123456789abcdef\""),
+                ("x-amz-checksum-crc32", &crc),
+                ("x-amz-server-side-encryption", "aws:kms"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", key_arn),
+            ],
+            "",
+        )),
+    ]
+}
+
+/// --sse-kms-key-id is compared with the key the store names: the ARN ending with the
+/// id is the same key (quiet); another key is not protected as asked (exit 9 with
+/// --require-protection); an alias cannot be compared, and a note says so.
+#[test]
+fn the_kms_key_the_store_used_is_compared_with_the_one_asked() {
+    const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
+    let other = "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-12ab-34cd-56ef-1234567890ab";
+    let src = source(4 * KIB);
+    let run = |theirs: &str, asked: &str| {
+        let server = ScriptedServer::start(vec![kms_stored(&src, theirs)]);
+        let out = push(
+            &server.endpoint(),
+            &src,
+            &[
+                "--require-protection",
+                "--sse",
+                "aws:kms",
+                "--sse-kms-key-id",
+                asked,
+            ],
+        );
+        assert_eq!(server.seen().len(), 1, "{}", describe(&out));
+        out
+    };
+    let same = run(&arn, ID);
+    assert_eq!(same.status.code(), Some(0), "{}", describe(&same));
+    assert!(text(&same.stderr).is_empty(), "{}", describe(&same));
+
+    let wrong = run(other, ID);
+    assert_eq!(wrong.status.code(), Some(9), "{}", describe(&wrong));
+    let err = text(&wrong.stderr);
+    assert!(
+        err.contains(&format!(
+            "--sse-kms-key-id {ID} (the store used the key {other})"
+        )),
+        "{err}"
+    );
+
+    let alias = run(&arn, "alias/backups");
+    assert_eq!(alias.status.code(), Some(0), "{}", describe(&alias));
+    let err = text(&alias.stderr);
+    assert!(
+        err.contains("alias") && err.contains("cannot be compared"),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+}

@@ -60,11 +60,23 @@ RGW_SERIES = "16.2"
 # problem the case found matches it (nothing else went wrong); otherwise it is a FAIL.
 CANNOT = {
     "garage": {
+        "protect tagging": ("Garage has no object tags: x-amz-tagging is ignored",
+                            r"store: a boto3 PUT with Tagging keeps no tags", "tagging"),
+        "protect sse-s3": ("Garage has no SSE-S3 (SSE-C only): x-amz-server-side-encryption is ignored",
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) is stored without encryption", "sse"),
+        "protect object-lock": ("Garage has no Object Lock (and the harness's key may not create buckets)",
+                                r"a boto3 PUT with Object Lock retention is stored without it", "lock"),
         "sigv2-acl": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "sigv2-multipart": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "presign-v2-curl": ("Garage implements SigV4 only", r"SigV2 PUT by boto3 gets 4\d\d", "sigv2"),
         "acl-v4": ("Garage has no ACLs: x-amz-acl is ignored, objects stay private",
                    r"even boto3's PUT with ACL public-read is not readable", "acl", r"^acl not applied"),
+    },
+    "rgw": {
+        "protect sse-s3": ("Ceph RGW 16.2 has no SSE-S3 without a KMS: over http 400 InvalidRequest, over https "
+                           "the header is taken and nothing is encrypted",
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) (gets 400 InvalidRequest|is stored without encryption)",
+                           "sse"),
     },
     "moto": {
         "sigv2-acl": ("moto with IAM auth on crashes on SigV2", r"SigV2 PUT by boto3 gets 500", "sigv2"),
@@ -74,6 +86,12 @@ CANNOT = {
         "url-put-boto3": ("moto with IAM auth on crashes on query-string auth", r"presigned URL gets 500", "query"),
     },
     "s3sfs": {
+        "protect tagging": ("s3s-fs keeps no tags (x-amz-tagging taken and dropped; GetObjectTagging: 501)",
+                            r"store: a boto3 PUT with Tagging keeps no tags", "tagging"),
+        "protect sse-s3": ("s3s-fs keeps no server-side encryption (the header is taken and dropped)",
+                           r"store: a boto3 PUT with ServerSideEncryption AES256 \(https?\) is stored without encryption", "sse"),
+        "protect object-lock": ("s3s-fs has no Object Lock (the bucket is made, the retention dropped)",
+                                r"store: a boto3 PUT with Object Lock retention is stored without it", "lock"),
         "resume no-journal": ("s3s-fs has no ListMultipartUploads", r"ListMultipartUploads \(boto3\) gets", "list-uploads"),
         # found by this harness (not in DESIGN.md): boto3 gets the same
         "key leading-slash": ("s3s-fs maps keys to files: a key starting with '/' is a 500 (fs.rs: invalid input parameter)",
@@ -1060,6 +1078,77 @@ def _(c):
         check_public_read(c, k, c.small())
 
 
+# -- protections (doc/protection.md): asked with --require-protection, so that s3push's own
+# check (exit 9) and boto3's reading back must agree.
+PROTECT_TAGS = "team=ops&note=a b"
+WANT_TAGS = {"team": "ops", "note": "a b"}
+
+
+def store_tags(c, bucket, k):
+    r = c.admin.get_object_tagging(Bucket=bucket, Key=k)
+    return {t["Key"]: t["Value"] for t in r.get("TagSet", [])}
+
+
+@case("protect tagging", "--tagging 'team=ops&note=a b' --require-protection: GetObjectTagging (boto3) shows both tags")
+def _(c):
+    k = c.key("tagged.bin")
+    rc, _, _ = c.s3push(["--require-protection", "--tagging", PROTECT_TAGS, c.small(), c.url(k)])
+    if c.expect_rc(rc, 0) and c.readback(k, c.small()):
+        try:
+            tags = store_tags(c, c.bucket, k)
+        except Exception as e:
+            return c.fail(f"GetObjectTagging: {err_text(e)}")
+        if tags != WANT_TAGS:
+            c.fail(f"tags {tags!r}, want {WANT_TAGS!r}")
+
+
+@case("protect sse-s3", "--sse AES256 --require-protection: HEAD (boto3) shows ServerSideEncryption AES256")
+def _(c):
+    k = c.key("encrypted.bin")
+    rc, _, _ = c.s3push(["--require-protection", "--sse", "AES256", c.small(), c.url(k)])
+    if c.expect_rc(rc, 0) and c.readback(k, c.small()):
+        h = c.head(k)
+        if h is not None and h.get("ServerSideEncryption") != "AES256":
+            c.fail(f"ServerSideEncryption {h.get('ServerSideEncryption')!r}, want 'AES256'")
+
+
+def lock_bucket(c):
+    """A bucket made with Object Lock enabled (once per store); raises the store's answer."""
+    name = c.bucket + "-lock"
+    if getattr(c.store, "lock_bucket", None) != name:
+        c.admin.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+        c.store.lock_bucket = name
+    return name
+
+
+@case("protect object-lock", "into a bucket made with Object Lock on: --object-lock-mode GOVERNANCE "
+      "--object-lock-retain-until-date (+1 day) --require-protection: HEAD (boto3) shows both")
+def _(c):
+    try:
+        bucket = lock_bucket(c)
+    except Exception as e:
+        return c.fail(f"CreateBucket with Object Lock (boto3): {err_text(e)}")
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    k = c.key("locked.bin")
+    rc, _, _ = c.s3push(["--require-protection", "--object-lock-mode", "GOVERNANCE",
+                         "--object-lock-retain-until-date", until, c.small(), f"s3://{bucket}/{k}"])
+    if not c.expect_rc(rc, 0):
+        return
+    try:
+        got = c.admin.get_object(Bucket=bucket, Key=k)["Body"].read()
+        if got != open(c.small(), "rb").read():
+            c.fail(f"read back {k!r}: {len(got)} bytes sha256 {sha(got)}")
+        h = c.admin.head_object(Bucket=bucket, Key=k)
+    except Exception as e:
+        return c.fail(f"read back / HEAD: {err_text(e)}")
+    # HEAD, not GetObjectRetention: moto 5.2.6 answers that with a 500 under IAM auth.
+    r = {"Mode": h.get("ObjectLockMode"), "RetainUntilDate": h.get("ObjectLockRetainUntilDate")}
+    theirs = r.get("RetainUntilDate")
+    theirs = theirs.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(theirs, "strftime") else str(theirs)
+    if r.get("Mode") != "GOVERNANCE" or theirs != until:
+        c.fail(f"retention {r.get('Mode')!r} until {theirs}, want 'GOVERNANCE' until {until}")
+
+
 @case("content-md5", "--content-md5, single PUT")
 def _(c):
     k = c.key("obj.bin")
@@ -1504,7 +1593,61 @@ def probe_missing_bucket(c):
         return f"store: a boto3 PUT to a missing bucket gets {err_text(e)}"
 
 
-PROBES = {"leading-slash": probe_leading_slash, "missing-bucket": probe_missing_bucket, "sigv2": probe_sigv2, "query": probe_query_auth, "list-uploads": probe_list_uploads, "acl": probe_acl}
+def probe_tagging(c):
+    k = c.key("probe-tagging")
+    try:
+        c.admin.put_object(Bucket=c.bucket, Key=k, Body=b"probe", Tagging="probe=1")
+    except Exception as e:
+        return f"store: a boto3 PUT with Tagging gets {err_text(e)}"
+    try:
+        tags = store_tags(c, c.bucket, k)
+        return "store: a boto3 PUT with Tagging keeps " + (f"the tags {tags!r}" if tags else "no tags (GetObjectTagging: [])")
+    except Exception as e:
+        why = f"GetObjectTagging gets {err_text(e)}"
+    try:
+        count = c.admin.get_object(Bucket=c.bucket, Key=k).get("TagCount")
+    except Exception as e:
+        return f"store: {why}; GetObject gets {err_text(e)}"
+    return (f"store: a boto3 PUT with Tagging keeps " +
+            (f"{count} tag(s) ({why})" if count else f"no tags (no x-amz-tagging-count in a GET; {why})"))
+
+
+def probe_sse(c):
+    k = c.key("probe-sse")
+    try:
+        # over the scheme under test: RGW takes SSE only over TLS
+        c.signer.put_object(Bucket=c.bucket, Key=k, Body=b"probe", ServerSideEncryption="AES256")
+        h = c.signer.head_object(Bucket=c.bucket, Key=k)
+    except Exception as e:
+        return f"store: a boto3 PUT with ServerSideEncryption AES256 ({c.scheme}) gets {err_text(e)}"
+    sse = h.get("ServerSideEncryption")
+    return (f"store: a boto3 PUT with ServerSideEncryption AES256 ({c.scheme}) is stored " +
+            (f"with {sse}" if sse else "without encryption (no x-amz-server-side-encryption in a HEAD)"))
+
+
+def probe_lock(c):
+    lead = ""
+    try:
+        bucket = lock_bucket(c)
+    except Exception as e:
+        # Try the retention on the harness's bucket all the same: what the store does with it.
+        lead, bucket = f"CreateBucket with Object Lock (boto3) gets {err_text(e)}; ", c.bucket
+    k = c.key("probe-lock")
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+    try:
+        c.admin.put_object(Bucket=bucket, Key=k, Body=b"probe", ObjectLockMode="GOVERNANCE",
+                           ObjectLockRetainUntilDate=until, ChecksumAlgorithm="CRC32")
+        h = c.admin.head_object(Bucket=bucket, Key=k)
+    except Exception as e:
+        return f"store: {lead}a boto3 PUT with Object Lock retention, then HEAD, gets {err_text(e)}"
+    mode = h.get("ObjectLockMode")
+    return (f"store: {lead}a boto3 PUT with Object Lock retention is stored " +
+            (f"with {mode} until {h.get('ObjectLockRetainUntilDate')}" if mode else
+             "without it (no x-amz-object-lock-mode in a HEAD)"))
+
+
+PROBES = {"leading-slash": probe_leading_slash, "missing-bucket": probe_missing_bucket, "sigv2": probe_sigv2, "query": probe_query_auth, "list-uploads": probe_list_uploads, "acl": probe_acl,
+          "tagging": probe_tagging, "sse": probe_sse, "lock": probe_lock}
 
 
 # ---------------------------------------------------------------- running

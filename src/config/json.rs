@@ -34,7 +34,26 @@ impl Object {
         reader.space();
         let members = reader.object_members()?;
         reader.space();
-        (reader.at == reader.text.len()).then_some(Object { members })
+        (reader.at == reader.text.len()).then(|| Object {
+            members: members.into_iter().map(|(n, v, _)| (n, v)).collect(),
+        })
+    }
+
+    /// The member `name` of the object `doc` when that member is itself an object, read
+    /// as [`Object::parse`] reads a document (one level down: `{"roleCredentials": {...}}`).
+    pub fn parse_member(doc: &str, name: &str) -> Option<Object> {
+        let mut reader = Reader {
+            text: doc.as_bytes(),
+            at: 0,
+        };
+        reader.space();
+        let members = reader.object_members()?;
+        reader.space();
+        if reader.at != reader.text.len() {
+            return None;
+        }
+        let (_, _, span) = members.into_iter().find(|(n, _, _)| n == name)?;
+        Object::parse(doc.get(span)?)
     }
 
     /// The first member named `name`.
@@ -71,8 +90,8 @@ impl Reader<'_> {
         }
     }
 
-    /// `{ "name": value, ... }` at the top level, members kept.
-    fn object_members(&mut self) -> Option<Vec<(String, Value)>> {
+    /// `{ "name": value, ... }` at the top level, members kept with where each value lies.
+    fn object_members(&mut self) -> Option<Vec<(String, Value, std::ops::Range<usize>)>> {
         self.eat(b'{')?;
         let mut members = Vec::new();
         self.space();
@@ -85,8 +104,9 @@ impl Reader<'_> {
             self.space();
             self.eat(b':')?;
             self.space();
+            let start = self.at;
             let value = self.value(1)?;
-            members.push((name, value));
+            members.push((name, value, start..self.at));
             self.space();
             match self.peek()? {
                 b',' => self.at += 1,
@@ -254,6 +274,24 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_object_one_level_down() {
+        // AWS SSO portal API, "GetRoleCredentials": the keys sit in roleCredentials.
+        let doc = r#"{"roleCredentials": {"accessKeyId": "AK", "expiration": 1700000000000,
+            "nested": {"x": [1, 2]}}, "other": 1}"#;
+        let o = Object::parse_member(doc, "roleCredentials").unwrap();
+        assert_eq!(o.string("accessKeyId"), Some("AK"));
+        assert_eq!(
+            o.get("expiration"),
+            Some(&Value::Number("1700000000000".into()))
+        );
+        assert_eq!(o.get("nested"), Some(&Value::Nested));
+        assert_eq!(Object::parse_member(doc, "other"), None);
+        assert_eq!(Object::parse_member(doc, "missing"), None);
+        assert_eq!(Object::parse_member(r#"{"a": {"b": 1}} x"#, "a"), None);
+        assert_eq!(Object::parse_member(r#"{"a": [{"b": 1}]}"#, "a"), None);
+    }
 
     #[test]
     fn credential_process_output() {

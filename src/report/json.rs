@@ -71,6 +71,24 @@ impl Object {
         self
     }
 
+    /// `"name":["a","b"]` (`[]` when empty).
+    pub fn str_array<'a>(
+        mut self,
+        name: &str,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Object {
+        self.name(name);
+        self.out.push('[');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            write_string(&mut self.out, v);
+        }
+        self.out.push(']');
+        self
+    }
+
     /// `"name":{...}`, or `"name":null`.
     pub fn object(mut self, name: &str, value: Option<Object>) -> Object {
         match value {
@@ -180,10 +198,12 @@ mod tests {
             .bool("ok", true)
             .object("checksum", Some(inner))
             .object("none", None)
+            .str_array("warnings", ["a\"", "b"])
+            .str_array("empty", [])
             .finish();
         assert_eq!(
             text,
-            r#"{"key":"a \"b\"\u000a","size":18446744073709551615,"seconds":1.235,"rate":null,"version_id":null,"ok":true,"checksum":{"algorithm":"CRC32","value":"AAAA=="},"none":null}"#
+            r#"{"key":"a \"b\"\u000a","size":18446744073709551615,"seconds":1.235,"rate":null,"version_id":null,"ok":true,"checksum":{"algorithm":"CRC32","value":"AAAA=="},"none":null,"warnings":["a\"","b"],"empty":[]}"#
         );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["key"], "a \"b\"\n");

@@ -170,6 +170,10 @@ pub fn success_json(o: &Outcome) -> String {
         .float("seconds", seconds, 3)
         .float("bytes_per_second", rate, 0)
         .uint("retries", u64::from(o.retries))
+        .str_array(
+            "protection_warnings",
+            o.protection_warnings.iter().map(String::as_str),
+        )
         .finish()
 }
 
@@ -248,6 +252,7 @@ mod tests {
             aborted: None,
             skipped: false,
             echo: Vec::new(),
+            protection_warnings: Vec::new(),
         }
     }
 
@@ -282,6 +287,10 @@ mod tests {
         assert_eq!(v["seconds"], 0.5);
         assert_eq!(v["bytes_per_second"], 2_097_152.0);
         assert_eq!(v["retries"], 2);
+        assert_eq!(v["protection_warnings"], serde_json::json!([]));
+        o.protection_warnings = vec!["--tagging (1 tags asked, x-amz-tagging-count absent)".into()];
+        let v: serde_json::Value = serde_json::from_str(&success_json(&o)).unwrap();
+        assert_eq!(v["protection_warnings"][0], o.protection_warnings[0]);
         let plain: serde_json::Value = serde_json::from_str(&success_json(&outcome())).unwrap();
         assert!(plain["checksum"].is_null() && plain["version_id"].is_null());
     }

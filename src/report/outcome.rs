@@ -27,4 +27,7 @@ pub struct Outcome {
     pub skipped: bool,
     /// The answer's encryption headers (upload::protect), names lowercase.
     pub echo: Vec<(String, String)>,
+    /// Protections asked for that the store did not show (upload::protect::check), one
+    /// entry each, as the warning names them; empty when all were shown or none asked.
+    pub protection_warnings: Vec<String>,
 }

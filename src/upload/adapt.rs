@@ -32,6 +32,45 @@ pub struct Facts {
     pub no_object_checksum: bool,
     /// It takes `If-Match` only with the ETag bare (Ceph RGW 16.2).
     pub bare_if_match: bool,
+    /// A request with a trailer got an answer that may or may not be about the trailer
+    /// (status and code kept): the request is sent once without it, and that answer
+    /// decides (`learn_from_refusal`, `took`). Meanwhile `no_trailer` is set.
+    pub trailer_probe: Option<Answer>,
+}
+
+/// A refusal as the trailer probe compares it: status, code and a hash of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    status: u16,
+    code: Option<&'static str>,
+    message: u64,
+}
+
+impl Answer {
+    fn of(r: &Refusal) -> Answer {
+        // FNV-1a: only equality matters.
+        let message = r
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        Answer {
+            status: r.status,
+            code: known_code(r),
+            message,
+        }
+    }
+
+    /// `400 InvalidArgument`, as the note quotes it.
+    fn said(&self) -> String {
+        match self.code {
+            Some(c) => format!("{} {c}", self.status),
+            None => self.status.to_string(),
+        }
+    }
 }
 
 /// The facts of this run, by endpoint (scheme, host and port). A process uploads for one
@@ -100,6 +139,13 @@ pub fn apply(plan: &Plan) -> Plan {
 /// checksum trailer or not: true when the store refused a way of sending that s3push
 /// chose and there is a next one, now recorded for the run (and said in a note); the
 /// request is then to be sent again under `apply(plan)`.
+///
+/// An answer that names the trailer (`refuses_trailer`) changes the mode at once. One
+/// that might be about anything (a bare 400, InvalidArgument or InvalidRequest about
+/// something else: a bad storage class, bad tags) is probed: the request goes once more
+/// without the trailer; the same answer again means it was not the trailer, and it is
+/// reported as itself, the mode unchanged; another answer, or a success (`took`), means
+/// the trailer was refused.
 pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
     let Error::Refused(r) = error else {
         return false;
@@ -107,20 +153,45 @@ pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
     let Some(algorithm) = plan.checksum else {
         return false;
     };
+    if !trailer {
+        if let Some(probed) = facts(plan).trailer_probe {
+            if probed == Answer::of(r) {
+                // The same answer without the trailer: it was about something else.
+                record(plan, |f| {
+                    f.trailer_probe = None;
+                    f.no_trailer = false;
+                });
+                crate::report::trace::event(format_args!(
+                    "the same answer came without the checksum trailer: it is not about the trailer"
+                ));
+            } else {
+                trailer_refused(plan, r);
+            }
+        }
+    }
     let said = said(r);
     if trailer && refuses_trailer(r) {
         record(plan, |f| f.no_trailer = true);
-        report::warning(&format!(
-                "the store refused a checksum trailer ({said}): sending {} as a header, computed by a pass over \
-                 the data first, for the rest of this run",
-                algorithm.api_name()
-            ));
+        report::warning(&trailer_warning(algorithm, &said));
+        return true;
+    }
+    if trailer && maybe_refuses_trailer(r) {
+        let probe = Answer::of(r);
+        record(plan, |f| {
+            f.no_trailer = true;
+            f.trailer_probe = Some(probe);
+        });
+        crate::report::trace::event(format_args!(
+            "{said} to a request with a checksum trailer: sending it once without the trailer, to tell whether \
+             the trailer is refused"
+        ));
         return true;
     }
     if !plan.checksum_named && refuses_checksum(r) {
         record(plan, |f| {
             f.no_trailer = true;
             f.no_checksum = true;
+            f.trailer_probe = None;
         });
         report::warning(&format!(
                 "the store refused the {} checksum header ({said}): sending Content-MD5 and checking the ETag \
@@ -130,6 +201,38 @@ pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
         return true;
     }
     false
+}
+
+/// A request of the plan's object was taken (2xx): a trailer probe pending, the request
+/// sent without the trailer succeeded where the one with it was refused.
+pub fn took(plan: &Plan) {
+    let f = facts(plan);
+    if let Some(probed) = f.trailer_probe {
+        let said = probed.said();
+        record(plan, |f| f.trailer_probe = None);
+        if let Some(algorithm) = plan.checksum {
+            report::warning(&trailer_warning(algorithm, &said));
+        }
+    }
+}
+
+/// The probe's answer differs from the trailer's: the trailer was refused.
+fn trailer_refused(plan: &Plan, first: &Refusal) {
+    let said = facts(plan)
+        .trailer_probe
+        .map_or_else(|| said(first), |p| p.said());
+    record(plan, |f| f.trailer_probe = None);
+    if let Some(algorithm) = plan.checksum {
+        report::warning(&trailer_warning(algorithm, &said));
+    }
+}
+
+fn trailer_warning(algorithm: crate::checksum::Algorithm, said: &str) -> String {
+    format!(
+        "the store refused a checksum trailer ({said}): sending {} as a header, computed by a pass over the \
+         data first, for the rest of this run",
+        algorithm.api_name()
+    )
 }
 
 /// The store took a checksum and keeps none (no echo in its answer, none in a HEAD):
@@ -166,23 +269,64 @@ pub fn learn_no_object_checksum(plan: &Plan) {
     ));
 }
 
-/// `400 XAmzContentSHA256Mismatch` (RGW 16.2, which knows no trailer payload), `400
-/// InvalidRequest` (Garage: "Invalid payload signature" for a signed trailer), 501 or
-/// NotImplemented, and the other answers of a store that does not parse the body.
+/// The answers stores give to a checksum trailer they do not take: `400
+/// XAmzContentSHA256Mismatch` (Ceph RGW 16.2, s3s before 0.12: the payload mode is
+/// unknown), 501 or NotImplemented (Cloudflare R2), `411 MissingContentLength` (MinIO
+/// forks before 2024, storj's gateway), and a 400 whose message names the trailer or the
+/// payload mode (Garage's InvalidRequest "Invalid payload signature", Scality's BadRequest
+/// "trailing checksum is not supported", versitygw's InvalidRequest "...x-amz-trailer
+/// header is not supported", B2's InvalidArgument "Unsupported header 'x-amz-trailer'").
 fn refuses_trailer(r: &Refusal) -> bool {
-    matches!(r.status, 400 | 411 | 501)
+    let code = r.code.as_deref();
+    if r.status == 501 || code == Some("NotImplemented") {
+        return true;
+    }
+    if matches!(
+        code,
+        Some("XAmzContentSHA256Mismatch" | "MissingContentLength")
+    ) || r.status == 411
+    {
+        return true;
+    }
+    let message = r
+        .message
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    r.status == 400
+        && [
+            "trailer",
+            "trailing",
+            "payload signature",
+            "x-amz-content-sha256",
+            "streaming",
+            "aws-chunked",
+            "chunk",
+        ]
+        .iter()
+        .any(|w| message.contains(w))
+}
+
+/// A 400 that might be about the trailer or about anything else (no code, or a general
+/// one, and a message that names neither): probed, see `learn_from_refusal`.
+fn maybe_refuses_trailer(r: &Refusal) -> bool {
+    r.status == 400
         && matches!(
             r.code.as_deref(),
-            None | Some(
-                "XAmzContentSHA256Mismatch"
-                    | "NotImplemented"
-                    | "InvalidArgument"
-                    | "InvalidRequest"
-                    | "BadRequest"
-                    | "MissingContentLength"
-                    | "IncompleteBody"
-            )
+            None | Some("InvalidArgument" | "InvalidRequest" | "BadRequest" | "IncompleteBody")
         )
+}
+
+/// The refusal's code, if one of those `maybe_refuses_trailer` knows (kept in `Facts`).
+fn known_code(r: &Refusal) -> Option<&'static str> {
+    match r.code.as_deref() {
+        Some("InvalidArgument") => Some("InvalidArgument"),
+        Some("InvalidRequest") => Some("InvalidRequest"),
+        Some("BadRequest") => Some("BadRequest"),
+        Some("IncompleteBody") => Some("IncompleteBody"),
+        Some(_) => Some("another code"),
+        None => None,
+    }
 }
 
 /// A refusal that names checksums: 501/NotImplemented, or InvalidArgument/InvalidRequest
@@ -249,6 +393,35 @@ mod tests {
                 "{code}"
             );
         }
+        assert!(refuses_trailer(&refusal(411, None, None)));
+        assert!(refuses_trailer(&refusal(
+            400,
+            Some("BadRequest"),
+            Some("trailing checksum is not supported")
+        )));
+        assert!(refuses_trailer(&refusal(
+            400,
+            Some("InvalidArgument"),
+            Some("Unsupported header 'x-amz-trailer' received for this API call.")
+        )));
+        // Unrelated 400s: not a trailer refusal, only worth a probe without it.
+        for (code, message) in [
+            (
+                "InvalidStorageClass",
+                "The storage class you specified is not valid",
+            ),
+            ("InvalidTag", "The TagValue you have provided is invalid"),
+            ("InvalidArgument", "Invalid storage class"),
+        ] {
+            let r = refusal(400, Some(code), Some(message));
+            assert!(!refuses_trailer(&r), "{code}");
+            assert_eq!(
+                maybe_refuses_trailer(&r),
+                code == "InvalidArgument",
+                "{code}"
+            );
+        }
+        assert!(maybe_refuses_trailer(&refusal(400, None, None)));
     }
 
     #[test]

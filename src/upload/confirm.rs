@@ -49,6 +49,7 @@ pub fn put(
     md5: Option<[u8; 16]>,
     integrity: &Integrity,
 ) -> Result<Option<(Algorithm, String)>, Failed> {
+    adapt::took(plan);
     let head = &answer.response.head;
     let sent = plan.checksum.zip(answer.checksum.clone());
     // 1. The echo (a different one failed already, in exchange::once).
@@ -129,6 +130,7 @@ pub fn part(
     answer: &Answer,
     md5: Option<[u8; 16]>,
 ) -> Result<Option<[u8; 16]>, Error> {
+    adapt::took(plan);
     let head = &answer.response.head;
     let echoed = plan
         .checksum

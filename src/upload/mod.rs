@@ -60,6 +60,7 @@ impl Outcome {
             aborted: None,
             skipped: false,
             echo: Vec::new(),
+            protection_warnings: Vec::new(),
         }
     }
 }
@@ -93,10 +94,10 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
             return Ok(skipped);
         }
     }
-    let outcome = upload(plan, slot)?;
+    let mut outcome = upload(plan, slot)?;
     if outcome.aborted.is_none() && !plan.dry_run {
         acl_applied(plan);
-        protect::check(plan, &outcome)?;
+        outcome.protection_warnings = protect::check(plan, &outcome)?;
     }
     Ok(outcome)
 }

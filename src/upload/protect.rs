@@ -11,11 +11,14 @@ use std::io::Read;
 use std::time::Instant;
 
 /// The answer headers that show a protection took (kept in [`Outcome::echo`]).
-pub const ECHOED: [&str; 3] = [
+pub const ECHOED: [&str; 4] = [
     "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-customer-algorithm",
     "x-amz-server-side-encryption-customer-key-md5",
+    KMS_KEY,
 ];
+
+const KMS_KEY: &str = "x-amz-server-side-encryption-aws-kms-key-id";
 
 /// The protection headers of an answer, names lowercase.
 pub fn echo(head: &ResponseHead) -> Vec<(String, String)> {
@@ -30,11 +33,12 @@ pub fn echo(head: &ResponseHead) -> Vec<(String, String)> {
 
 /// After an upload: each protection asked for and not shown by the store (the answer's
 /// echo, else a HEAD) is a warning, or with `--require-protection` an integrity error
-/// (exit 9: the object is stored, not protected as asked).
-pub fn check(plan: &Plan, outcome: &Outcome) -> Result<(), Error> {
+/// (exit 9: the object is stored, not protected as asked). Returns what was not shown,
+/// one entry per protection, for `--json` (`protection_warnings`).
+pub fn check(plan: &Plan, outcome: &Outcome) -> Result<Vec<String>, Error> {
     let p = &plan.protection;
     if !p.asked() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let echoed = |name: &str| {
         outcome
@@ -47,6 +51,7 @@ pub fn check(plan: &Plan, outcome: &Outcome) -> Result<(), Error> {
         || p.lock_mode.is_some()
         || p.legal_hold.is_some()
         || (p.sse.is_some() && echoed(ECHOED[0]).is_none())
+        || (p.sse_kms_key_id.is_some() && echoed(KMS_KEY).is_none())
         || (p.customer_key.is_some() && echoed(ECHOED[1]).is_none());
     let mut head = None;
     let mut missing = Vec::new();
@@ -68,6 +73,24 @@ pub fn check(plan: &Plan, outcome: &Outcome) -> Result<(), Error> {
                 Some(v) if &v == sse => {}
                 Some(v) => missing.push(format!("--sse {sse} (the store says {v})")),
                 None => missing.push(format!("--sse {sse} (no x-amz-server-side-encryption)")),
+            }
+        }
+        if let Some(asked) = &p.sse_kms_key_id {
+            match kms_key(asked, shown(KMS_KEY).as_deref()) {
+                KmsKey::Same => {}
+                KmsKey::Alias(theirs) => crate::report::note(
+                    plan.quiet,
+                    &format!(
+                        "--sse-kms-key-id {asked} is an alias; the store names the key {theirs}, and an alias \
+                         cannot be compared with it (give the key id or ARN to have it checked)"
+                    ),
+                ),
+                KmsKey::Other(theirs) => missing.push(format!(
+                    "--sse-kms-key-id {asked} (the store used the key {theirs})"
+                )),
+                KmsKey::Absent => missing.push(format!(
+                    "--sse-kms-key-id {asked} (no {KMS_KEY})"
+                )),
             }
         }
         if let Some(key) = &p.customer_key {
@@ -109,7 +132,7 @@ pub fn check(plan: &Plan, outcome: &Outcome) -> Result<(), Error> {
         }
     }
     if missing.is_empty() {
-        return Ok(());
+        return Ok(missing);
     }
     let message = format!(
         "{} is stored, but not protected as asked: {}",
@@ -124,7 +147,38 @@ pub fn check(plan: &Plan, outcome: &Outcome) -> Result<(), Error> {
     crate::report::warning(&format!(
         "{message} (the store may not support it; --require-protection makes this an error)"
     ));
-    Ok(())
+    Ok(missing)
+}
+
+/// What the store's `x-amz-server-side-encryption-aws-kms-key-id` says of the key asked.
+#[derive(Debug, PartialEq, Eq)]
+enum KmsKey {
+    Same,
+    /// An alias was asked: the store names the key, which an alias cannot be matched to.
+    Alias(String),
+    Other(String),
+    Absent,
+}
+
+/// S3 answers with the key's ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`); the key was
+/// asked by id, by ARN or by alias (`alias/NAME` or its ARN). An id matches the ARN that
+/// ends with it (and the other way round).
+fn kms_key(asked: &str, theirs: Option<&str>) -> KmsKey {
+    let Some(theirs) = theirs.map(str::trim).filter(|t| !t.is_empty()) else {
+        return KmsKey::Absent;
+    };
+    let last = |arn: &str| {
+        arn.rsplit_once(":key/")
+            .map_or(arn, |(_, id)| id)
+            .to_string()
+    };
+    if asked == theirs || last(asked) == last(theirs) {
+        return KmsKey::Same;
+    }
+    if asked.starts_with("alias/") || asked.contains(":alias/") {
+        return KmsKey::Alias(theirs.to_string());
+    }
+    KmsKey::Other(theirs.to_string())
 }
 
 /// `--skip-identical`: the stored object, when it has the file's size and its checksum
@@ -200,5 +254,36 @@ fn read_all(plan: &Plan, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
             return Ok(());
         }
         each(buf.get(..n).unwrap_or_default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kms_key_id_matches_the_arn_that_ends_with_it() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(kms_key(id, Some(arn)), KmsKey::Same);
+        assert_eq!(kms_key(arn, Some(arn)), KmsKey::Same);
+        assert_eq!(kms_key(arn, Some(id)), KmsKey::Same);
+        assert_eq!(
+            kms_key("0000abcd-12ab-34cd-56ef-1234567890ab", Some(arn)),
+            KmsKey::Other(arn.into())
+        );
+        assert_eq!(
+            kms_key("alias/backups", Some(arn)),
+            KmsKey::Alias(arn.into())
+        );
+        assert_eq!(
+            kms_key(
+                "arn:aws:kms:us-east-1:111122223333:alias/backups",
+                Some(arn)
+            ),
+            KmsKey::Alias(arn.into())
+        );
+        assert_eq!(kms_key(id, None), KmsKey::Absent);
+        assert_eq!(kms_key(id, Some(" ")), KmsKey::Absent);
     }
 }

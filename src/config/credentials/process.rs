@@ -3,8 +3,8 @@
 //! process"): `{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken",
 //! "Expiration"}`.
 
-use super::credentials::{Credentials, Provider};
-use super::json::{Object, Value};
+use super::{Credentials, Provider};
+use crate::config::json::{Object, Value};
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
 use crate::Error;

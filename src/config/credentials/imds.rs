@@ -3,10 +3,10 @@
 //! role name and that role's credentials with it. Always direct, never through a proxy:
 //! the service is link-local to this instance, and a proxy would reach its own (or none).
 
-use super::credentials::{Credentials, Provider};
-use super::fetch::{self, CallError, Limits, Target};
-use super::json::Object;
-use super::Env;
+use super::{Credentials, Provider};
+use crate::config::fetch::{self, CallError, Limits, Target};
+use crate::config::json::Object;
+use crate::config::Env;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
 use crate::Error;

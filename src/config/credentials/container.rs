@@ -4,10 +4,11 @@
 //! of `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` or `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
 //! Always direct, never through a proxy: the endpoint is local to the task or pod.
 
-use super::credentials::{Credentials, Provider};
-use super::endpoint::Scheme;
-use super::fetch::{self, CallError, Limits, Target};
-use super::{imds, Env};
+use super::imds;
+use super::{Credentials, Provider};
+use crate::config::endpoint::Scheme;
+use crate::config::fetch::{self, CallError, Limits, Target};
+use crate::config::Env;
 use crate::http::request::check_header_value;
 use crate::secret::Secret;
 use crate::Error;
@@ -93,7 +94,7 @@ impl Container {
             Token::None => return Ok(None),
             Token::Value(v) => v.clone(),
             Token::File(path) => {
-                let text = super::credentials::read_token_file(path).map_err(|e| {
+                let text = super::read_token_file(path).map_err(|e| {
                     Error::Credentials(format!(
                         "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}: {e}; check the mount",
                         path.display()

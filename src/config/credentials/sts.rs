@@ -4,9 +4,9 @@
 //! "AssumeRoleWithWebIdentity"). The answer's `<Credentials>` are read with the XML field
 //! reader.
 
-use super::credentials::{Credentials, FetchSettings, Provider};
-use super::fetch::{self, Limits, Target};
-use super::{Env, ProxyRoute};
+use super::{Credentials, FetchSettings, Provider};
+use crate::config::fetch::{self, Limits, Target};
+use crate::config::{Env, ProxyRoute};
 use crate::http::xml;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
@@ -158,7 +158,7 @@ impl WebIdentity {
 
 impl Provider for WebIdentity {
     fn fetch(&self) -> Result<Credentials, Error> {
-        let text = super::credentials::read_token_file(&self.token_file).map_err(|e| {
+        let text = super::read_token_file(&self.token_file).map_err(|e| {
             Error::Credentials(format!(
                 "cannot read the web identity token file {}: {e}; check AWS_WEB_IDENTITY_TOKEN_FILE and the mount",
                 self.token_file.display()
