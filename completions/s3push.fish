@@ -4,7 +4,7 @@ complete -c s3push -l region -x -d 'signing region (also AWS_REGION, AWS_DEFAULT
 complete -c s3push -l profile -x -d 'profile of ~/.aws/credentials and ~/.aws/config'
 complete -c s3push -l path-style -d 'https://HOST/BUCKET/KEY instead of https://BUCKET.HOST/KEY'
 complete -c s3push -l ca-bundle -r -F -d 'also trust the CAs in this PEM file'
-complete -c s3push -l proxy -x -d 'http://HOST:PORT for every request, or none'
+complete -c s3push -l proxy -x -d 'http://, https://, socks5h:// or socks5://HOST:PORT for'
 complete -c s3push -l dualstack -d 'AWS\'s dual-stack'
 complete -c s3push -l fips -d 'AWS\'s FIPS endpoint for the region'
 complete -c s3push -l accelerate -d 'AWS S3 Transfer Acceleration'

@@ -10,7 +10,7 @@ mod common;
 
 use base64::Engine;
 use common::stage::{assert_failure, run, Stage, BUCKET};
-use common::{ProxyMode, TestProxy, TlsFront};
+use common::{ProxyMode, SocksProxy, SocksTarget, TestProxy, TlsFront};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -27,6 +27,17 @@ fn bare(stage: &Stage, endpoint: &str) -> Command {
 fn push(mut cmd: Command, source: &Path, dest: &str) -> Output {
     cmd.arg(source).arg(dest);
     run(cmd)
+}
+
+/// Every head the proxy saw is a CONNECT to the store's front.
+fn assert_all_connect_to(heads: &[String], front_port: u16) {
+    assert!(!heads.is_empty(), "the proxy saw nothing");
+    for head in heads {
+        assert!(
+            head.starts_with(&format!("CONNECT localhost:{front_port} HTTP/1.1\r\n")),
+            "not a CONNECT to the store: {head}"
+        );
+    }
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -59,13 +70,7 @@ fn tls_upload_through_a_connect_proxy() {
     let out = run(cmd);
     stage.assert_stored(&out, "tunnel.bin", &source);
     let heads = proxy.heads();
-    assert!(!heads.is_empty(), "the proxy saw nothing");
-    for head in &heads {
-        assert!(
-            head.starts_with(&format!("CONNECT localhost:{front_port} HTTP/1.1\r\n")),
-            "not a CONNECT to the store: {head}"
-        );
-    }
+    assert_all_connect_to(&heads, front_port);
 
     // Multipart: parts on parallel connections, every one through its own tunnel.
     let big = stage.file("tunnel-parts.bin", (12 << 20) + 3);
@@ -253,6 +258,143 @@ fn proxy_asking_for_credentials_is_a_clear_error() {
     assert_failure(&out, 4, &["407", "give the proxy in HTTPS_PROXY"]);
 }
 
+// ---- SOCKS5 and https:// proxies (issue 18.5) ------------------------------------------
+
+/// socks5h:// from --proxy: the proxy is given the store's name to resolve, and TLS runs
+/// end to end inside the tunnel, for the single PUT and for parallel parts.
+#[test]
+fn tls_upload_through_socks5h_from_the_proxy_option() {
+    let stage = Stage::tls();
+    let socks = SocksProxy::start(None);
+    let front_port = stage.front.as_ref().unwrap().port();
+    let url = format!("socks5h://127.0.0.1:{}", socks.port());
+    let source = stage.file("socks.bin", SIZE);
+    let out = push(
+        stage.command(&["--proxy", &url]),
+        &source,
+        &format!("s3://{BUCKET}/socks.bin"),
+    );
+    stage.assert_stored(&out, "socks.bin", &source);
+    let big = stage.file("socks-parts.bin", (10 << 20) + 3);
+    let flags = [
+        "--proxy",
+        &url,
+        "--multipart-threshold",
+        "5M",
+        "--part-size",
+        "5M",
+        "--jobs",
+        "2",
+    ];
+    let out = push(
+        stage.command(&flags),
+        &big,
+        &format!("s3://{BUCKET}/socks-parts.bin"),
+    );
+    stage.assert_stored(&out, "socks-parts.bin", &big);
+    let asked = socks.asked();
+    assert!(asked.len() >= 3, "{asked:?}");
+    for target in &asked {
+        assert_eq!(target, &SocksTarget::Name("localhost".into(), front_port));
+    }
+}
+
+/// socks5:// from ALL_PROXY, with a user name and password (RFC 1929): the name is
+/// resolved here and the proxy given the address; plain HTTP goes through the tunnel in
+/// origin form. A wrong password is a credentials error that never shows it; NO_PROXY
+/// still goes direct.
+#[test]
+fn plain_upload_through_socks5_with_a_login_from_all_proxy() {
+    let stage = Stage::http();
+    let socks = SocksProxy::start(Some(("alice", "s3cr3t")));
+    let port = stage.server.port();
+    let endpoint = format!("http://localhost:{port}");
+    let source = stage.file("socks-login.bin", SIZE);
+    let mut cmd = bare(&stage, &endpoint);
+    cmd.env(
+        "ALL_PROXY",
+        format!("socks5://alice:s3cr3t@127.0.0.1:{}", socks.port()),
+    );
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/socks-login.bin"));
+    stage.assert_stored(&out, "socks-login.bin", &source);
+    let asked = socks.asked();
+    assert!(!asked.is_empty());
+    for target in &asked {
+        assert_eq!(
+            target,
+            &SocksTarget::Address("127.0.0.1".parse().unwrap(), port)
+        );
+    }
+
+    let mut cmd = bare(&stage, &endpoint);
+    cmd.env(
+        "all_proxy",
+        format!("socks5://alice:wrong-Pa55@127.0.0.1:{}", socks.port()),
+    );
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/refused.bin"));
+    assert_failure(
+        &out,
+        4,
+        &["SOCKS5", "refused the user name and password", "all_proxy"],
+    );
+    assert_absent(&out, &["wrong-Pa55", "alice"]);
+    assert_eq!(socks.refused(), 1, "not retried");
+    assert!(!stage.server.has_exact_key(BUCKET, "refused.bin"));
+
+    let mut cmd = bare(&stage, &endpoint);
+    cmd.env(
+        "ALL_PROXY",
+        format!("socks5://alice:s3cr3t@127.0.0.1:{}", socks.port()),
+    )
+    .env("NO_PROXY", "localhost");
+    let before = socks.asked().len();
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/direct.bin"));
+    stage.assert_stored(&out, "direct.bin", &source);
+    assert_eq!(
+        socks.asked().len(),
+        before,
+        "NO_PROXY went through the proxy"
+    );
+}
+
+/// An https:// proxy: TLS to the proxy (its CA from SSL_CERT_FILE), CONNECT inside it,
+/// then TLS to the store inside that.
+#[test]
+fn tls_upload_through_an_https_proxy() {
+    let stage = Stage::tls();
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let proxy_front = TlsFront::start(proxy.port());
+    let front_port = stage.front.as_ref().unwrap().port();
+    let source = stage.file("https-proxy.bin", SIZE);
+    let mut cmd = stage.command(&["-vv"]);
+    cmd.env(
+        "HTTPS_PROXY",
+        format!("https://localhost:{}", proxy_front.port()),
+    )
+    .env("SSL_CERT_FILE", proxy_front.ca_pem_path());
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/https-proxy.bin"));
+    stage.assert_stored(&out, "https-proxy.bin", &source);
+    let heads = proxy.heads();
+    assert_all_connect_to(&heads, front_port);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "TLS handshake with the proxy at localhost:{}",
+            proxy_front.port()
+        )),
+        "{stderr}"
+    );
+
+    // Not trusting the proxy's CA: a TLS error naming the proxy.
+    let mut cmd = stage.command(&[]);
+    cmd.env(
+        "HTTPS_PROXY",
+        format!("https://localhost:{}", proxy_front.port()),
+    );
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/untrusted.bin"));
+    assert_failure(&out, 6, &["the proxy at localhost:"]);
+}
+
 /// Issue 15.9: `https://` to a port that speaks plain HTTP says so and names `http://`
 /// (was: "received corrupt message of type InvalidContentType").
 #[test]
@@ -315,10 +457,10 @@ fn proxy_credentials_reach_the_proxy_and_nothing_else() {
     let mut cmd = http.command(&[]);
     cmd.env(
         "HTTP_PROXY",
-        format!("socks5://alice:{encoded}@127.0.0.1:1"),
+        format!("socks4://alice:{encoded}@127.0.0.1:1"),
     );
     let out = push(cmd, &source, &format!("s3://{BUCKET}/authed.bin"));
-    assert_failure(&out, 2, &["HTTP_PROXY", "http://"]);
+    assert_failure(&out, 2, &["HTTP_PROXY", "socks5h://"]);
     assert_absent(&out, &secrets);
 }
 
@@ -536,9 +678,9 @@ fn aws_endpoint_choices_are_checked_before_any_connection() {
             &["Transfer Acceleration"],
         ),
         (
-            &["--proxy", "https://proxy:3128"],
+            &["--proxy", "socks4://proxy:3128"],
             "s3://bucket/k",
-            &["--proxy", "http://"],
+            &["--proxy", "SOCKS4 is not supported", "socks5h://"],
         ),
     ];
     for (flags, dest, needles) in cases {

@@ -72,9 +72,10 @@ WHERE:
   --ca-bundle FILE.pem    also trust the CAs in this PEM file (private CA, self-hosted
                           store; also AWS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR); a
                           self-signed server certificate is accepted when it is in it
-  --proxy URL|none        http://HOST:PORT for every request, or none (default
-                          HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, minus NO_PROXY; a proxy
-                          password goes in those variables, never on the command line)
+  --proxy URL|none        http://, https://, socks5h:// or socks5://HOST:PORT for every
+                          request, or none (default HTTPS_PROXY / HTTP_PROXY / ALL_PROXY,
+                          minus NO_PROXY; a proxy password goes in those variables,
+                          never on the command line)
   --dualstack             AWS's dual-stack (IPv6 and IPv4) endpoint for the region
   --fips                  AWS's FIPS endpoint for the region (with --dualstack: both)
   --accelerate            AWS S3 Transfer Acceleration (BUCKET.s3-accelerate.amazonaws.com)

@@ -6,10 +6,20 @@
 
 use super::endpoint::{Endpoint, Scheme};
 use super::proxy::Proxy;
-use crate::transport::{self, Connection, Response};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response};
 use crate::Error;
 use std::path::Path;
 use std::time::Duration;
+
+/// The settings the transport's hints name for a credential call: its URL comes from
+/// the environment or the profile, not from --endpoint.
+const NAMES: Names = Names {
+    endpoint: "the credential source's URL",
+    timeout: "--timeout",
+    connect_timeout: "--connect-timeout",
+    ca_bundle: "--ca-bundle",
+    path_style: "--path-style",
+};
 
 /// Where a call goes: the server, and the origin-form path (with its query).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,25 +119,25 @@ pub fn call(
         proxy,
         limits.connect,
         limits.io,
+        &NAMES,
     )
     .map_err(CallError::Unreachable)?;
-    // Written for this connection: absolute form with the proxy's credentials when it
-    // forwards plain HTTP.
-    let mut head = Vec::with_capacity(512 + body.len());
-    conn.write_head(method, &target.path, &all, &mut head)
-        .map_err(|e| {
-            CallError::Failed(Error::Credentials(format!(
-                "a request to {} cannot be written ({e}): check the values configured for it",
-                target.url()
-            )))
-        })?;
-    head.extend_from_slice(body);
-    let sent = conn.send(&head);
-    // The head and body may hold a token: do not leave them in freed memory.
-    head.iter_mut().for_each(|b| *b = 0);
-    std::hint::black_box(&head);
-    sent.map_err(CallError::Failed)?;
-    conn.read_response(method).map_err(CallError::Failed)
+    let head = Head {
+        method,
+        target: &target.path,
+        headers: &all,
+        traced: false,
+        expect: None,
+    };
+    let send_body = |conn: &mut Connection| conn.send(body).map(|()| body.len() as u64);
+    match transport::exchange(&mut conn, &head, send_body) {
+        Ok(Exchanged::Answered(response) | Exchanged::BeforeBody(response)) => Ok(response),
+        Err(Failure::Head(e)) => Err(CallError::Failed(Error::Credentials(format!(
+            "a request to {} cannot be written ({e}): check the values configured for it",
+            target.url()
+        )))),
+        Err(Failure::Io { error, .. }) => Err(CallError::Failed(error)),
+    }
 }
 
 /// `text` with every occurrence of each secret replaced by `***` (for the rare message

@@ -96,7 +96,7 @@ mod tests {
             "NO_PROXY applies"
         );
         // A bad variable for the other scheme does not matter; for STS's own, it is an error.
-        let bad = Env::from_pairs([("HTTP_PROXY".to_string(), "socks5://x:1".to_string())]);
+        let bad = Env::from_pairs([("HTTP_PROXY".to_string(), "socks4://x:1".to_string())]);
         assert!(sts_proxy(None, &bad, None).is_ok());
         assert!(sts_proxy(None, &bad, plain).is_err());
     }

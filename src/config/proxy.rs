@@ -1,35 +1,40 @@
 //! Which proxy a connection goes through: `--proxy`, else HTTPS_PROXY / HTTP_PROXY /
 //! ALL_PROXY (lowercase first, as curl and the AWS CLI read them), minus the hosts of
-//! NO_PROXY. Parsing and matching only; transport.rs opens the tunnel.
+//! NO_PROXY; http://, https:// and SOCKS5 proxies. Parsing and matching only; the
+//! transport opens the tunnel (transport/proxy.rs, transport/socks.rs).
 
 use super::{Env, Scheme};
 use crate::secret::Secret;
-pub use crate::transport::Proxy;
+pub use crate::transport::{Proxy, ProxyKind};
 use crate::Error;
 use base64::Engine;
 use std::fmt;
 use std::net::IpAddr;
 
 impl Proxy {
-    /// Parses `[http://][USER:PASSWORD@]HOST[:PORT][/]`; user and password are
-    /// percent-decoded. Only plain-HTTP proxies: TLS to the store still runs end to end
-    /// inside the CONNECT tunnel.
+    /// Parses `[SCHEME://][USER:PASSWORD@]HOST[:PORT][/]`, SCHEME one of `http` (the
+    /// default), `https` (TLS to the proxy too), `socks5` (the store's name resolved here)
+    /// and `socks5h` (resolved by the proxy); user and password are percent-decoded. TLS
+    /// to the store runs end to end inside whichever tunnel.
     pub fn parse(url: &str, source: &'static str) -> Result<Proxy, Error> {
         // Never echo the URL: it may hold a password.
         let bad = |why: &str| {
             Error::Usage(format!(
-                "the proxy URL in {source} is not usable: {why}; write it as http://HOST:PORT or http://USER:PASSWORD@HOST:PORT"
+                "the proxy URL in {source} is not usable: {why}; write it as http://HOST:PORT, https://HOST:PORT, socks5h://HOST:PORT or socks5://HOST:PORT, with USER:PASSWORD@ before HOST if it needs them"
             ))
         };
-        let rest = match url.split_once("://") {
-            None => url,
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("https") => {
-                return Err(bad(
-                    "https:// proxies (TLS to the proxy itself) are not supported; most proxies take http://, and TLS to the store still runs end to end through them",
-                ))
-            }
-            Some(_) => return Err(bad("only http:// proxies are supported (no SOCKS)")),
+        let (kind, rest) = match url.split_once("://") {
+            None => (ProxyKind::Http, url),
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "http" => (ProxyKind::Http, rest),
+                "https" => (ProxyKind::Https, rest),
+                "socks5" => (ProxyKind::Socks5 { remote_dns: false }, rest),
+                "socks5h" => (ProxyKind::Socks5 { remote_dns: true }, rest),
+                "socks4" | "socks4a" | "socks" => {
+                    return Err(bad("SOCKS4 is not supported (SOCKS5 is: socks5h://)"))
+                }
+                _ => return Err(bad("an unknown scheme")),
+            },
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -44,7 +49,7 @@ impl Proxy {
         if !host.contains(':') && !host.bytes().all(name_chars) {
             return Err(bad("the host has characters a host name cannot have"));
         }
-        let authorization = match userinfo {
+        let login = match userinfo {
             None => None,
             Some(info) => {
                 let (user, password) = info.split_once(':').unwrap_or((info, ""));
@@ -53,16 +58,40 @@ impl Proxy {
                 let password = crate::sign::uri::decode(password)
                     .ok_or_else(|| bad("bad %-escape in the password"))?;
                 // Held as secrets so they are zeroed when dropped.
-                let (user, password) = (Secret::new(user), Secret::new(password));
-                let pair = Secret::new(format!("{}:{}", user.expose(), password.expose()));
-                let token = base64::engine::general_purpose::STANDARD.encode(pair.expose());
-                Some(Secret::new(format!("Basic {token}")))
+                Some((Secret::new(user), Secret::new(password)))
             }
         };
+        let (authorization, login) = match (kind, login) {
+            (ProxyKind::Socks5 { .. }, Some((user, password))) => {
+                // RFC 1929 carries each in at most 255 bytes.
+                if user.expose().is_empty()
+                    || user.expose().len() > 255
+                    || password.expose().len() > 255
+                {
+                    return Err(bad(
+                        "a SOCKS5 user name must be 1 to 255 bytes, its password at most 255",
+                    ));
+                }
+                (None, Some((user, password)))
+            }
+            (_, Some((user, password))) => {
+                let pair = Secret::new(format!("{}:{}", user.expose(), password.expose()));
+                let token = base64::engine::general_purpose::STANDARD.encode(pair.expose());
+                (Some(Secret::new(format!("Basic {token}"))), None)
+            }
+            (_, None) => (None, None),
+        };
+        let default_port = match kind {
+            ProxyKind::Http => 80,
+            ProxyKind::Https => 443,
+            ProxyKind::Socks5 { .. } => 1080,
+        };
         Ok(Proxy {
+            kind,
             host: host.to_ascii_lowercase(),
-            port: port.unwrap_or(80),
+            port: port.unwrap_or(default_port),
             authorization,
+            login,
             source,
         })
     }
@@ -76,8 +105,10 @@ impl Proxy {
 impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Proxy")
+            .field("kind", &self.kind)
             .field("at", &self.shown())
             .field("authorization", &self.authorization)
+            .field("login", &self.login.as_ref().map(|_| "***"))
             .field("source", &self.source)
             .finish()
     }
@@ -301,9 +332,25 @@ mod tests {
         // An '@' inside the password, encoded; the last '@' ends the user info.
         let p = Proxy::parse("http://u:p%40ss@p:1", "x").unwrap();
         assert_eq!(p.authorization.unwrap().expose(), "Basic dTpwQHNz");
+        let p = Proxy::parse("https://p", "x").unwrap();
+        assert_eq!((p.kind, p.port), (ProxyKind::Https, 443));
+        let p = Proxy::parse("SOCKS5h://p", "x").unwrap();
+        assert_eq!(
+            (p.kind, p.port),
+            (ProxyKind::Socks5 { remote_dns: true }, 1080)
+        );
+        let p = Proxy::parse("socks5://u:p%40ss@p:9050", "x").unwrap();
+        assert_eq!(p.kind, ProxyKind::Socks5 { remote_dns: false });
+        let (user, password) = p.login.as_ref().unwrap();
+        assert_eq!(
+            (user.expose(), password.expose(), p.port),
+            ("u", "p@ss", 9050)
+        );
+        assert!(p.authorization.is_none());
         for bad in [
-            "https://p:1",
-            "socks5://p:1",
+            "socks4://p:1",
+            "ftp://p:1",
+            "socks5://:pw@p:1",
             "http://:1",
             "http://p:0",
             "http://p:x",
@@ -359,7 +406,7 @@ mod tests {
             .is_none());
         // A broken variable for the other scheme does not matter.
         let e = env(&[
-            ("HTTP_PROXY", "socks5://x:1"),
+            ("HTTP_PROXY", "socks4://x:1"),
             ("HTTPS_PROXY", "http://ok:1"),
         ]);
         assert!(ProxyRoute::resolve(None, &e, Scheme::Https).is_ok());

@@ -6,16 +6,48 @@
 use crate::secret::Secret;
 use std::path::PathBuf;
 
-/// An HTTP proxy: where it listens and the `Proxy-Authorization` value its URL implies.
+/// A proxy: its kind, where it listens, and the credentials its URL carries.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
+    pub kind: ProxyKind,
     /// Host name or IP literal, without brackets.
     pub host: String,
     pub port: u16,
-    /// `Basic base64(user:password)`, from the user info of the URL.
+    /// HTTP(S) proxies: `Basic base64(user:password)`, from the user info of the URL.
     pub authorization: Option<Secret>,
+    /// SOCKS5: the user name and password of the URL (RFC 1929).
+    pub login: Option<(Secret, Secret)>,
     /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
     pub source: &'static str,
+}
+
+/// How a proxy is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// `http://`: CONNECT for TLS, absolute-form requests for plain HTTP.
+    Http,
+    /// `https://`: the same, inside TLS to the proxy itself.
+    Https,
+    /// `socks5://` (the name resolved here) or `socks5h://` (`remote_dns`: resolved by
+    /// the proxy), RFC 1928.
+    Socks5 { remote_dns: bool },
+}
+
+/// What the caller's user calls the settings a message may point to: the transport
+/// knows no command line, so its hints name these (`--endpoint`, `--timeout`, ... for
+/// s3push's own requests; see `upload::exchange::FLAGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Names {
+    /// Where the server's URL is set.
+    pub endpoint: &'static str,
+    /// The wait for a response head, a handshake, a stalled body.
+    pub timeout: &'static str,
+    /// The wait for a connection and a proxy's answer.
+    pub connect_timeout: &'static str,
+    /// Where a CA bundle is given.
+    pub ca_bundle: &'static str,
+    /// The switch to path-style addressing (a bucket name in the way of a certificate).
+    pub path_style: &'static str,
 }
 
 /// CAs trusted beyond webpki-roots and the user's bundle: OpenSSL's variables, which

@@ -13,7 +13,7 @@ use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
-use crate::transport::{self, changed_during_upload, Connection, Continue, Response, COPY_BUFFER};
+use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response, COPY_BUFFER};
 use crate::Error;
 use md5::{Digest, Md5};
 use rustls::ClientConfig;
@@ -23,13 +23,25 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Bodies above this size are sent after `Expect: 100-continue` (curl's threshold): a
 /// refusal then costs no upload.
 pub const EXPECT_MIN_BODY: u64 = 1024 * 1024;
 /// How long to wait for `100 Continue` before sending the body anyway.
 pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
+
+mod body;
+pub use body::{changed_during_upload, md5_of, read_exactly, sha256_of, stamp_of, stopped};
+
+/// The flags the transport's hints name for s3push's own requests.
+pub const FLAGS: Names = Names {
+    endpoint: "--endpoint",
+    timeout: "--timeout",
+    connect_timeout: "--connect-timeout",
+    ca_bundle: "--ca-bundle",
+    path_style: "--path-style",
+};
 
 /// What identifies one state of a file: length and modification time.
 pub type FileStamp = (u64, Option<SystemTime>);
@@ -270,6 +282,7 @@ pub fn exchange(
         plan.proxy.for_host(&host, plan.endpoint.port),
         plan.timeouts.connect,
         plan.timeouts.io,
+        &FLAGS,
     )?;
     let answer = once(plan, attempt, call, &mut conn)?;
     if conn.reusable_after(&answer.response) {
@@ -415,31 +428,9 @@ fn once(
         creds,
         expect,
     } = sign_call(plan, attempt, call)?;
-    let mut head = Vec::with_capacity(1024);
-    conn.write_head(signed.method, &signed.target, &signed.headers, &mut head)
-        .map_err(|e| {
-            Error::Usage(format!(
-                "a header cannot be sent ({e}): check the values given to s3push"
-            ))
-        })?;
-    trace::request_head(&head);
-    let sent = conn.send(&head);
-    // It carried the session token (and, through a proxy, its credentials).
-    crate::secret::wipe(head);
-    sent?;
-    if expect {
-        if let Continue::Final(response) = conn.await_continue(EXPECT_WAIT, call.method)? {
-            check_response(&response, plan)?;
-            return Err(Error::Protocol(format!(
-                "the store answered {} before receiving the body: nothing was stored",
-                response.head.status_line()
-            )));
-        }
-    }
     let mut reader = BodyReader::new(call.body, call.md5, call.cancel);
     reader.sum = trailer.map(Hasher::new);
     reader.sending = call.meter.map(Meter::attempt);
-    let body_started = Instant::now();
     let signer = || {
         ChunkSigner::new(
             creds.secret_access_key.expose(),
@@ -450,36 +441,47 @@ fn once(
         )
     };
     let (body, chunk) = (call.body, framing.chunk());
-    let sent = match framing {
-        Framing::Plain => send_plain(conn, &mut reader, body),
-        Framing::Signed => send_chunked(conn, &mut reader, body, chunk, Some(signer()), None),
-        Framing::SignedTrailer(a) => {
-            send_chunked(conn, &mut reader, body, chunk, Some(signer()), Some(a))
-        }
-        Framing::UnsignedTrailer(a) => send_chunked(conn, &mut reader, body, chunk, None, Some(a)),
+    let head = Head {
+        method: signed.method,
+        target: &signed.target,
+        headers: &signed.headers,
+        traced: true,
+        expect: expect.then_some(EXPECT_WAIT),
     };
-    if let Err(e) = sent {
-        // A server that refuses early (bad signature, no bucket) answers before the body
-        // is all there; its answer says more than the broken pipe does.
-        if matches!(e, Error::Network(_)) {
-            if let Some(response) = conn.early_response(call.method) {
-                check_response(&response, plan)?;
+    let exchanged = transport::exchange(conn, &head, |conn| {
+        match framing {
+            Framing::Plain => send_plain(conn, &mut reader, body),
+            Framing::Signed => send_chunked(conn, &mut reader, body, chunk, Some(signer()), None),
+            Framing::SignedTrailer(a) => {
+                send_chunked(conn, &mut reader, body, chunk, Some(signer()), Some(a))
+            }
+            Framing::UnsignedTrailer(a) => {
+                send_chunked(conn, &mut reader, body, chunk, None, Some(a))
             }
         }
-        return Err(e);
-    }
-    if trace::level() >= 2 && size > 0 {
-        trace::event(format_args!(
-            "body of {size} bytes sent in {:.3} s",
-            body_started.elapsed().as_secs_f64()
-        ));
-    }
-    let response = conn.read_response(call.method)?;
-    trace::event(format_args!(
-        "answer after {:.3} s ({} bytes of body)",
-        body_started.elapsed().as_secs_f64(),
-        response.body.len()
-    ));
+        .map(|()| size)
+    });
+    let response = match exchanged {
+        Ok(Exchanged::Answered(response)) => response,
+        Ok(Exchanged::BeforeBody(response)) => {
+            check_response(&response, plan)?;
+            return Err(Error::Protocol(format!(
+                "the store answered {} before receiving the body: nothing was stored",
+                response.head.status_line()
+            )));
+        }
+        Err(Failure::Head(e)) => {
+            return Err(Error::Usage(format!(
+                "a header cannot be sent ({e}): check the values given to s3push"
+            )))
+        }
+        Err(Failure::Io { error, answer }) => {
+            if let Some(response) = answer {
+                check_response(&response, plan)?;
+            }
+            return Err(error);
+        }
+    };
     check_response(&response, plan)?;
     let sent_sum = call
         .checksum_value
@@ -606,12 +608,6 @@ impl<'a> BodyReader<'a> {
         }
     }
 
-    /// Reads no further than `limit` bytes from the body's start.
-    fn limit(&mut self, limit: u64) -> &mut Self {
-        self.end = limit.min(self.body.len());
-        self
-    }
-
     /// The MD5 of what was read, when asked for.
     pub fn md5(self) -> Option<[u8; 16]> {
         self.md5.map(|h| h.finalize().into())
@@ -658,18 +654,26 @@ impl Read for BodyReader<'_> {
     }
 }
 
-/// Sends the body but its last block, checks the file against its stamp, then sends the
-/// last block.
+/// Sends the body through one fixed buffer, checking the file against its stamp before
+/// the last block goes out. The copy loop is here, not in the transport: a read error is
+/// the file's, a send error the network's, with no guessing between them.
 fn send_plain(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
     body: Body<'_>,
 ) -> Result<(), Error> {
-    let size = body.len();
-    let tail = size.min(COPY_BUFFER as u64);
-    conn.send_reader(reader.limit(size - tail), size - tail, body.path())?;
-    check_stamp(body)?;
-    conn.send_reader(reader.limit(size), tail, body.path())
+    let mut buf = [0u8; COPY_BUFFER];
+    let mut left = body.len();
+    while left > 0 {
+        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
+        read_exactly(reader, &mut buf[..want], body.path())?;
+        left -= want as u64;
+        if left == 0 {
+            check_stamp(body)?;
+        }
+        conn.send_body(&buf[..want])?;
+    }
+    conn.flush()
 }
 
 fn check_stamp(body: Body<'_>) -> Result<(), Error> {
@@ -685,14 +689,6 @@ fn check_stamp(body: Body<'_>) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// The file's length and modification time now.
-pub fn stamp_of(file: &File, path: &Path) -> Result<FileStamp, Error> {
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::LocalFile(format!("cannot stat {}: {e}", path.display())))?;
-    Ok((meta.len(), meta.modified().ok()))
 }
 
 /// Sends the body as aws-chunked in chunks of `chunk` bytes (signed ones are one buffer's
@@ -735,59 +731,6 @@ fn send_chunked(
 /// chunk is one buffer's worth); an error, not a panic, all the same.
 fn frame_too_small() -> Error {
     Error::Protocol("internal: an aws-chunked header did not fit its frame".into())
-}
-
-/// Fills `buf` from `reader`; a source that ends early changed during the upload.
-pub fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), Error> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => return Err(changed_during_upload(path)),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if e.get_ref().is_some_and(|i| i.is::<interrupt::Stopped>()) => {
-                return Err(transport::stopped())
-            }
-            Err(e) => {
-                return Err(Error::LocalFile(format!(
-                    "reading {}: {e}; check the disk and retry",
-                    path.display()
-                )))
-            }
-        }
-    }
-    Ok(())
-}
-
-/// SHA-256 (hex) of a body, read through one fixed buffer: the signed payload mode's
-/// first pass.
-pub fn sha256_of(body: Body<'_>) -> Result<String, Error> {
-    let mut hasher = crate::sign::v4::PayloadHasher::new();
-    let mut reader = BodyReader::new(body, false, None);
-    let mut buf = [0u8; COPY_BUFFER];
-    let mut left = body.len();
-    while left > 0 {
-        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
-        read_exactly(&mut reader, &mut buf[..want], body.path())?;
-        hasher.update(&buf[..want]);
-        left -= want as u64;
-    }
-    Ok(hasher.finish())
-}
-
-/// MD5 of a body (a resumed part checked against the store's ETag).
-pub fn md5_of(body: Body<'_>, cancel: Option<&AtomicBool>) -> Result<[u8; 16], Error> {
-    let mut reader = BodyReader::new(body, true, cancel);
-    let mut buf = [0u8; COPY_BUFFER];
-    let mut left = body.len();
-    while left > 0 {
-        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
-        read_exactly(&mut reader, &mut buf[..want], body.path())?;
-        left -= want as u64;
-    }
-    reader
-        .md5()
-        .ok_or_else(|| Error::Protocol("internal: MD5 not kept".into()))
 }
 
 #[cfg(test)]
@@ -839,7 +782,7 @@ mod tests {
             stamp: Some(stamp),
         });
         let timeout = Duration::from_secs(30);
-        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout).unwrap();
+        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout, &FLAGS).unwrap();
         let mut reader = BodyReader::new(body, true, None);
         let err = send_plain(&mut conn, &mut reader, body).unwrap_err();
         assert_eq!(err.exit_code(), 3, "{err}");

@@ -57,7 +57,7 @@ pub fn run_adjusting<T>(
         // Whatever broke after a signal asked to stop (a read cut short by it: "Interrupted
         // system call") is the stop, and is not tried again.
         if crate::interrupt::stop_requested() && !matches!(error, Error::Interrupted(_)) {
-            return Err(crate::transport::stopped());
+            return Err(super::exchange::stopped());
         }
         // One corrected retry each, outside the retry budget: they fix the request.
         if let Error::Refused(r) = &error {
@@ -124,7 +124,7 @@ fn pause(wait: Duration) -> Result<(), Error> {
     let until = std::time::Instant::now() + wait;
     loop {
         if crate::interrupt::stop_requested() {
-            return Err(crate::transport::stopped());
+            return Err(super::exchange::stopped());
         }
         let left = until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {

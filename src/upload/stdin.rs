@@ -4,13 +4,14 @@
 //! ends within the first part goes up as one PUT; a longer one in parts that grow (x2
 //! every 1,000 parts) so that no stream up to 5 TiB reaches the 10,000-part ceiling.
 
+use super::exchange::stopped;
 use super::exchange::{Body, FileSpan, Slot};
 use super::multipart::{self, lock, FirstFailure, PartDone, Session};
 use super::{single, Outcome};
 use crate::config::memory::{show, stdin_base_part};
 use crate::config::{Multipart, Plan, MAX_OBJECT, MAX_PART, MAX_PARTS};
 use crate::interrupt;
-use crate::transport::{stopped, COPY_BUFFER};
+use crate::transport::COPY_BUFFER;
 use crate::Error;
 use std::fs::{File, OpenOptions};
 use std::io::Read;

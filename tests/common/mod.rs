@@ -10,6 +10,7 @@ mod listen;
 mod proxy;
 mod scripted;
 mod server;
+mod socks;
 pub mod stage;
 mod standin;
 mod tls;
@@ -25,6 +26,8 @@ pub use scripted::{
 };
 #[allow(unused_imports)]
 pub use server::S3Server;
+#[allow(unused_imports)]
+pub use socks::{SocksProxy, SocksTarget};
 #[allow(unused_imports)]
 pub use standin::{Request, StandIn};
 #[allow(unused_imports)]

@@ -119,7 +119,7 @@ pub fn upload_file(
         .and_then(|()| {
             // The last look before the object is made whole.
             if exchange::stamp_of(file, path)? != stamp {
-                return Err(crate::transport::changed_during_upload(path));
+                return Err(crate::upload::exchange::changed_during_upload(path));
             }
             let parts: Vec<PartDone> = lock(&table).iter().flatten().cloned().collect();
             complete(&session, &parts).map(|completed| (completed, parts))

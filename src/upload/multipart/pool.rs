@@ -48,7 +48,7 @@ pub fn send_parts<'a>(
         return Err(e);
     }
     if interrupt::requested().is_some() {
-        return Err(crate::transport::stopped());
+        return Err(crate::upload::exchange::stopped());
     }
     Ok(())
 }
