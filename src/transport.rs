@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 mod deadline;
 mod der;
+mod provider;
 mod settings;
 
 pub use settings::{Proxy, Trust};
@@ -34,7 +35,7 @@ use deadline::{Expired, Limit, Timed};
 /// The fixed size of every body copy buffer.
 pub const COPY_BUFFER: usize = 8 * 1024;
 /// Bound on rustls' buffered plaintext and TLS records, so memory does not follow the body.
-const TLS_BUFFER_LIMIT: usize = 32 * 1024;
+const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 /// Response bodies (S3 XML) are kept up to this size; the rest is read and dropped.
 const MAX_KEPT_BODY: usize = 64 * 1024;
 /// A response body longer than this is refused rather than drained.
@@ -115,7 +116,7 @@ pub fn tls_config_with(
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider::ring_without_keys());
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
