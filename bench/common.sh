@@ -3,15 +3,16 @@
 # Sourced after `cd` to the project root and `source scripts/lib.sh`; sets s3push, out,
 # work, tls_port.
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time=1.9-0.2; }
-s3push=$(scripts/build-static)
-cargo build --release --quiet --example tls_front
+s3push=${S3PUSH_BIN:-$(scripts/build-static)}  # S3PUSH_BIN: a binary built elsewhere
+front=${TLS_FRONT:-${CARGO_TARGET_DIR:-target}/release/examples/tls_front}  # TLS_FRONT: likewise
+[ -n "${TLS_FRONT:-}" ] || cargo build --release --quiet --example tls_front
 out=bench/out; mkdir -p "$out"
 work=$(mktemp -d)
 tls_pid=
 trap '[ -n "$tls_pid" ] && kill $tls_pid 2>/dev/null; s3_stop || true; rm -rf "$work"' EXIT
 mkdir "$work/store" "$work/store/bench"
 s3_start "$work/store"
-./target/release/examples/tls_front "$S3_PORT" "$work/ca.pem" "$work/tls_port" &
+"$front" "$S3_PORT" "$work/ca.pem" "$work/tls_port" &
 tls_pid=$!
 deadline=$((SECONDS + 30))
 until [ -s "$work/tls_port" ]; do

@@ -6,6 +6,7 @@
 use base64::Engine;
 use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
+use std::sync::OnceLock;
 
 /// A checksum algorithm S3 knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,46 +204,41 @@ const POLY_CRC64NVME: u64 = 0x9A6C_9329_AC4B_C9B5;
 
 /// Slicing-by-8 tables: `t[0]` is the byte-at-a-time table, `t[k][i]` the CRC of byte
 /// `i` followed by `k` zero bytes.
-const fn tables(poly: u64) -> [[u64; 256]; 8] {
-    let mut t = [[0u64; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
+fn tables(poly: u64) -> Box<[[u64; 256]; 8]> {
+    let mut t = Box::new([[0u64; 256]; 8]);
+    for i in 0..256 {
         let mut crc = i as u64;
-        let mut bit = 0;
-        while bit < 8 {
+        for _ in 0..8 {
             crc = if crc & 1 == 1 {
                 (crc >> 1) ^ poly
             } else {
                 crc >> 1
             };
-            bit += 1;
         }
         t[0][i] = crc;
-        i += 1;
     }
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
+    for k in 1..8 {
+        for i in 0..256 {
             let prev = t[k - 1][i];
             t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
         }
-        k += 1;
     }
     t
 }
 
-static CRC32_TABLES: [[u64; 256]; 8] = tables(POLY_CRC32);
-static CRC32C_TABLES: [[u64; 256]; 8] = tables(POLY_CRC32C);
-static CRC64NVME_TABLES: [[u64; 256]; 8] = tables(POLY_CRC64NVME);
-
+/// Each algorithm's tables are computed on first use (a few microseconds) rather than
+/// stored in the binary: 48 KiB of it (doc/building.md, "What ships"), for CRCs that
+/// only non-default checksums use (CRC32 itself goes through crc32fast).
 fn crc_params(algorithm: Algorithm) -> (&'static [[u64; 256]; 8], u64) {
-    match algorithm {
-        Algorithm::Crc32 => (&CRC32_TABLES, 0xFFFF_FFFF),
-        Algorithm::Crc32c => (&CRC32C_TABLES, 0xFFFF_FFFF),
-        _ => (&CRC64NVME_TABLES, u64::MAX),
-    }
+    static CRC32_TABLES: OnceLock<Box<[[u64; 256]; 8]>> = OnceLock::new();
+    static CRC32C_TABLES: OnceLock<Box<[[u64; 256]; 8]>> = OnceLock::new();
+    static CRC64NVME_TABLES: OnceLock<Box<[[u64; 256]; 8]>> = OnceLock::new();
+    let (cell, poly, mask) = match algorithm {
+        Algorithm::Crc32 => (&CRC32_TABLES, POLY_CRC32, 0xFFFF_FFFF),
+        Algorithm::Crc32c => (&CRC32C_TABLES, POLY_CRC32C, 0xFFFF_FFFF),
+        _ => (&CRC64NVME_TABLES, POLY_CRC64NVME, u64::MAX),
+    };
+    (cell.get_or_init(|| tables(poly)), mask)
 }
 
 /// Continues `crc` (a finished value, 0 for nothing yet) over `data`. CRC32, the default,

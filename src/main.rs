@@ -3,6 +3,13 @@
 
 use std::process::ExitCode;
 
+/// dlmalloc instead of the C library's malloc (doc/dependencies.md): musl's gives each TLS
+/// record's buffer back to the kernel when it is freed (an mmap and a munmap per 8 KiB
+/// record), which cost more CPU than the encryption; dlmalloc keeps freed chunks for the
+/// next record. Its own code is unsafe; ours stays `forbid(unsafe_code)`.
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     s3push::cli::run(std::env::args_os().skip(1).collect())
 }

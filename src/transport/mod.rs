@@ -17,6 +17,7 @@ mod deadline;
 mod der;
 mod dial;
 mod flow;
+mod provider;
 mod proxy;
 mod settings;
 mod socks;
@@ -32,7 +33,7 @@ pub use trust::{tls_config, tls_config_with};
 /// The fixed size of every body copy buffer (and of each read from the socket).
 pub const COPY_BUFFER: usize = 8 * 1024;
 /// Bound on rustls' buffered plaintext and TLS records, so memory does not follow the body.
-const TLS_BUFFER_LIMIT: usize = 32 * 1024;
+const TLS_BUFFER_LIMIT: usize = 64 * 1024;
 /// Response bodies (S3 XML) are kept up to this size; the rest is read and dropped.
 const MAX_KEPT_BODY: usize = 64 * 1024;
 /// A response body longer than this is refused rather than drained.

@@ -132,7 +132,7 @@ pub fn tls_config_with(
             ));
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(super::provider::ring_without_keys());
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| Error::Tls(format!("TLS setup failed: {e}")))?;
