@@ -53,7 +53,8 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
 }
 
-/// Everything an upload needs, checked.
+/// Everything an upload needs, checked. Not changed once resolved: what a run learns of
+/// the store lives in the upload job (upload::Wire).
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub source: PathBuf,
@@ -85,15 +86,13 @@ pub struct Plan {
     pub expect: bool,
     pub quiet: bool,
     pub multipart: Multipart,
-    /// Seconds added to this host's clock when signing (a skew the store reported).
-    pub clock_skew: i64,
     /// The checksum the store verifies (`x-amz-checksum-*`), if any.
     pub checksum: Option<crate::checksum::Algorithm>,
     /// The user named the algorithm (`--checksum`): it is kept whatever the store says.
     pub checksum_named: bool,
     /// A checksum computed while sending may go as an aws-chunked trailer (else it is
     /// computed by a pass over the body first and sent as a header). s3push's choice:
-    /// cleared for the run when the store refuses trailers (upload::adapt).
+    /// cleared for the run (in its upload::Wire) when the store refuses trailers.
     pub checksum_trailer: bool,
     /// Send Content-MD5 (a pass over the body first).
     pub content_md5: bool,
@@ -131,17 +130,6 @@ impl Plan {
         } else {
             format!("{}.{}", self.bucket, self.endpoint.host)
         }
-    }
-
-    /// The same plan signed for another region (and, for AWS's default endpoint, sent
-    /// to that region's endpoint).
-    pub fn in_region(&self, region: &str) -> Plan {
-        let mut plan = self.clone();
-        plan.region = region.to_string();
-        if plan.endpoint_from_region {
-            plan.endpoint = Endpoint::aws_variant(region, plan.aws_variant);
-        }
-        plan
     }
 
     /// `s3://bucket/key`, for messages (a URL destination without its query).

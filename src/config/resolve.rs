@@ -81,7 +81,6 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
         expect: !options.no_expect,
         quiet: options.quiet,
         multipart,
-        clock_skew: 0,
         checksum,
         checksum_named: options.checksum.is_some(),
         checksum_trailer: true,
@@ -639,11 +638,12 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.to_string().contains("--fips"), "{e}");
-        // A region redirect keeps the variant.
+        // A region redirect (upload::wire) keeps the variant.
         let plan = resolve_with("", &[], "s3://my-bucket/k", |o| o.dualstack = true).unwrap();
+        assert!(plan.endpoint_from_region);
         assert_eq!(
-            plan.in_region("eu-west-3").host(),
-            "my-bucket.s3.dualstack.eu-west-3.amazonaws.com"
+            Endpoint::aws_variant("eu-west-3", plan.aws_variant).host,
+            "s3.dualstack.eu-west-3.amazonaws.com"
         );
         for (dest, f) in [
             (

@@ -13,9 +13,9 @@
 //! Integrity never drops to nothing: the last step is checked by the store (Content-MD5)
 //! and by s3push (the ETag).
 
-use crate::config::Plan;
 use crate::error::Refusal;
 use crate::report;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::sync::Mutex;
 
@@ -77,12 +77,12 @@ impl Answer {
 /// run; the table lives as long as it does.
 static LEARNED: Mutex<Vec<(String, Facts)>> = Mutex::new(Vec::new());
 
-fn store_of(plan: &Plan) -> String {
+fn store_of(plan: &Wire) -> String {
     plan.endpoint.url()
 }
 
 /// What the run knows of the plan's store.
-pub fn facts(plan: &Plan) -> Facts {
+pub fn facts(plan: &Wire) -> Facts {
     let key = store_of(plan);
     let table = LEARNED
         .lock()
@@ -93,7 +93,7 @@ pub fn facts(plan: &Plan) -> Facts {
         .map_or(Facts::default(), |(_, f)| *f)
 }
 
-fn record(plan: &Plan, change: impl FnOnce(&mut Facts)) {
+fn record(plan: &Wire, change: impl FnOnce(&mut Facts)) {
     let key = store_of(plan);
     let mut table = LEARNED
         .lock()
@@ -108,31 +108,31 @@ fn record(plan: &Plan, change: impl FnOnce(&mut Facts)) {
     }
 }
 
-/// The plan for a multipart upload, with what the run learned of the store.
-pub fn apply_multipart(plan: &Plan) -> Plan {
-    let mut applied = apply(plan);
-    applied.verify_etag |= facts(plan).no_object_checksum;
+/// The wire for a multipart upload, with what the run learned of the store.
+pub fn apply_multipart(wire: &Wire) -> Wire {
+    let mut applied = apply(wire);
+    applied.verify_etag |= facts(wire).no_object_checksum;
     applied
 }
 
-/// The plan as the next request sends it, with what the run learned of the store.
-pub fn apply(plan: &Plan) -> Plan {
-    let facts = facts(plan);
-    let mut plan = plan.clone();
+/// The wire as the next request sends it, with what the run learned of the store.
+pub fn apply(wire: &Wire) -> Wire {
+    let facts = facts(wire);
+    let mut wire = wire.clone();
     if facts.no_trailer {
-        plan.checksum_trailer = false;
+        wire.checksum_trailer = false;
     }
     if facts.bare_if_match {
-        plan = super::bare_if_match(&plan).unwrap_or(plan);
+        wire = super::bare_if_match(&wire).unwrap_or(wire);
     }
     if facts.no_checksum {
-        plan.verify_etag = true;
-        if !plan.checksum_named && plan.checksum.is_some() {
-            plan.checksum = None;
-            plan.content_md5 = true;
+        wire.verify_etag = true;
+        if !wire.checksum_named && wire.checksum.is_some() {
+            wire.checksum = None;
+            wire.content_md5 = true;
         }
     }
-    plan
+    wire
 }
 
 /// After `error` answered a request sent under `plan` (as `apply` made it), with a
@@ -146,7 +146,7 @@ pub fn apply(plan: &Plan) -> Plan {
 /// without the trailer; the same answer again means it was not the trailer, and it is
 /// reported as itself, the mode unchanged; another answer, or a success (`took`), means
 /// the trailer was refused.
-pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
+pub fn learn_from_refusal(plan: &Wire, error: &Error, trailer: bool) -> bool {
     let Error::Refused(r) = error else {
         return false;
     };
@@ -205,7 +205,7 @@ pub fn learn_from_refusal(plan: &Plan, error: &Error, trailer: bool) -> bool {
 
 /// A request of the plan's object was taken (2xx): a trailer probe pending, the request
 /// sent without the trailer succeeded where the one with it was refused.
-pub fn took(plan: &Plan) {
+pub fn took(plan: &Wire) {
     let f = facts(plan);
     if let Some(probed) = f.trailer_probe {
         let said = probed.said();
@@ -217,7 +217,7 @@ pub fn took(plan: &Plan) {
 }
 
 /// The probe's answer differs from the trailer's: the trailer was refused.
-fn trailer_refused(plan: &Plan, first: &Refusal) {
+fn trailer_refused(plan: &Wire, first: &Refusal) {
     let said = facts(plan)
         .trailer_probe
         .map_or_else(|| said(first), |p| p.said());
@@ -238,7 +238,7 @@ fn trailer_warning(algorithm: crate::checksum::Algorithm, said: &str) -> String 
 /// The store took a checksum and keeps none (no echo in its answer, none in a HEAD):
 /// later requests of the run check the ETag (and send Content-MD5 instead, when the
 /// algorithm was s3push's choice).
-pub fn learn_checksums_unkept(plan: &Plan) {
+pub fn learn_checksums_unkept(plan: &Wire) {
     if facts(plan).no_checksum {
         return;
     }
@@ -251,7 +251,7 @@ pub fn learn_checksums_unkept(plan: &Plan) {
 
 /// The store refused `If-Match` with the ETag quoted and took it bare: later requests
 /// of the run send it bare.
-pub fn learn_bare_if_match(plan: &Plan) {
+pub fn learn_bare_if_match(plan: &Wire) {
     record(plan, |f| f.bare_if_match = true);
     report::warning(
         "the store refused If-Match with the ETag quoted (as S3 documents it) and took it bare: sending it bare \
@@ -262,7 +262,7 @@ pub fn learn_bare_if_match(plan: &Plan) {
 /// The store gave no checksum of a completed multipart object (s3s-fs): the object was
 /// confirmed by its ETag, its parts read again; later multipart uploads of the run
 /// compute the parts' MD5s while sending instead.
-pub fn learn_no_object_checksum(plan: &Plan) {
+pub fn learn_no_object_checksum(plan: &Wire) {
     record(plan, |f| f.no_object_checksum = true);
     crate::report::trace::event(format_args!(
         "the store gave no checksum of the completed object: checking multipart ETags from here on"

@@ -3,9 +3,9 @@
 //! streamed payload.
 
 use super::exchange::{self, Answer, Body, Call, Integrity};
-use crate::config::Plan;
 use crate::report::progress::Meter;
 use crate::s3::{Request, Resource};
+use crate::upload::wire::Wire;
 use crate::Error;
 use rustls::ClientConfig;
 use std::sync::atomic::AtomicBool;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Sends `request`, leaving the plan as it is.
 pub fn send(
-    plan: &Plan,
+    plan: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     request: Request,
 ) -> Result<Answer, Error> {
@@ -22,7 +22,7 @@ pub fn send(
 
 /// As `send`; the corrections the store asked for (region, clock) stay in `plan`.
 pub fn send_adjusting(
-    plan: &mut Plan,
+    plan: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     request: Request,
 ) -> Result<Answer, Error> {
@@ -43,7 +43,7 @@ pub fn send_adjusting(
 /// integrity as `exchange::prepare` decided, its bytes counted on `meter`, and stopped by
 /// `cancel` when a sibling part failed.
 pub fn payload<'a>(
-    plan: &Plan,
+    plan: &Wire,
     request: Request,
     body: Body<'a>,
     integrity: &'a Integrity,
@@ -68,7 +68,7 @@ pub fn payload<'a>(
 
 /// A request to the bucket: the exchange sends it without headers or body.
 fn to_bucket(
-    plan: &Plan,
+    plan: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     request: Request,
 ) -> Result<Answer, Error> {

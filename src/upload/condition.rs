@@ -4,9 +4,10 @@
 use super::call;
 use super::multipart::unquote;
 use super::single::tls_for;
-use crate::config::{Condition, Plan};
+use crate::config::Condition;
 use crate::report;
 use crate::s3;
+use crate::upload::wire::Wire;
 use crate::Error;
 
 /// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
@@ -16,7 +17,7 @@ use crate::Error;
 /// who may not read, an unreachable store) leaves the decision to the store's check of
 /// the condition, still sent, which is what makes it safe against a writer racing in
 /// between (where the store honours it), and says so.
-pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
+pub fn condition_holds_now(plan: &Wire) -> Result<(), Error> {
     let Some(condition) = plan.condition.as_ref().filter(|_| !plan.dry_run) else {
         return Ok(());
     };
@@ -58,7 +59,7 @@ pub fn condition_holds_now(plan: &Plan) -> Result<(), Error> {
 /// A 412 to a conditional write, in the user's words (exit 11); any other error as it is.
 /// `broke_off`: an earlier attempt of the same request failed on the way, and may have
 /// stored the object itself.
-pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error {
+pub fn precondition_failed(plan: &Wire, error: Error, broke_off: bool) -> Error {
     let (Error::Refused(r), Some(condition)) = (&error, &plan.condition) else {
         return error;
     };
@@ -75,22 +76,22 @@ pub fn precondition_failed(plan: &Plan, error: Error, broke_off: bool) -> Error 
     error
 }
 
-/// The plan with the `--if-match` ETag bare, where it was quoted: Ceph RGW 16.2 refuses
+/// The wire with the `--if-match` ETag bare, where it was quoted: Ceph RGW 16.2 refuses
 /// `If-Match: "ETAG"` (quoted, as S3 documents it) with 412 and takes `If-Match: ETAG`.
-pub fn bare_if_match(plan: &Plan) -> Option<Plan> {
-    let Some(Condition::Match(etag)) = &plan.condition else {
+pub fn bare_if_match(wire: &Wire) -> Option<Wire> {
+    let Some(Condition::Match(etag)) = &wire.condition else {
         return None;
     };
     let bare = etag.trim_matches('"');
     (bare != etag && bare != "*").then(|| {
-        let mut plan = plan.clone();
-        plan.condition = Some(Condition::Match(bare.to_string()));
-        plan
+        let mut wire = wire.clone();
+        wire.condition = Some(Condition::Match(bare.to_string()));
+        wire
     })
 }
 
 /// The object at the plan's key does not meet `condition`: nothing is written (exit 11).
-pub fn not_written(plan: &Plan, condition: &Condition) -> Error {
+pub fn not_written(plan: &Wire, condition: &Condition) -> Error {
     let url = plan.url();
     Error::Precondition(match condition {
         Condition::NoneMatch => format!("{url} exists; --no-clobber did not overwrite it"),

@@ -18,8 +18,8 @@ use super::adapt;
 use super::exchange::{self, Answer, Body, Integrity};
 use super::multipart::{etag_md5, hex};
 use crate::checksum::Algorithm;
-use crate::config::Plan;
 use crate::http::response::ResponseHead;
+use crate::upload::wire::Wire;
 use crate::Error;
 use rustls::ClientConfig;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ impl From<Error> for Failed {
 /// Confirms the object one PutObject stored from `body`; `md5` is the MD5 of what was
 /// sent when it was computed. Returns the checksum the store verified, if one did.
 pub fn put(
-    plan: &Plan,
+    plan: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     body: Body<'_>,
     answer: &Answer,
@@ -124,7 +124,7 @@ pub fn put(
 /// MD5 is computed now, from the part held. Returns the MD5 when known; an error when the
 /// part arrived damaged.
 pub fn part(
-    plan: &Plan,
+    plan: &Wire,
     number: u32,
     body: Body<'_>,
     answer: &Answer,
@@ -153,7 +153,7 @@ pub fn part(
 }
 
 /// HEAD of the plan's object, asking for its checksum.
-pub fn head_object(plan: &Plan, tls: Option<&Arc<ClientConfig>>) -> Result<ResponseHead, Error> {
+pub fn head_object(plan: &Wire, tls: Option<&Arc<ClientConfig>>) -> Result<ResponseHead, Error> {
     let request = crate::s3::HeadObject {
         checksum_mode: true,
     }
@@ -191,7 +191,7 @@ fn etag_mismatch(head: &ResponseHead, ours: &[u8; 16]) -> Failed {
 }
 
 /// Stored, and nothing confirms it.
-pub fn unconfirmed(plan: &Plan, head: &ResponseHead) -> Error {
+pub fn unconfirmed(plan: &Wire, head: &ResponseHead) -> Error {
     Error::Integrity(format!(
         "the store answered {} but nothing confirms the bytes of {}: no checksum echoed or kept, and its ETag ({}) \
          is not an MD5 to compare; do not trust it until it is read back and compared",

@@ -7,13 +7,14 @@ use super::check_response;
 use super::request::{self, RequestSpec, SignedRequest};
 use super::retry::Attempt;
 use crate::checksum::{self, Algorithm, Hasher};
-use crate::config::{Credentials, PayloadMode, Plan, SignatureVersion};
+use crate::config::{Credentials, PayloadMode, SignatureVersion};
 use crate::interrupt;
 use crate::report::progress::{Meter, Sending};
 use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::sign::v4;
 use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response, COPY_BUFFER};
+use crate::upload::wire::Wire;
 use crate::Error;
 use md5::{Digest, Md5};
 use rustls::ClientConfig;
@@ -133,14 +134,14 @@ pub struct Integrity {
 
 impl Integrity {
     /// The checksum goes as an aws-chunked trailer, computed while sending.
-    pub fn trailer(&self, plan: &Plan) -> bool {
+    pub fn trailer(&self, plan: &Wire) -> bool {
         plan.checksum.is_some() && self.checksum_value.is_none()
     }
 }
 
 /// The integrity of `body` under the plan: one pre-pass computes the SHA-256, checksum
 /// and MD5 together when any of them must be known before sending.
-pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
+pub fn prepare(plan: &Wire, body: Body<'_>) -> Result<Integrity, Error> {
     let v4 = plan.signature == SignatureVersion::V4;
     let sha = v4 && plan.payload == PayloadMode::Signed;
     let early_sum = plan.checksum.filter(|_| !uses_trailer(plan, body));
@@ -169,7 +170,7 @@ pub fn prepare(plan: &Plan, body: Body<'_>) -> Result<Integrity, Error> {
 /// object has a Content-Encoding of its own: stores keep `aws-chunked,gzip` as it came
 /// (s3s-fs 0.14, Ceph RGW 16.2), and the object would then read back under the wrong
 /// coding.
-pub fn uses_trailer(plan: &Plan, body: Body<'_>) -> bool {
+pub fn uses_trailer(plan: &Wire, body: Body<'_>) -> bool {
     let v4 = plan.signature == SignatureVersion::V4;
     plan.checksum.is_some()
         && v4
@@ -246,7 +247,7 @@ pub type Slot = Option<Connection>;
 /// Sends `call` and judges the answer. A kept-alive connection that the store closed in
 /// the meantime is replaced once, without counting as a failed attempt.
 pub fn exchange(
-    plan: &Plan,
+    plan: &Wire,
     attempt: Attempt,
     call: &Call<'_>,
     tls: Option<&Arc<ClientConfig>>,
@@ -302,7 +303,7 @@ struct Prepared {
 }
 
 /// Frames, addresses and signs `call` (fresh credentials, the attempt's time).
-fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared, Error> {
+fn sign_call(plan: &Wire, attempt: Attempt, call: &Call<'_>) -> Result<Prepared, Error> {
     let size = call.body.len();
     let trailer = call.checksum.filter(|_| call.checksum_value.is_none());
     let (framing, payload_hash) = match (trailer, call.payload_hash) {
@@ -386,7 +387,7 @@ fn sign_call(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Prepared,
 /// `--dry-run`: the request `call` would be, on stdout with its secrets masked; nothing
 /// is sent, and the run stops there (a multipart upload's next requests depend on the
 /// answer to this one).
-fn dry_run(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Answer, Error> {
+fn dry_run(plan: &Wire, attempt: Attempt, call: &Call<'_>) -> Result<Answer, Error> {
     let p = sign_call(plan, attempt, call)?;
     let mut head = Vec::with_capacity(1024);
     crate::http::request::write_request_head(
@@ -415,7 +416,7 @@ fn dry_run(plan: &Plan, attempt: Attempt, call: &Call<'_>) -> Result<Answer, Err
 }
 
 fn once(
-    plan: &Plan,
+    plan: &Wire,
     attempt: Attempt,
     call: &Call<'_>,
     conn: &mut Connection,
@@ -512,7 +513,7 @@ fn once(
 /// signed with its SHA-256, no checksum, retried as the plan allows; the corrections the
 /// store asked for (region, clock) stay in `plan`.
 pub fn small_call_adjusting(
-    plan: &mut Plan,
+    plan: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
@@ -524,7 +525,7 @@ pub fn small_call_adjusting(
 
 /// As `small_call_adjusting`, leaving the plan as it is.
 pub fn small_call(
-    plan: &Plan,
+    plan: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
@@ -536,7 +537,7 @@ pub fn small_call(
 
 /// A bodiless call to the plan's bucket rather than its key (ListMultipartUploads).
 pub fn bucket_call(
-    plan: &Plan,
+    plan: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
@@ -545,7 +546,7 @@ pub fn bucket_call(
 }
 
 fn document_call(
-    plan: &mut Plan,
+    plan: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,

@@ -13,12 +13,14 @@ pub mod request;
 pub mod retry;
 pub mod single;
 pub mod stdin;
+pub mod wire;
 
 use crate::config::Plan;
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
 use crate::report::progress::Meter;
 use crate::transport::Response;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::time::Duration;
 
@@ -48,7 +50,7 @@ pub fn meter() -> std::sync::Arc<Meter> {
 
 impl Outcome {
     /// An outcome for the plan's object; the retries are those its meter counted.
-    pub fn of(plan: &Plan, bytes: u64, elapsed: Duration) -> Outcome {
+    pub fn of(plan: &Wire, bytes: u64, elapsed: Duration) -> Outcome {
         Outcome {
             url: plan.url(),
             bucket: plan.bucket.clone(),
@@ -77,6 +79,8 @@ pub fn run(plan: &Plan) -> Result<Outcome, Error> {
 /// before it in a batch), and leaves its own there when the store keeps it open. Parts
 /// of a multipart upload go over connections of their own, one per job.
 pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
+    // The Plan stays as resolved: what the run learns changes the job's Wire.
+    let plan = &Wire::new(plan);
     rate::set(plan.limit_rate);
     let look_first = plan.protection.skip_identical
         && !plan.dry_run
@@ -105,7 +109,7 @@ pub fn run_on(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> 
     Ok(outcome)
 }
 
-fn upload(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
+fn upload(plan: &Wire, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
     if plan.multipart.abort {
         return multipart::abort_command(plan);
     }
@@ -138,7 +142,7 @@ fn upload(plan: &Plan, slot: &mut exchange::Slot) -> Result<Outcome, Error> {
 /// object's ACL is read back (GetObjectAcl); a store that does not implement it, or an
 /// ACL without the grant asked for, is said in a warning. A key that may not read ACLs
 /// learns nothing, and says nothing.
-fn acl_applied(plan: &Plan) {
+fn acl_applied(plan: &Wire) {
     let Some(acl) = plan.object.acl.as_deref() else {
         return;
     };
@@ -175,7 +179,7 @@ fn acl_applied(plan: &Plan) {
 
 /// Ok for a 2xx answer that does not carry an S3 error document; otherwise the refusal,
 /// with what the user can do about it.
-pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
+pub fn check_response(response: &Response, plan: &Wire) -> Result<(), Error> {
     let head = &response.head;
     let s3 = parse_s3_error(&response.body);
     if (200..300).contains(&head.status) && s3.is_none() {
@@ -224,7 +228,7 @@ pub fn check_response(response: &Response, plan: &Plan) -> Result<(), Error> {
 }
 
 /// What to do about a refused unsigned request: there is no key to blame.
-fn unsigned_hint(status: u16, code: Option<&str>, plan: &Plan) -> Option<&'static str> {
+fn unsigned_hint(status: u16, code: Option<&str>, plan: &Wire) -> Option<&'static str> {
     if plan.url_target.as_ref().is_some_and(|t| t.presigned) {
         return match (status, code) {
             (_, Some("SignatureDoesNotMatch")) => Some(
@@ -248,7 +252,7 @@ fn unsigned_hint(status: u16, code: Option<&str>, plan: &Plan) -> Option<&'stati
 /// Stores that do not take `x-amz-checksum-*` or aws-chunked trailers answer with these
 /// (Cloudflare R2 even with SignatureDoesNotMatch, but R2 gets no checksum by default: a
 /// SignatureDoesNotMatch is a wrong key, and says so alone): name the way back.
-fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<String> {
+fn checksum_fallback(status: u16, code: Option<&str>, plan: &Wire) -> Option<String> {
     plan.checksum?;
     let suspicious = matches!(status, 400 | 403 | 411 | 501)
         && matches!(
@@ -271,7 +275,7 @@ fn checksum_fallback(status: u16, code: Option<&str>, plan: &Plan) -> Option<Str
 }
 
 /// What to do about a refusal, by S3 error code (S3 API reference, "Error codes").
-fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Plan) -> Option<String> {
+fn hint(status: u16, code: Option<&str>, region: Option<&str>, plan: &Wire) -> Option<String> {
     if let Some(text) = unsigned_hint(status, code, plan) {
         return Some(text.to_string());
     }

@@ -3,9 +3,9 @@
 
 use super::{confirm, single, Outcome};
 use crate::checksum::{Algorithm, Hasher, Md5};
-use crate::config::Plan;
 use crate::http::response::ResponseHead;
 use crate::sign::time::Timestamp;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::io::Read;
 use std::time::Instant;
@@ -35,7 +35,7 @@ pub fn echo(head: &ResponseHead) -> Vec<(String, String)> {
 /// echo, else a HEAD) is a warning, or with `--require-protection` an integrity error
 /// (exit 9: the object is stored, not protected as asked). Returns what was not shown,
 /// one entry per protection, for `--json` (`protection_warnings`).
-pub fn check(plan: &Plan, outcome: &Outcome) -> Result<Vec<String>, Error> {
+pub fn check(plan: &Wire, outcome: &Outcome) -> Result<Vec<String>, Error> {
     let p = &plan.protection;
     if !p.asked() {
         return Ok(Vec::new());
@@ -184,7 +184,7 @@ fn kms_key(asked: &str, theirs: Option<&str>) -> KmsKey {
 /// `--skip-identical`: the stored object, when it has the file's size and its checksum
 /// (asked with x-amz-checksum-mode) or an MD5 ETag equal to the file's MD5, is left as
 /// it is and reported skipped. None: upload (no object, another one, or no way to tell).
-pub fn identical(plan: &Plan) -> Result<Option<Outcome>, Error> {
+pub fn identical(plan: &Wire) -> Result<Option<Outcome>, Error> {
     let started = Instant::now();
     let size = std::fs::metadata(&plan.source)
         .map_err(|e| Error::LocalFile(format!("{}: {e}", plan.source.display())))?
@@ -244,7 +244,7 @@ pub fn identical(plan: &Plan) -> Result<Option<Outcome>, Error> {
 }
 
 /// One pass over the source file, 8 KiB at a time.
-fn read_all(plan: &Plan, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
+fn read_all(plan: &Wire, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
     let local = |e: std::io::Error| Error::LocalFile(format!("{}: {e}", plan.source.display()));
     let mut file = std::fs::File::open(&plan.source).map_err(local)?;
     let mut buf = [0u8; 8192];

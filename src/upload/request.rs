@@ -1,10 +1,11 @@
 //! One S3 request, addressed and signed: the request target and every header, ready for
 //! the head writer. Pure: the time is passed in.
 
-use crate::config::{Credentials, Plan, SignatureVersion};
+use crate::config::{Credentials, SignatureVersion};
 use crate::s3;
 use crate::sign::time::Timestamp;
 use crate::sign::{v2, v4};
+use crate::upload::wire::Wire;
 
 /// A request ready to go on the wire (the body is sent separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub struct RequestSpec<'a> {
 /// Addresses and signs `spec` for `plan`'s bucket and key at `time` with `creds` (the
 /// plan's credentials as they are at that moment: temporary ones are refreshed).
 pub fn sign(
-    plan: &Plan,
+    plan: &Wire,
     creds: &Credentials,
     spec: RequestSpec<'_>,
     time: Timestamp,
@@ -150,7 +151,7 @@ fn user_agent() -> (String, String) {
 }
 
 /// The headers of a PutObject / CreateMultipartUpload that describe the object.
-pub fn object_headers(plan: &Plan) -> Vec<(String, String)> {
+pub fn object_headers(plan: &Wire) -> Vec<(String, String)> {
     let o = &plan.object;
     let mut headers = Vec::new();
     let mut add = |name: &str, value: &Option<String>| {
@@ -176,7 +177,11 @@ mod tests {
     use super::*;
     use crate::config::{self, Env, Options};
 
-    fn plan(extra: &[(&str, &str)], options: Options) -> Plan {
+    fn plan(extra: &[(&str, &str)], options: Options) -> Wire {
+        Wire::new(&resolved(extra, options))
+    }
+
+    fn resolved(extra: &[(&str, &str)], options: Options) -> config::Plan {
         let mut pairs = vec![
             (
                 "AWS_ACCESS_KEY_ID".to_string(),
@@ -357,13 +362,14 @@ mod tests {
             destination: "s3://b/k".into(),
             ..Default::default()
         };
-        let mut p = plan(&[], options);
-        p.protection.sse = Some("aws:kms".into());
-        p.protection.expected_bucket_owner = Some("123456789012".into());
-        p.protection.customer_key = Some(crate::config::protection::CustomerKey {
+        let mut resolved = resolved(&[], options);
+        resolved.protection.sse = Some("aws:kms".into());
+        resolved.protection.expected_bucket_owner = Some("123456789012".into());
+        resolved.protection.customer_key = Some(crate::config::protection::CustomerKey {
             key: crate::secret::Secret::new("S0VZ".into()),
             key_md5: "TUQ1".into(),
         });
+        let p = Wire::new(&resolved);
         let names = |method: &'static str, query: Vec<(String, String)>, on_bucket: bool| {
             let spec = RequestSpec {
                 method,

@@ -2,11 +2,11 @@
 //! full jitter for what may succeed next time, one corrected retry for a skewed clock, a
 //! wrong region or a refused `Expect`, and nothing for the rest.
 
-use crate::config::Plan;
 use crate::error::Refusal;
 use crate::report;
 use crate::report::trace;
 use crate::sign::time::Timestamp;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,18 +28,18 @@ pub struct Attempt {
 /// Runs `attempt` until it succeeds, fails for good, or the retries run out. Every
 /// attempt gets a fresh signing time.
 pub fn run<T>(
-    plan: &Plan,
-    attempt: impl FnMut(&Plan, Attempt) -> Result<T, Error>,
+    wire: &Wire,
+    attempt: impl FnMut(&Wire, Attempt) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let mut effective = plan.clone();
+    let mut effective = wire.clone();
     run_adjusting(&mut effective, attempt)
 }
 
 /// As `run`, and the corrections learnt on the way (the store's clock, the bucket's
-/// region, a refused `Expect`) stay in `plan` for the calls that follow.
+/// region, a refused `Expect`) stay in `wire` for the calls that follow.
 pub fn run_adjusting<T>(
-    plan: &mut Plan,
-    mut attempt: impl FnMut(&Plan, Attempt) -> Result<T, Error>,
+    wire: &mut Wire,
+    mut attempt: impl FnMut(&Wire, Attempt) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let (mut skew_corrected, mut region_corrected) = (false, false);
     let (mut attempts, mut retries) = (0u32, 0u32);
@@ -47,10 +47,10 @@ pub fn run_adjusting<T>(
         attempts += 1;
         let now = Timestamp::now();
         let this = Attempt {
-            time: shifted(now, plan.clock_skew),
-            expect: plan.expect,
+            time: shifted(now, wire.clock_skew),
+            expect: wire.expect,
         };
-        let error = match attempt(plan, this) {
+        let error = match attempt(wire, this) {
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
@@ -61,9 +61,9 @@ pub fn run_adjusting<T>(
         }
         // One corrected retry each, outside the retry budget: they fix the request.
         if let Error::Refused(r) = &error {
-            let signs = plan.signs();
-            if r.status == 417 && plan.expect {
-                plan.expect = false;
+            let signs = wire.signs();
+            if r.status == 417 && wire.expect {
+                wire.expect = false;
                 super::meter().retried();
                 report::warning("the store refused Expect: 100-continue; going on without it (--no-expect skips it)");
                 continue;
@@ -71,7 +71,7 @@ pub fn run_adjusting<T>(
             // Re-signing is what corrects these; an unsigned request cannot change.
             if signs && !skew_corrected {
                 if let Some(off) = clock_skew(r, now) {
-                    plan.clock_skew = off;
+                    wire.clock_skew = off;
                     skew_corrected = true;
                     super::meter().retried();
                     report::warning(&format!(
@@ -84,13 +84,13 @@ pub fn run_adjusting<T>(
             }
             // An unsigned request to AWS still follows its bucket to the right regional
             // endpoint; a presigned URL names its host, so it cannot.
-            if plan.url_target.is_none() && !region_corrected {
-                if let Some(region) = redirect_region(r, &plan.region) {
+            if wire.url_target.is_none() && !region_corrected {
+                if let Some(region) = redirect_region(r, &wire.region) {
                     report::warning(&format!(
                         "bucket '{}' is in region {region}: pass --region {region} to skip this round trip",
-                        plan.bucket
+                        wire.bucket
                     ));
-                    *plan = plan.in_region(&region);
+                    wire.move_to_region(&region);
                     region_corrected = true;
                     super::meter().retried();
                     continue;
@@ -104,15 +104,15 @@ pub fn run_adjusting<T>(
                 error
             });
         }
-        if retries >= plan.retry.retries {
+        if retries >= wire.retry.retries {
             return Err(gave_up(error, attempts));
         }
         retries += 1;
         super::meter().retried();
-        let wait = backoff(retries, plan.retry.max_wait, random());
+        let wait = backoff(retries, wire.retry.max_wait, random());
         trace::event(format_args!(
             "attempt {attempts} failed ({error}); retry {retries} of {} in {} ms",
-            plan.retry.retries,
+            wire.retry.retries,
             wait.as_millis()
         ));
         pause(wait)?;

@@ -3,9 +3,10 @@
 
 use super::exchange::{self, Body, FileSpan, FileStamp, Integrity, Slot};
 use super::{adapt, confirm, retry, Outcome};
-use crate::config::{Condition, Plan, Scheme};
+use crate::config::{Condition, Scheme};
 use crate::s3;
 use crate::transport;
+use crate::upload::wire::Wire;
 use crate::Error;
 use rustls::ClientConfig;
 use std::fs::File;
@@ -20,7 +21,7 @@ pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 /// Uploads the plan's file with one PUT, retried as the plan's policy allows, over the
 /// connection kept in `slot` when there is one (the file before it in a batch).
 pub fn put_file(
-    plan: &Plan,
+    plan: &Wire,
     file: &File,
     size: u64,
     stamp: FileStamp,
@@ -38,14 +39,14 @@ pub fn put_file(
 
 /// Uploads `body` with one PutObject, retried as the plan's policy allows, and checks
 /// what the store says it got.
-pub fn put(plan: &Plan, body: Body<'_>) -> Result<Outcome, Error> {
+pub fn put(plan: &Wire, body: Body<'_>) -> Result<Outcome, Error> {
     put_on(plan, body, &mut None)
 }
 
 /// As `put`, over the kept-alive connection in `slot` if any; the connection is left
 /// there for the next call when the store keeps it open. A way of sending the store
 /// refuses is replaced by the next one it takes (upload::adapt), for the rest of the run.
-pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, Error> {
+pub fn put_on(plan: &Wire, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, Error> {
     let started = Instant::now();
     let mut adapted = adapt::apply(plan);
     loop {
@@ -82,7 +83,7 @@ pub fn put_on(plan: &Plan, body: Body<'_>, slot: &mut Slot) -> Result<Outcome, E
 /// One PutObject under `plan` as it stands (retried as its policy allows), then the
 /// confirmation of what the store holds (upload::confirm).
 fn put_with(
-    plan: &Plan,
+    plan: &Wire,
     body: Body<'_>,
     integrity: &Integrity,
     slot: &mut Slot,
@@ -132,7 +133,7 @@ fn put_with(
 
 /// A stored object that disagrees with what was sent: reported as not to be trusted,
 /// and deleted only when --delete-on-mismatch says so.
-fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error {
+fn mismatch(plan: &Wire, tls: Option<&Arc<ClientConfig>>, what: String) -> Error {
     let url = plan.url();
     if !plan.delete_on_mismatch {
         return Error::Integrity(format!(
@@ -148,7 +149,7 @@ fn mismatch(plan: &Plan, tls: Option<&Arc<ClientConfig>>, what: String) -> Error
 }
 
 /// The TLS configuration for the plan's endpoint, None for plain HTTP.
-pub fn tls_for(plan: &Plan) -> Result<Option<Arc<ClientConfig>>, Error> {
+pub fn tls_for(plan: &Wire) -> Result<Option<Arc<ClientConfig>>, Error> {
     Ok(match plan.endpoint.scheme {
         Scheme::Https => Some(transport::tls_config_with(
             plan.ca_bundle.as_deref(),

@@ -9,9 +9,10 @@ use super::exchange::{Body, FileSpan, Slot};
 use super::multipart::{self, lock, FirstFailure, PartDone, Session};
 use super::{single, Outcome};
 use crate::config::memory::{show, stdin_base_part};
-use crate::config::{Multipart, Plan, MAX_OBJECT, MAX_PART, MAX_PARTS};
+use crate::config::{Multipart, MAX_OBJECT, MAX_PART, MAX_PARTS};
 use crate::interrupt;
 use crate::transport::COPY_BUFFER;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -304,7 +305,7 @@ fn ended_at(m: &Multipart, total: u64) -> Result<(), Error> {
 }
 
 /// Uploads standard input.
-pub fn upload(plan: &Plan) -> Result<Outcome, Error> {
+pub fn upload(plan: &Wire) -> Result<Outcome, Error> {
     let started = Instant::now();
     let m = &plan.multipart;
     let sizing = Sizing::of(m)?;
@@ -385,8 +386,8 @@ fn stream_parts(
     table: &Mutex<Vec<Option<PartDone>>>,
     kept: Slot,
 ) -> Result<(u32, u64), Error> {
-    let jobs = session.plan.multipart.jobs as usize;
-    let spool = session.plan.multipart.spool_dir.as_deref();
+    let jobs = session.wire.multipart.jobs as usize;
+    let spool = session.wire.multipart.spool_dir.as_deref();
     let failure = FirstFailure::default();
     // Rendezvous: a filled hold waits here until a sender takes it, so at most
     // jobs + 1 holds exist.
@@ -432,7 +433,7 @@ fn stream_parts(
             });
         }
         let spill = session
-            .plan
+            .wire
             .multipart
             .memory
             .as_ref()

@@ -3,9 +3,10 @@
 
 use super::super::journal;
 use super::{abort, Session, KEEP_FROM};
-use crate::config::{OnFailure, Plan};
+use crate::config::OnFailure;
 use crate::interrupt;
 use crate::report::progress::Kept;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::path::Path;
 
@@ -20,7 +21,7 @@ pub fn fail(
     stored: usize,
     parts: u32,
 ) -> Error {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let id = &session.upload_id;
     if id.is_empty() {
         // Aborted already (send_first_part): nothing to keep or discard.
@@ -105,7 +106,7 @@ pub fn fail(
 }
 
 /// `s3push --resume [--endpoint URL] FILE s3://bucket/key`.
-fn resume_command(plan: &Plan) -> String {
+fn resume_command(plan: &Wire) -> String {
     let mut cmd = String::from("s3push --resume");
     if !plan.endpoint_from_region {
         cmd.push_str(&format!(" --endpoint {}", plan.endpoint.url()));
@@ -134,7 +135,7 @@ pub(super) fn shell_word(text: &str) -> String {
 /// From now until it is completed or aborted, a second signal (which ends the process at
 /// once) first says which upload is left on the store and how to resume or discard it.
 pub(super) fn announce(session: &Session) {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let id = &session.upload_id;
     let discard = format!(
         "s3push --abort --upload-id {} {}",

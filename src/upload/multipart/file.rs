@@ -11,8 +11,8 @@ use super::{
     complete, create, fail, lock, outcome, send_first_part, verify_object, Layout, PartDone,
     Session,
 };
-use crate::config::Plan;
 use crate::report;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::fs::File;
 use std::path::Path;
@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Uploads a file in parts, or resumes its pending upload with `--resume`.
 pub fn upload_file(
-    plan: &Plan,
+    plan: &Wire,
     file: &File,
     size: u64,
     stamp: FileStamp,
@@ -149,7 +149,7 @@ pub fn upload_file(
 
 /// Writes the journal of a new upload, so that an interrupted one can be resumed.
 fn save_journal(journal_path: &Path, session: &Session, identity: &FileIdentity, layout: Layout) {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let entry = Entry {
         endpoint: plan.endpoint.url(),
         bucket: plan.bucket.clone(),

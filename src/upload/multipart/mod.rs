@@ -24,10 +24,11 @@ pub use verify::{etag_md5, hex, multipart_etag, object_checksum, verify_object};
 use super::exchange::{self, Body, Slot};
 use super::single::tls_for;
 use super::{adapt, call, confirm, retry, Outcome};
-use crate::config::{Condition, Plan, MAX_PART, MAX_PARTS, MIN_PART};
+use crate::config::{Condition, MAX_PART, MAX_PARTS, MIN_PART};
 use crate::interrupt;
 use crate::s3;
 use crate::transport::Response;
+use crate::upload::wire::Wire;
 use crate::Error;
 use rustls::ClientConfig;
 use std::sync::atomic::AtomicBool;
@@ -99,27 +100,27 @@ pub struct PartDone {
 
 /// One multipart upload in progress.
 pub struct Session {
-    /// The plan, with what the create call learnt (region, clock skew).
-    pub plan: Plan,
+    /// The job's wire, with what the create call learnt (region, clock skew).
+    pub wire: Wire,
     pub tls: Option<Arc<ClientConfig>>,
     pub upload_id: String,
 }
 
-/// Starts a multipart upload with the object's headers; the plan keeps the corrections
-/// the store asked for.
-pub fn create(plan: &Plan) -> Result<Session, Error> {
-    let mut plan = adapt::apply_multipart(plan);
-    let tls = tls_for(&plan)?;
+/// Starts a multipart upload with the object's headers; the session's wire keeps the
+/// corrections the store asked for.
+pub fn create(wire: &Wire) -> Result<Session, Error> {
+    let mut wire = adapt::apply_multipart(wire);
+    let tls = tls_for(&wire)?;
     let request = s3::CreateMultipartUpload {
-        headers: super::request::object_headers(&plan),
-        checksum: plan.checksum,
+        headers: super::request::object_headers(&wire),
+        checksum: wire.checksum,
     }
     .request();
-    let answer = call::send_adjusting(&mut plan, tls.as_ref(), request)?;
+    let answer = call::send_adjusting(&mut wire, tls.as_ref(), request)?;
     let (head, body) = (&answer.response.head, &answer.response.body);
     let session = Session {
         upload_id: s3::CreateMultipartUpload::upload_id(head, body)?,
-        plan,
+        wire,
         tls,
     };
     failure::announce(&session);
@@ -135,7 +136,7 @@ pub fn send_part(
     cancel: &AtomicBool,
     slot: &mut Slot,
 ) -> Result<PartDone, Error> {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let integrity = exchange::prepare(plan, body)?;
     let request = s3::UploadPart {
         upload_id: &session.upload_id,
@@ -172,13 +173,13 @@ pub fn send_first_part(
 ) -> Result<PartDone, Error> {
     let cancel = AtomicBool::new(false);
     loop {
-        let trailer = exchange::uses_trailer(&session.plan, body);
+        let trailer = exchange::uses_trailer(&session.wire, body);
         match send_part(session, number, body, &cancel, slot) {
-            Err(e) if adapt::learn_from_refusal(&session.plan, &e, trailer) => {
+            Err(e) if adapt::learn_from_refusal(&session.wire, &e, trailer) => {
                 super::meter().retried();
-                let next = adapt::apply(&session.plan);
-                if next.checksum == session.plan.checksum {
-                    session.plan = next;
+                let next = adapt::apply(&session.wire);
+                if next.checksum == session.wire.checksum {
+                    session.wire = next;
                     continue;
                 }
                 if !fresh {
@@ -200,10 +201,10 @@ pub fn send_first_part(
                 // What this part showed holds for the parts after it (the algorithm
                 // declared at Create stays): a part of standard input whose MD5 had to
                 // be computed (no checksum echoed) means the ETag check for every part.
-                let learned = adapt::apply(&session.plan);
-                session.plan.verify_etag =
-                    learned.verify_etag || (session.plan.from_stdin() && done.md5.is_some());
-                session.plan.checksum_trailer = learned.checksum_trailer;
+                let learned = adapt::apply(&session.wire);
+                session.wire.verify_etag =
+                    learned.verify_etag || (session.wire.from_stdin() && done.md5.is_some());
+                session.wire.checksum_trailer = learned.checksum_trailer;
                 return Ok(done);
             }
             Err(e) => return Err(e),
@@ -215,7 +216,7 @@ pub fn send_first_part(
 /// whether it is already confirmed (a lost answer settled by a HEAD); else it is for
 /// `verify_object` to confirm.
 pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool), Error> {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let listed: Vec<s3::CompletedPart<'_>> = parts
         .iter()
         .map(|p| s3::CompletedPart {
@@ -270,7 +271,7 @@ pub fn abort(session: &Session) -> Result<(), Error> {
         upload_id: &session.upload_id,
     }
     .request();
-    let answer = call::send(&session.plan, session.tls.as_ref(), request);
+    let answer = call::send(&session.wire, session.tls.as_ref(), request);
     match answer {
         Ok(_) => {}
         Err(Error::Refused(r)) if r.code.as_deref() == Some("NoSuchUpload") => {}
@@ -282,7 +283,7 @@ pub fn abort(session: &Session) -> Result<(), Error> {
 
 /// The outcome of a completed upload of `done` parts.
 pub fn outcome(
-    plan: &Plan,
+    plan: &Wire,
     response: &Response,
     size: u64,
     done: &[PartDone],

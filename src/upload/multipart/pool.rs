@@ -22,7 +22,7 @@ pub fn send_parts<'a>(
 ) -> Result<(), Error> {
     let next = AtomicUsize::new(0);
     let failure = FirstFailure::default();
-    let workers = (session.plan.multipart.jobs as usize).min(todo.len());
+    let workers = (session.wire.multipart.jobs as usize).min(todo.len());
     let kept = Mutex::new(kept);
     std::thread::scope(|scope| {
         for _ in 0..workers {

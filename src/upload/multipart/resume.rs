@@ -9,8 +9,9 @@ use super::super::Outcome;
 use super::failure::{announce, shell_word};
 use super::{abort, etag_md5, hex, Layout, PartDone, Session};
 use crate::checksum::Algorithm;
-use crate::config::{Plan, MAX_PARTS, MIN_PART};
+use crate::config::{MAX_PARTS, MIN_PART};
 use crate::s3;
+use crate::upload::wire::Wire;
 use crate::Error;
 use std::fs::File;
 use std::path::Path;
@@ -19,7 +20,7 @@ use std::time::Instant;
 /// The pending upload to resume: from the journal (the file must be as it was), from
 /// `--upload-id`, or from ListMultipartUploads; then the parts the store holds intact.
 pub(super) fn find_pending(
-    plan: &Plan,
+    plan: &Wire,
     file: &File,
     size: u64,
     identity: &FileIdentity,
@@ -52,7 +53,7 @@ pub(super) fn find_pending(
         (None, None) => (list_pending(plan)?, plan.multipart.part_size),
     };
     let mut session = Session {
-        plan: plan.clone(),
+        wire: plan.clone(),
         tls: tls_for(plan)?,
         upload_id: upload_id.clone(),
     };
@@ -87,9 +88,9 @@ pub(super) fn find_pending(
         .map(Some)
         .or_else(|| (!listed.is_empty()).then_some(None));
     if let Some(algorithm) = journaled.or(listed_sum) {
-        if !plan.checksum_named && algorithm != session.plan.checksum {
-            session.plan.checksum = algorithm;
-            session.plan.verify_etag |= algorithm.is_none();
+        if !plan.checksum_named && algorithm != session.wire.checksum {
+            session.wire.checksum = algorithm;
+            session.wire.verify_etag |= algorithm.is_none();
         }
     }
     // Without a journal, the parts show the size they were cut to.
@@ -127,7 +128,7 @@ pub(super) fn find_pending(
             path,
             stamp: None,
         });
-        let local = exchange::prepass(body, false, session.plan.checksum, true)?;
+        let local = exchange::prepass(body, false, session.wire.checksum, true)?;
         let ours = local.md5.unwrap_or_default();
         if ours == theirs {
             let etag = if part.etag.is_empty() {
@@ -159,7 +160,7 @@ fn list_parts(session: &Session) -> Result<(Vec<s3::PartInfo>, Option<String>), 
             marker,
         }
         .request();
-        let answer = call::send(&session.plan, session.tls.as_ref(), request)?;
+        let answer = call::send(&session.wire, session.tls.as_ref(), request)?;
         let page = s3::ListParts::page(&answer.response.head, &answer.response.body)?;
         parts.extend(page.parts);
         algorithm = algorithm.or(page.algorithm);
@@ -173,7 +174,7 @@ fn list_parts(session: &Session) -> Result<(Vec<s3::PartInfo>, Option<String>), 
 
 /// The one pending upload of the plan's key (ListMultipartUploads), for a resume with
 /// neither journal nor `--upload-id`.
-fn list_pending(plan: &Plan) -> Result<String, Error> {
+fn list_pending(plan: &Wire) -> Result<String, Error> {
     let tls = tls_for(plan)?;
     let cannot_list = |why: String| {
         Error::Usage(format!(
@@ -208,7 +209,7 @@ fn list_pending(plan: &Plan) -> Result<String, Error> {
 }
 
 /// `s3push --abort`: the upload named by --upload-id, or by the journal of FILE.
-pub fn abort_command(plan: &Plan) -> Result<Outcome, Error> {
+pub fn abort_command(plan: &Wire) -> Result<Outcome, Error> {
     let started = Instant::now();
     let journal_path = if plan.source.as_os_str().is_empty() {
         None
@@ -237,7 +238,7 @@ pub fn abort_command(plan: &Plan) -> Result<Outcome, Error> {
             ))
         })?;
     let session = Session {
-        plan: plan.clone(),
+        wire: plan.clone(),
         tls: tls_for(plan)?,
         upload_id: upload_id.clone(),
     };

@@ -6,10 +6,10 @@ use super::super::{adapt, call, confirm};
 use super::failure::shell_word;
 use super::{abort, PartDone, Session};
 use crate::checksum::{self, Algorithm};
-use crate::config::Plan;
 use crate::report;
 use crate::s3;
 use crate::transport::Response;
+use crate::upload::wire::Wire;
 use crate::Error;
 use md5::{Digest, Md5};
 
@@ -34,7 +34,7 @@ pub(super) fn confirm_completed(
         return Err(error);
     }
     let gone = r.code.as_deref() == Some("NoSuchUpload");
-    let plan = &session.plan;
+    let plan = &session.wire;
     let request = s3::HeadObject {
         checksum_mode: true,
     }
@@ -100,7 +100,7 @@ pub fn verify_object<'a>(
     response: &Response,
     reread: Option<&dyn Fn(u32) -> Body<'a>>,
 ) -> Result<(), Error> {
-    let plan = &session.plan;
+    let plan = &session.wire;
     let completed =
         s3::CompleteMultipartUpload::answer(&response.head, &response.body, plan.checksum);
     let etag = completed
@@ -201,7 +201,7 @@ pub fn verify_object<'a>(
     Ok(())
 }
 
-fn same_checksum(plan: &Plan, a: Algorithm, theirs: &str, ours: &str) -> Result<(), Error> {
+fn same_checksum(plan: &Wire, a: Algorithm, theirs: &str, ours: &str) -> Result<(), Error> {
     // A composite value may come back with or without its "-N".
     let bare = |v: &str| v.split('-').next().unwrap_or(v).trim().to_string();
     if bare(theirs) == bare(ours) {
@@ -216,7 +216,7 @@ fn same_checksum(plan: &Plan, a: Algorithm, theirs: &str, ours: &str) -> Result<
     )))
 }
 
-fn same_etag(plan: &Plan, parts: &[PartDone], theirs: &str, ours: &str) -> Result<(), Error> {
+fn same_etag(plan: &Wire, parts: &[PartDone], theirs: &str, ours: &str) -> Result<(), Error> {
     if unquote(theirs) == ours {
         return Ok(());
     }
