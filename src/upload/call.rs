@@ -11,31 +11,31 @@ use rustls::ClientConfig;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// Sends `request`, leaving the plan as it is.
+/// Sends `request`, leaving the wire as it is.
 pub fn send(
-    plan: &Wire,
+    wire: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     request: Request,
 ) -> Result<Answer, Error> {
-    send_adjusting(&mut plan.clone(), tls, request)
+    send_adjusting(&mut wire.clone(), tls, request)
 }
 
-/// As `send`; the corrections the store asked for (region, clock) stay in `plan`.
+/// As `send`; the corrections the store asked for (region, clock) stay in `wire`.
 pub fn send_adjusting(
-    plan: &mut Wire,
+    wire: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     request: Request,
 ) -> Result<Answer, Error> {
     match request.resource {
         Resource::Object => exchange::small_call_adjusting(
-            plan,
+            wire,
             tls,
             request.method,
             request.query,
             request.headers,
             &request.body,
         ),
-        Resource::Bucket => to_bucket(plan, tls, request),
+        Resource::Bucket => to_bucket(wire, tls, request),
     }
 }
 

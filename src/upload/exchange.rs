@@ -511,42 +511,42 @@ fn once(
 
 /// A call whose body, if any, is a small document in memory (an XML list, nothing):
 /// signed with its SHA-256, no checksum, retried as the plan allows; the corrections the
-/// store asked for (region, clock) stay in `plan`.
+/// store asked for (region, clock) stay in `wire`.
 pub fn small_call_adjusting(
-    plan: &mut Wire,
+    wire: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: &[u8],
 ) -> Result<Answer, Error> {
-    document_call(plan, tls, method, query, headers, body, false)
+    document_call(wire, tls, method, query, headers, body, false)
 }
 
-/// As `small_call_adjusting`, leaving the plan as it is.
+/// As `small_call_adjusting`, leaving the wire as it is.
 pub fn small_call(
-    plan: &Wire,
+    wire: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     body: &[u8],
 ) -> Result<Answer, Error> {
-    document_call(&mut plan.clone(), tls, method, query, headers, body, false)
+    document_call(&mut wire.clone(), tls, method, query, headers, body, false)
 }
 
 /// A bodiless call to the plan's bucket rather than its key (ListMultipartUploads).
 pub fn bucket_call(
-    plan: &Wire,
+    wire: &Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
 ) -> Result<Answer, Error> {
-    document_call(&mut plan.clone(), tls, method, query, Vec::new(), &[], true)
+    document_call(&mut wire.clone(), tls, method, query, Vec::new(), &[], true)
 }
 
 fn document_call(
-    plan: &mut Wire,
+    wire: &mut Wire,
     tls: Option<&Arc<ClientConfig>>,
     method: &'static str,
     query: Vec<(String, String)>,
@@ -554,7 +554,7 @@ fn document_call(
     body: &[u8],
     on_bucket: bool,
 ) -> Result<Answer, Error> {
-    let hash = match plan.signature {
+    let hash = match wire.signature {
         SignatureVersion::V4 => v4::hex_sha256(body),
         SignatureVersion::V2 => String::new(),
     };
@@ -572,8 +572,8 @@ fn document_call(
         on_bucket,
     };
     let mut slot: Slot = None;
-    super::retry::run_adjusting(plan, |plan, attempt| {
-        exchange(plan, attempt, &call, tls, &mut slot)
+    super::retry::run_adjusting(wire, |wire, attempt| {
+        exchange(wire, attempt, &call, tls, &mut slot)
     })
 }
 

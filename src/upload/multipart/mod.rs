@@ -216,7 +216,7 @@ pub fn send_first_part(
 /// whether it is already confirmed (a lost answer settled by a HEAD); else it is for
 /// `verify_object` to confirm.
 pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool), Error> {
-    let plan = &session.wire;
+    let wire = &session.wire;
     let listed: Vec<s3::CompletedPart<'_>> = parts
         .iter()
         .map(|p| s3::CompletedPart {
@@ -230,8 +230,8 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
         s3::CompleteMultipartUpload {
             upload_id: &session.upload_id,
             parts: &listed,
-            checksum: plan.checksum,
-            object_checksum: object_checksum(plan.checksum, parts),
+            checksum: wire.checksum,
+            object_checksum: object_checksum(wire.checksum, parts),
         }
         .request()
         .headers(condition.map(Condition::header))
@@ -240,15 +240,15 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
     // The store assembles the object before it answers: minutes for a large one (S3 keeps
     // the connection alive with whitespace meanwhile; others are silent). A retry after a
     // timeout would find the upload gone, so the wait is long.
-    let mut patient = plan.clone();
+    let mut patient = wire.clone();
     patient.timeouts.io = patient.timeouts.io.max(COMPLETE_WAIT);
-    let mut answer = call::send(&patient, tls, request(plan.condition.as_ref()));
+    let mut answer = call::send(&patient, tls, request(wire.condition.as_ref()));
     // The look before sending found the ETag named; a 412 may be the quotes (RGW 16.2).
-    if let (Err(Error::Refused(r)), Some(bare)) = (&answer, super::bare_if_match(plan)) {
+    if let (Err(Error::Refused(r)), Some(bare)) = (&answer, super::bare_if_match(wire)) {
         if r.status == 412 {
             let again = call::send(&patient, tls, request(bare.condition.as_ref()));
             if again.is_ok() {
-                adapt::learn_bare_if_match(plan);
+                adapt::learn_bare_if_match(wire);
                 answer = again;
             }
         }
@@ -257,7 +257,7 @@ pub fn complete(session: &Session, parts: &[PartDone]) -> Result<(Response, bool
         Ok(answer) => Ok((answer.response, false)),
         Err(e) => verify::confirm_completed(session, parts, e)
             .map(|head| (head, true))
-            .map_err(|e| super::precondition_failed(plan, e, false)),
+            .map_err(|e| super::precondition_failed(wire, e, false)),
     };
     if completed.is_ok() {
         interrupt::pending_upload(None);

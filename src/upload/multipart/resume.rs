@@ -20,21 +20,21 @@ use std::time::Instant;
 /// The pending upload to resume: from the journal (the file must be as it was), from
 /// `--upload-id`, or from ListMultipartUploads; then the parts the store holds intact.
 pub(super) fn find_pending(
-    plan: &Wire,
+    wire: &Wire,
     file: &File,
     size: u64,
     identity: &FileIdentity,
     journal_path: &Path,
 ) -> Result<(Session, Layout, Vec<Option<PartDone>>), Error> {
-    let path = &plan.source;
+    let path = &wire.source;
     let entry = journal::load(journal_path)?;
-    let (upload_id, part_size) = match (&plan.multipart.upload_id, &entry) {
+    let (upload_id, part_size) = match (&wire.multipart.upload_id, &entry) {
         (Some(id), entry) => {
             let part = entry
                 .as_ref()
                 .filter(|e| &e.upload_id == id)
                 .map(|e| e.part_size)
-                .or(plan.multipart.part_size);
+                .or(wire.multipart.part_size);
             (id.clone(), part)
         }
         (None, Some(entry)) => {
@@ -45,16 +45,16 @@ pub(super) fn find_pending(
                     path.display(),
                     entry.upload_id,
                     shell_word(&entry.upload_id),
-                    plan.url()
+                    wire.url()
                 )));
             }
             (entry.upload_id.clone(), Some(entry.part_size))
         }
-        (None, None) => (list_pending(plan)?, plan.multipart.part_size),
+        (None, None) => (list_pending(wire)?, wire.multipart.part_size),
     };
     let mut session = Session {
-        wire: plan.clone(),
-        tls: tls_for(plan)?,
+        wire: wire.clone(),
+        tls: tls_for(wire)?,
         upload_id: upload_id.clone(),
     };
     announce(&session);
@@ -63,7 +63,7 @@ pub(super) fn find_pending(
             let _ = journal::remove(journal_path);
             Error::LocalFile(format!(
                 "upload {upload_id} of {} no longer exists (completed or aborted): upload again without --resume",
-                plan.url()
+                wire.url()
             ))
         }
         _ => e,
@@ -88,7 +88,7 @@ pub(super) fn find_pending(
         .map(Some)
         .or_else(|| (!listed.is_empty()).then_some(None));
     if let Some(algorithm) = journaled.or(listed_sum) {
-        if !plan.checksum_named && algorithm != session.wire.checksum {
+        if !wire.checksum_named && algorithm != session.wire.checksum {
             session.wire.checksum = algorithm;
             session.wire.verify_etag |= algorithm.is_none();
         }
@@ -209,24 +209,24 @@ fn list_pending(plan: &Wire) -> Result<String, Error> {
 }
 
 /// `s3push --abort`: the upload named by --upload-id, or by the journal of FILE.
-pub fn abort_command(plan: &Wire) -> Result<Outcome, Error> {
+pub fn abort_command(wire: &Wire) -> Result<Outcome, Error> {
     let started = Instant::now();
-    let journal_path = if plan.source.as_os_str().is_empty() {
+    let journal_path = if wire.source.as_os_str().is_empty() {
         None
     } else {
         Some(journal::path_for(
-            &plan.multipart.state_env,
-            &plan.endpoint.url(),
-            &plan.bucket,
-            &plan.key,
-            &plan.source,
+            &wire.multipart.state_env,
+            &wire.endpoint.url(),
+            &wire.bucket,
+            &wire.key,
+            &wire.source,
         )?)
     };
     let from_journal = match &journal_path {
         Some(p) => journal::load(p)?.map(|e| e.upload_id),
         None => None,
     };
-    let upload_id = plan
+    let upload_id = wire
         .multipart
         .upload_id
         .clone()
@@ -234,12 +234,12 @@ pub fn abort_command(plan: &Wire) -> Result<Outcome, Error> {
         .ok_or_else(|| {
             Error::Usage(format!(
                 "which upload of {} to abort? pass --upload-id ID (no journal of one on this host)",
-                plan.url()
+                wire.url()
             ))
         })?;
     let session = Session {
-        wire: plan.clone(),
-        tls: tls_for(plan)?,
+        wire: wire.clone(),
+        tls: tls_for(wire)?,
         upload_id: upload_id.clone(),
     };
     abort(&session)?;
@@ -248,6 +248,6 @@ pub fn abort_command(plan: &Wire) -> Result<Outcome, Error> {
     }
     Ok(Outcome {
         aborted: Some(upload_id),
-        ..Outcome::of(plan, 0, started.elapsed())
+        ..Outcome::of(wire, 0, started.elapsed())
     })
 }
