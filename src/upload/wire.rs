@@ -80,3 +80,35 @@ impl Deref for Wire {
         &self.plan
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Env, Options};
+
+    #[test]
+    fn a_region_the_store_names_changes_the_wire_and_leaves_the_plan() {
+        let options = Options {
+            source: "f".into(),
+            destination: "s3://my-bucket/k".into(),
+            dualstack: true,
+            ..Default::default()
+        };
+        let pairs = vec![
+            ("AWS_ACCESS_KEY_ID".to_string(), "AKID".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "secret".to_string()),
+        ];
+        let plan = config::resolve(options, &Env::from_pairs(pairs)).unwrap();
+        let mut wire = Wire::new(&plan);
+        assert_eq!(wire.host(), plan.host());
+        wire.move_to_region("eu-west-3");
+        // The redirect keeps the endpoint's variant; the Plan is as resolved.
+        assert_eq!(
+            wire.host(),
+            "my-bucket.s3.dualstack.eu-west-3.amazonaws.com"
+        );
+        assert_eq!(wire.region, "eu-west-3");
+        assert_eq!(plan.host(), Wire::new(&plan).host());
+        assert_ne!(plan.region, "eu-west-3");
+    }
+}
