@@ -395,6 +395,50 @@ fn tls_upload_through_an_https_proxy() {
     assert_failure(&out, 6, &["the proxy at localhost:"]);
 }
 
+/// An https:// proxy in front of a plain-http store trusts what the store would:
+/// `--ca-bundle` and AWS_CA_BUNDLE too (was: only the built-in roots and the system's
+/// bundle, whatever the user gave).
+#[test]
+fn https_proxy_before_a_plain_http_store_trusts_the_ca_bundle() {
+    let stage = Stage::http();
+    let proxy = TestProxy::start(ProxyMode::Open);
+    let proxy_front = TlsFront::start(proxy.port());
+    let port = stage.server.port();
+    let url = format!("https://localhost:{}", proxy_front.port());
+    let source = stage.file("https-proxy-plain.bin", SIZE);
+    let mut cmd = stage.command(&["-vv", "--ca-bundle"]);
+    cmd.arg(proxy_front.ca_pem_path()).env("HTTP_PROXY", &url);
+    let out = push(
+        cmd,
+        &source,
+        &format!("s3://{BUCKET}/https-proxy-plain.bin"),
+    );
+    stage.assert_stored(&out, "https-proxy-plain.bin", &source);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "TLS handshake with the proxy at localhost:{}",
+            proxy_front.port()
+        )),
+        "{stderr}"
+    );
+    let mut cmd = stage.command(&[]);
+    cmd.env("HTTP_PROXY", &url)
+        .env("AWS_CA_BUNDLE", proxy_front.ca_pem_path());
+    let out = push(cmd, &source, &format!("s3://{BUCKET}/https-proxy-env.bin"));
+    stage.assert_stored(&out, "https-proxy-env.bin", &source);
+    let heads = proxy.heads();
+    assert!(heads.len() >= 2, "{heads:?}");
+    for head in &heads {
+        assert!(
+            head.starts_with(&format!(
+                "PUT http://127.0.0.1:{port}/{BUCKET}/https-proxy-"
+            )),
+            "not an absolute-form PUT: {head}"
+        );
+    }
+}
+
 /// Issue 15.9: `https://` to a port that speaks plain HTTP says so and names `http://`
 /// (was: "received corrupt message of type InvalidContentType").
 #[test]

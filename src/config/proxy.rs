@@ -3,13 +3,14 @@
 //! NO_PROXY; http://, https:// and SOCKS5 proxies. Parsing and matching only; the
 //! transport opens the tunnel (transport/proxy.rs, transport/socks.rs).
 
-use super::{Env, Scheme};
+use super::{Env, Scheme, Trust};
 use crate::secret::Secret;
 pub use crate::transport::{Proxy, ProxyKind};
 use crate::Error;
 use base64::Engine;
 use std::fmt;
 use std::net::IpAddr;
+use std::path::Path;
 
 impl Proxy {
     /// Parses `[SCHEME://][USER:PASSWORD@]HOST[:PORT][/]`, SCHEME one of `http` (the
@@ -93,6 +94,8 @@ impl Proxy {
             authorization,
             login,
             source,
+            ca_bundle: None,
+            trust: Trust::default(),
         })
     }
 
@@ -122,6 +125,12 @@ pub struct ProxyRoute {
 }
 
 impl ProxyRoute {
+    /// The route, TLS to an `https://` proxy trusting what the store's TLS does.
+    pub fn trusting(mut self, ca_bundle: Option<&Path>, trust: &Trust) -> ProxyRoute {
+        self.proxy = self.proxy.map(|p| p.trusting(ca_bundle, trust));
+        self
+    }
+
     /// `--proxy URL` (or `none`), else the environment, for requests to `scheme` URLs.
     pub fn resolve(flag: Option<&str>, env: &Env, scheme: Scheme) -> Result<ProxyRoute, Error> {
         let no_proxy = NoProxy::parse(

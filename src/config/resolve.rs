@@ -41,7 +41,8 @@ pub fn resolve(options: Options, env: &Env) -> Result<Plan, Error> {
     let mut warnings = Vec::new();
     let trust = resolve_trust(env, ca_bundle_from, &mut warnings);
     let limit_rate = limit_rate(options.limit_rate, env)?;
-    let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?;
+    let proxy = ProxyRoute::resolve(options.proxy.as_deref(), env, endpoint.scheme)?
+        .trusting(ca_bundle.as_deref(), &trust);
     let multipart = resolve_multipart(options.multipart.clone(), &options.source, &endpoint, env)?;
     let condition = resolve_condition(options.no_clobber, options.if_match.clone())?;
     let protection = protection_of(&options, &endpoint, url_target.is_some())?;
@@ -384,14 +385,23 @@ fn fetch_settings(
     // The SSO portal (IAM Identity Center profiles): its own variable only, so that an
     // AWS_ENDPOINT_URL naming the store does not send the SSO token there.
     let sso_endpoint = env.get("AWS_ENDPOINT_URL_SSO").map(str::to_string);
+    // An https:// proxy trusts the bundle that fetch.rs gives the STS or SSO endpoint.
+    let trust = Trust {
+        ca_bundle_from: "--ca-bundle",
+        ..Trust::default()
+    };
+    let route = |endpoint: Option<&str>| {
+        sts_proxy(options.proxy.as_deref(), env, endpoint)
+            .map(|r| r.trusting(ca_bundle.as_deref(), &trust))
+    };
     credentials::FetchSettings {
         region: region.to_string(),
         ca_bundle: ca_bundle.clone(),
         connect_timeout: timeouts.connect,
         io_timeout: timeouts.io,
-        sts_proxy: sts_proxy(options.proxy.as_deref(), env, sts_endpoint.as_deref()),
+        sts_proxy: route(sts_endpoint.as_deref()),
         sts_endpoint,
-        sso_proxy: sts_proxy(options.proxy.as_deref(), env, sso_endpoint.as_deref()),
+        sso_proxy: route(sso_endpoint.as_deref()),
         sso_endpoint,
     }
 }

