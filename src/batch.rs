@@ -12,8 +12,9 @@
 
 use crate::config::{self, Env, Options, Plan};
 use crate::error::exit;
+use crate::error::Error;
+use crate::interrupt;
 use crate::upload::{exchange::Slot, Outcome};
-use crate::{interrupt, Error};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;

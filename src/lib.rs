@@ -21,5 +21,3 @@ pub mod secret;
 pub mod sign;
 pub mod transport;
 pub mod upload;
-
-pub use error::Error;

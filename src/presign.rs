@@ -3,10 +3,10 @@
 //! from the credentials and the clock, and printed.
 
 use crate::config::{self, Env, Options, Plan, SignatureVersion};
+use crate::error::Error;
 use crate::sign::presign::{self, Signer, V2Presign, V4Presign, MAX_EXPIRES_SECS};
 use crate::sign::time::Timestamp;
 use crate::sign::uri;
-use crate::Error;
 
 /// Default validity: one hour (as `aws s3 presign`).
 pub const DEFAULT_EXPIRES_SECS: u64 = 3600;

@@ -11,7 +11,8 @@ pub use parse::{parse, Parsed};
 
 use crate::config::{self, Options};
 use crate::error::exit;
-use crate::{report, upload, Error};
+use crate::error::Error;
+use crate::{report, upload};
 use std::ffi::OsString;
 use std::process::ExitCode;
 

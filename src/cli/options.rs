@@ -5,7 +5,7 @@ use crate::config::{
     self, protection::ProtectionOptions, BatchOptions, MultipartOptions, ObjectHeaders, OnFailure,
     PayloadMode, SignatureVersion,
 };
-use crate::Error;
+use crate::error::Error;
 use pico_args::Arguments;
 use std::path::PathBuf;
 use std::time::Duration;

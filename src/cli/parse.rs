@@ -3,8 +3,8 @@
 
 use super::options::{self, seconds, text};
 use crate::config::Options;
+use crate::error::Error;
 use crate::presign::PresignOptions;
-use crate::Error;
 use std::ffi::OsString;
 use std::path::PathBuf;
 

@@ -2,8 +2,8 @@
 //! object header values, the write condition, what a URL destination cannot go with.
 
 use super::{presigned, Condition, ObjectHeaders, Options, UrlTarget};
+use crate::error::Error;
 use crate::http::request::{check_header_name, check_header_value};
-use crate::Error;
 
 /// S3's limit on key length, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;

@@ -1,6 +1,6 @@
 //! Where requests go: the endpoint URL, and path-style or virtual-hosted addressing.
 
-use crate::Error;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {

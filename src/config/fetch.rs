@@ -6,8 +6,8 @@
 
 use super::endpoint::{Endpoint, Scheme};
 use super::proxy::Proxy;
+use crate::error::Error;
 use crate::transport::{self, Connection, Exchanged, Failure, Head, Names, Response};
-use crate::Error;
 use std::path::Path;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! smallest cap that works.
 
 use super::{MAX_PART, MAX_PARTS, MIN_PART};
-use crate::Error;
+use crate::error::Error;
 use std::path::{Path, PathBuf};
 
 const MIB: u64 = 1024 * 1024;

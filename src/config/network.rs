@@ -2,7 +2,7 @@
 //! SSL_CERT_DIR, and the proxy route of STS calls.
 
 use super::{fetch, Env, ProxyRoute, Scheme, Trust};
-use crate::Error;
+use crate::error::Error;
 use std::path::PathBuf;
 
 /// SSL_CERT_FILE and SSL_CERT_DIR, as OpenSSL reads them; a path that is not there is

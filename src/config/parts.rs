@@ -2,7 +2,7 @@
 
 use super::checks::parse_size;
 use super::{memory, Endpoint, Env, Multipart, MultipartOptions};
-use crate::Error;
+use crate::error::Error;
 use std::path::PathBuf;
 
 /// Default --multipart-threshold: files up to this size go in one PUT.

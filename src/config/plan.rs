@@ -6,7 +6,7 @@ use super::{
     protection, AwsVariant, Condition, CredentialSource, Endpoint, Env, ObjectHeaders, OnFailure,
     PayloadMode, ProxyRoute, SignatureVersion, Trust, UrlTarget,
 };
-use crate::Error;
+use crate::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 

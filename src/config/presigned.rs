@@ -4,7 +4,7 @@
 use super::endpoint::Endpoint;
 use super::ObjectHeaders;
 use crate::checksum::Algorithm;
-use crate::Error;
+use crate::error::Error;
 
 /// A URL to PUT to as it is. Its Debug output leaves the query out: the signature (and
 /// any X-Amz-Security-Token) in it let anyone make the request.

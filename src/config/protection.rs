@@ -3,9 +3,9 @@
 //! bucket owner and requester-pays headers. Checked here, before anything is sent; a bad
 //! value is a usage error.
 
+use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
-use crate::Error;
 use base64::Engine;
 use std::path::PathBuf;
 

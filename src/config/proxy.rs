@@ -4,9 +4,9 @@
 //! transport opens the tunnel (transport/proxy.rs, transport/socks.rs).
 
 use super::{Env, Scheme, Trust};
+use crate::error::Error;
 use crate::secret::Secret;
 pub use crate::transport::{Proxy, ProxyKind};
-use crate::Error;
 use base64::Engine;
 use std::fmt;
 use std::net::IpAddr;

@@ -7,7 +7,7 @@ use super::checks::{
 use super::network::{resolve_trust, sts_proxy};
 use super::parts::resolve_multipart;
 use super::*;
-use crate::Error;
+use crate::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -12,7 +12,7 @@ pub mod trace;
 
 pub use outcome::Outcome;
 
-use crate::Error;
+use crate::error::Error;
 use progress::Kept;
 use std::io::Write;
 

@@ -10,11 +10,11 @@ use super::tls::{flush_tls, handshake, read_from_tls, tls_error, write_into_tls,
 use super::trust::tls_config_with;
 use super::{first_line, is_timeout, COPY_BUFFER, EARLY_ANSWER_WAIT, MAX_DRAINED_BODY};
 use super::{MAX_KEPT_BODY, STALLED_ANSWER_WAIT};
+use crate::error::Error;
 use crate::http::body::{BodyFraming, ChunkedDecoder};
 use crate::http::request::{write_request_head, HeaderError};
 use crate::http::response::{ResponseHead, Status};
 use crate::report::trace;
-use crate::Error;
 use rustls::{ClientConfig, ClientConnection};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

@@ -1,8 +1,8 @@
 //! DNS and connect: every address a name resolves to, raced as RFC 8305 describes.
 
 use super::settings::{Names, Proxy};
+use crate::error::Error;
 use crate::report::trace;
-use crate::Error;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

@@ -6,9 +6,9 @@
 //! the response.
 
 use super::connection::{Connection, Continue, Response};
+use crate::error::Error;
 use crate::http::request::HeaderError;
 use crate::report::trace;
-use crate::Error;
 use std::time::{Duration, Instant};
 
 /// A request head: origin-form target (`/KEY?query`), headers with lowercase names.

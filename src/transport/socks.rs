@@ -7,7 +7,7 @@ use super::deadline::{Limit, Timed};
 use super::dial::{authority, resolve};
 use super::is_timeout;
 use super::settings::{Names, Proxy, ProxyKind};
-use crate::Error;
+use crate::error::Error;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;

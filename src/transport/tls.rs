@@ -5,7 +5,7 @@ use super::deadline::{Limit, Timed};
 use super::settings::Names;
 use super::trust::SelfSignedNotTrusted;
 use super::TLS_BUFFER_LIMIT;
-use crate::Error;
+use crate::error::Error;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use std::io::{self, Read, Write};

@@ -3,8 +3,8 @@
 
 use super::der;
 use super::settings::Trust;
+use crate::error::Error;
 use crate::report::trace;
-use crate::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;

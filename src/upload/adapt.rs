@@ -13,10 +13,10 @@
 //! Integrity never drops to nothing: the last step is checked by the store (Content-MD5)
 //! and by s3push (the ETag).
 
+use crate::error::Error;
 use crate::error::Refusal;
 use crate::report;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::sync::Mutex;
 
 /// What is known of one store (one endpoint) in this run.

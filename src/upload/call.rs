@@ -3,10 +3,10 @@
 //! streamed payload.
 
 use super::exchange::{self, Answer, Body, Call, Integrity};
+use crate::error::Error;
 use crate::report::progress::Meter;
 use crate::s3::{Request, Resource};
 use crate::upload::wire::Wire;
-use crate::Error;
 use rustls::ClientConfig;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

@@ -5,10 +5,10 @@ use super::call;
 use super::multipart::unquote;
 use super::single::tls_for;
 use crate::config::Condition;
+use crate::error::Error;
 use crate::report;
 use crate::s3;
 use crate::upload::wire::Wire;
-use crate::Error;
 
 /// With `--no-clobber` or `--if-match`, looks at the key (HEAD) before anything is sent:
 /// for a multipart upload the store checks the condition only at Complete, after every

@@ -18,9 +18,9 @@ use super::adapt;
 use super::exchange::{self, Answer, Body, Integrity};
 use super::multipart::{etag_md5, hex};
 use crate::checksum::Algorithm;
+use crate::error::Error;
 use crate::http::response::ResponseHead;
 use crate::upload::wire::Wire;
-use crate::Error;
 use rustls::ClientConfig;
 use std::sync::Arc;
 

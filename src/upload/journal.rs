@@ -9,7 +9,7 @@
 //! append each, so 10,000 parts cost 10,000 short writes, not 10,000 rewrites).
 
 use crate::config::Env;
-use crate::Error;
+use crate::error::Error;
 use sha2::{Digest, Sha256};
 use std::fs::{self, OpenOptions};
 use std::io::Write;

@@ -16,12 +16,12 @@ pub mod stdin;
 pub mod wire;
 
 use crate::config::Plan;
+use crate::error::Error;
 use crate::error::Refusal;
 use crate::http::xml::parse_s3_error;
 use crate::report::progress::Meter;
 use crate::transport::Response;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::time::Duration;
 
 pub use crate::report::Outcome;

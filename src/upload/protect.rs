@@ -3,10 +3,10 @@
 
 use super::{confirm, single, Outcome};
 use crate::checksum::{Algorithm, Hasher, Md5};
+use crate::error::Error;
 use crate::http::response::ResponseHead;
 use crate::sign::time::Timestamp;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::io::Read;
 use std::time::Instant;
 

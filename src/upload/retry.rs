@@ -2,12 +2,12 @@
 //! full jitter for what may succeed next time, one corrected retry for a skewed clock, a
 //! wrong region or a refused `Expect`, and nothing for the rest.
 
+use crate::error::Error;
 use crate::error::Refusal;
 use crate::report;
 use crate::report::trace;
 use crate::sign::time::Timestamp;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

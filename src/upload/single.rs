@@ -4,10 +4,10 @@
 use super::exchange::{self, Body, FileSpan, FileStamp, Integrity, Slot};
 use super::{adapt, confirm, retry, Outcome};
 use crate::config::{Condition, Scheme};
+use crate::error::Error;
 use crate::s3;
 use crate::transport;
 use crate::upload::wire::Wire;
-use crate::Error;
 use rustls::ClientConfig;
 use std::fs::File;
 use std::os::unix::fs::FileTypeExt;

@@ -7,9 +7,9 @@ use super::{Credentials, Provider};
 use crate::config::fetch::{self, CallError, Limits, Target};
 use crate::config::json::Object;
 use crate::config::Env;
+use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
-use crate::Error;
 use std::time::Duration;
 
 const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";

@@ -18,8 +18,8 @@ pub use source::{
 
 use crate::config::profile::IniFile;
 use crate::config::{Env, ProxyRoute};
+use crate::error::Error;
 use crate::secret::Secret;
-use crate::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 

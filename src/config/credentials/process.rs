@@ -5,9 +5,9 @@
 
 use super::{Credentials, Provider};
 use crate::config::json::{Object, Value};
+use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
-use crate::Error;
 use std::io::Read;
 use std::process::{Command, Stdio};
 

@@ -4,8 +4,8 @@
 use super::{container, imds, process, show, sso, sts, FetchSettings, SharedFiles};
 use super::{from_env, Credentials, FixedKeys, Provider};
 use crate::config::Env;
+use crate::error::Error;
 use crate::secret::Secret;
-use crate::Error;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -1,9 +1,9 @@
 //! Credentials and their holder: a [`CredentialSource`] hands out the run's keys and asks
 //! its [`Provider`] again before temporary ones expire.
 
+use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
-use crate::Error;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;

@@ -12,10 +12,10 @@ use super::{Credentials, FetchSettings, Provider, SharedFiles};
 use crate::config::fetch::{self, Limits, Target};
 use crate::config::json::{Object, Value};
 use crate::config::{Env, ProxyRoute};
+use crate::error::Error;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
 use crate::sign::uri::encode_component;
-use crate::Error;
 use sha1::{Digest, Sha1};
 use std::path::PathBuf;
 

@@ -7,12 +7,12 @@
 use super::{Credentials, FetchSettings, Provider};
 use crate::config::fetch::{self, Limits, Target};
 use crate::config::{Env, ProxyRoute};
+use crate::error::Error;
 use crate::http::xml;
 use crate::secret::Secret;
 use crate::sign::time::Timestamp;
 use crate::sign::{uri, v4};
 use crate::transport::Response;
-use crate::Error;
 use std::path::PathBuf;
 
 const API_VERSION: &str = "2011-06-15";

@@ -3,9 +3,9 @@
 //! file that changed or a copy that was asked to stop.
 
 use super::{Body, BodyReader, FileStamp};
+use crate::error::Error;
 use crate::interrupt;
 use crate::transport::COPY_BUFFER;
-use crate::Error;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;

@@ -4,10 +4,10 @@
 use super::super::journal;
 use super::{abort, Session, KEEP_FROM};
 use crate::config::OnFailure;
+use crate::error::Error;
 use crate::interrupt;
 use crate::report::progress::Kept;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::path::Path;
 
 /// What a failed multipart upload turns into, by policy: aborted (the cause's error, and

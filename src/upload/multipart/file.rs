@@ -11,9 +11,9 @@ use super::{
     complete, create, fail, lock, outcome, send_first_part, verify_object, Layout, PartDone,
     Session,
 };
+use crate::error::Error;
 use crate::report;
 use crate::upload::wire::Wire;
-use crate::Error;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;

@@ -3,8 +3,8 @@
 use super::super::exchange::{Body, Slot};
 use super::super::journal;
 use super::{etag_md5, lock, send_part, PartDone, Session};
+use crate::error::Error;
 use crate::interrupt;
-use crate::Error;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;

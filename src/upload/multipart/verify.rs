@@ -6,11 +6,11 @@ use super::super::{adapt, call, confirm};
 use super::failure::shell_word;
 use super::{abort, PartDone, Session};
 use crate::checksum::{self, Algorithm};
+use crate::error::Error;
 use crate::report;
 use crate::s3;
 use crate::transport::Response;
 use crate::upload::wire::Wire;
-use crate::Error;
 use md5::{Digest, Md5};
 
 /// When CompleteMultipartUpload says the upload is gone (NoSuchUpload; s3s-fs answers
