@@ -94,6 +94,10 @@ impl Proxy {
             authorization,
             login,
             source,
+            // --proxy refuses a password: the command line is visible to every user (ps).
+            login_elsewhere: source
+                .starts_with("--")
+                .then_some("HTTPS_PROXY (HTTP_PROXY for http://)"),
             ca_bundle: None,
             trust: Trust::default(),
         })

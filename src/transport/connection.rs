@@ -46,6 +46,7 @@ pub struct Connection {
 struct Forward {
     proxy: String,
     source: &'static str,
+    login_elsewhere: Option<&'static str>,
     authorization: Option<crate::secret::Secret>,
 }
 
@@ -163,6 +164,7 @@ impl Connection {
                     forward = Some(Forward {
                         proxy: p.shown(),
                         source: p.source,
+                        login_elsewhere: p.login_elsewhere,
                         authorization: p.authorization.clone(),
                     })
                 }
@@ -377,6 +379,7 @@ impl Connection {
                         return Err(proxy_auth_error(
                             &f.proxy,
                             f.source,
+                            f.login_elsewhere,
                             f.authorization.is_some(),
                         ));
                     }

@@ -99,6 +99,7 @@ pub(super) fn tunnel(
         407 => Err(proxy_auth_error(
             &shown,
             proxy.source,
+            proxy.login_elsewhere,
             proxy.authorization.is_some(),
         )),
         status => Err(Error::Refused(Box::new(Refusal {
@@ -118,18 +119,22 @@ pub(super) fn tunnel(
 }
 
 /// A proxy's 407: its credentials are missing or wrong (never shown).
-pub(super) fn proxy_auth_error(shown: &str, source: &str, had_credentials: bool) -> Error {
+pub(super) fn proxy_auth_error(
+    shown: &str,
+    source: &str,
+    login_elsewhere: Option<&str>,
+    had_credentials: bool,
+) -> Error {
     Error::Credentials(if had_credentials {
         format!(
             "the proxy at {shown} refused the user name and password of the proxy URL in {source} \
              (407 Proxy Authentication Required): check them; @ : / % in them must be written %40 %3A %2F %25"
         )
     } else {
-        if source.starts_with("--") {
-            // --proxy refuses a password: the command line is visible to every user (ps).
+        if let Some(elsewhere) = login_elsewhere {
             format!(
                 "the proxy at {shown} asks for a user name and password (407 Proxy Authentication Required): \
-                 give the proxy in HTTPS_PROXY (HTTP_PROXY for http://) as http://USER:PASSWORD@{shown} \
+                 give the proxy in {elsewhere} as http://USER:PASSWORD@{shown} \
                  instead of {source}, which keeps passwords off the command line"
             )
         } else {

@@ -19,6 +19,9 @@ pub struct Proxy {
     pub login: Option<(Secret, Secret)>,
     /// Where the URL came from (`--proxy`, `HTTPS_PROXY`, ...), for messages.
     pub source: &'static str,
+    /// Where a user name and password can be given when `source` cannot hold one (the
+    /// command line, seen by every user in ps): named in a 407's message.
+    pub login_elsewhere: Option<&'static str>,
     /// `https://`: what TLS to the proxy trusts when the store is plain HTTP (for an
     /// https store, the store's TLS settings): the user's bundle and [`Trust`], as the
     /// store's would. Config sets them with the store's ([`Proxy::trusting`]).
