@@ -1,7 +1,7 @@
 //! An open connection, plain or TLS, direct or through a proxy: request heads and body
 //! bytes out, one response in through the sans-IO parsers.
 
-use super::deadline::{self, Expired, Limit};
+use super::deadline::{self, Expired, FileFault, Limit};
 use super::dial::{authority, connect};
 use super::proxy::{proxy_auth_error, tunnel};
 use super::settings::{Names, Proxy, ProxyKind};
@@ -16,6 +16,7 @@ use crate::http::request::{write_request_head, HeaderError};
 use crate::http::response::{ResponseHead, Status};
 use crate::report::trace;
 use rustls::{ClientConfig, ClientConnection};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -40,6 +41,24 @@ pub struct Connection {
     forward: Option<Forward>,
     /// The settings its messages point to.
     names: Names,
+}
+
+/// The most one sendfile(2) is asked for: a part of a few GiB still goes in pieces, so a
+/// stop or a stall is looked at in between.
+const SEND_FILE_MAX: usize = 8 * 1024 * 1024;
+
+/// What became of a file range given to [`Connection::send_file`].
+#[derive(Debug)]
+pub enum FileSent {
+    /// All of it went.
+    All,
+    /// The file ended after `sent` bytes of it: it shrank.
+    Ended { sent: u64 },
+    /// The kernel cannot send from this file (a filesystem without splice support) and
+    /// `sent` bytes went: the caller copies the rest through its buffer.
+    Unsupported { sent: u64 },
+    /// Reading the file failed.
+    Unreadable(io::Error),
 }
 
 /// A plain-HTTP proxy carrying this connection's requests (RFC 9112 3.2.2).
@@ -268,6 +287,48 @@ impl Connection {
             Some(conn) => flush_tls(conn, wire),
         });
         result.map_err(|e| self.send_error(e, "sending the body"))
+    }
+
+    /// Whether [`Connection::send_file`] can carry a file's bytes: plain TCP all the way
+    /// (nothing to seal them on the way, no TLS to the store or to a proxy), on Linux.
+    pub fn sends_files(&self) -> bool {
+        cfg!(target_os = "linux") && self.stream.tls.is_none() && self.stream.proxy_tls.is_none()
+    }
+
+    /// Sends `len` bytes of `file` from `offset`, a piece of a body that more will follow,
+    /// with sendfile(2): from the page cache to the socket, no copy through this process,
+    /// a system call per up to SEND_FILE_MAX bytes where the copy loop makes one per 8
+    /// KiB. Only where [`Connection::sends_files`]; the socket's writes are bounded as
+    /// `send_body`'s are.
+    pub fn send_file(&mut self, file: &File, offset: u64, len: u64) -> Result<FileSent, Error> {
+        let end = offset.saturating_add(len);
+        let mut at = offset;
+        while at < end {
+            let count = usize::try_from(end - at)
+                .unwrap_or(SEND_FILE_MAX)
+                .min(SEND_FILE_MAX);
+            let result = self.sending_with(|wire, tls| match (wire, tls) {
+                (Wire::Tcp(sock), None) => sock.send_file(file, &mut at, count),
+                _ => Err(io::Error::other(FileFault::Unsupported)),
+            });
+            match result {
+                Ok(0) => return Ok(FileSent::Ended { sent: at - offset }),
+                Ok(_) => {}
+                Err(e) => {
+                    return match e.get_ref().and_then(|i| i.downcast_ref::<FileFault>()) {
+                        Some(FileFault::Unsupported) => {
+                            trace::event(format_args!(
+                                "sendfile cannot read this file: copying it through the buffer"
+                            ));
+                            Ok(FileSent::Unsupported { sent: at - offset })
+                        }
+                        Some(FileFault::Unreadable(_)) => Ok(FileSent::Unreadable(e)),
+                        None => Err(self.send_error(e, "sending the body")),
+                    }
+                }
+            }
+        }
+        Ok(FileSent::All)
     }
 
     /// Runs `f` with the pipe under the store's TLS (its writes bounded by `sending`)

@@ -210,6 +210,70 @@ impl Write for Timed<'_> {
     }
 }
 
+impl Timed<'_> {
+    /// Sends up to `count` bytes of `file` from `*offset` with sendfile(2), straight from
+    /// the page cache (the file's own position is not used or moved); `*offset` advances
+    /// by what went. Ok(0) when the file ends at `*offset`.
+    pub fn send_file(
+        &mut self,
+        file: &std::fs::File,
+        offset: &mut u64,
+        count: usize,
+    ) -> io::Result<usize> {
+        loop {
+            self.left()?;
+            if let Some(n) = self.call(|s| sendfile(s, file, offset, count))? {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn sendfile(
+    sock: &TcpStream,
+    file: &std::fs::File,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<usize> {
+    use rustix::io::Errno;
+    rustix::fs::sendfile(sock, file, Some(offset), count).map_err(|e| match e {
+        // sendfile(2): the file cannot be read this way (a filesystem without splice
+        // support, a file that is not seekable), or could not be read at all.
+        Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::SPIPE => {
+            io::Error::other(FileFault::Unsupported)
+        }
+        Errno::IO => io::Error::other(FileFault::Unreadable(e.into())),
+        e => e.into(),
+    })
+}
+
+/// Elsewhere the kernel call is not used: the caller copies through its buffer.
+#[cfg(not(target_os = "linux"))]
+fn sendfile(_: &TcpStream, _: &std::fs::File, _: &mut u64, _: usize) -> io::Result<usize> {
+    Err(io::Error::other(FileFault::Unsupported))
+}
+
+/// A failed sendfile(2) that is the file's doing, not the socket's.
+#[derive(Debug)]
+pub enum FileFault {
+    /// The kernel cannot send from this file: copy it instead.
+    Unsupported,
+    /// Reading the file failed.
+    Unreadable(io::Error),
+}
+
+impl fmt::Display for FileFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileFault::Unsupported => f.write_str("sendfile is not supported for this file"),
+            FileFault::Unreadable(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FileFault {}
+
 /// A socket call that ended for its timeout or a signal, not for an error of the link.
 fn is_wait(e: &io::Error) -> bool {
     matches!(

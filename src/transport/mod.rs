@@ -24,7 +24,7 @@ mod socks;
 mod tls;
 mod trust;
 
-pub use connection::{Connection, Continue, Response};
+pub use connection::{Connection, Continue, FileSent, Response};
 pub use dial::authority;
 pub use flow::{exchange, Exchanged, Failure, Head};
 pub use settings::{Names, Proxy, ProxyKind, Trust};

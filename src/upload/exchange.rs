@@ -33,7 +33,9 @@ pub const EXPECT_MIN_BODY: u64 = 1024 * 1024;
 pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
 mod body;
+mod send;
 pub use body::{changed_during_upload, md5_of, read_exactly, sha256_of, stamp_of, stopped};
+use send::{send_chunked, send_plain};
 
 /// The flags the transport's hints name for s3push's own requests.
 pub const FLAGS: Names = Names {
@@ -655,148 +657,9 @@ impl Read for BodyReader<'_> {
     }
 }
 
-/// Sends the body through one fixed buffer, checking the file against its stamp before
-/// the last block goes out. The copy loop is here, not in the transport: a read error is
-/// the file's, a send error the network's, with no guessing between them.
-fn send_plain(
-    conn: &mut Connection,
-    reader: &mut BodyReader<'_>,
-    body: Body<'_>,
-) -> Result<(), Error> {
-    let mut buf = [0u8; COPY_BUFFER];
-    let mut left = body.len();
-    while left > 0 {
-        let want = usize::try_from(left.min(COPY_BUFFER as u64)).unwrap_or(COPY_BUFFER);
-        read_exactly(reader, &mut buf[..want], body.path())?;
-        left -= want as u64;
-        if left == 0 {
-            check_stamp(body)?;
-        }
-        conn.send_body(&buf[..want])?;
-    }
-    conn.flush()
-}
-
-fn check_stamp(body: Body<'_>) -> Result<(), Error> {
-    if let Body::File(FileSpan {
-        file,
-        path,
-        stamp: Some(stamp),
-        ..
-    }) = body
-    {
-        if stamp_of(file, path)? != stamp {
-            return Err(changed_during_upload(path));
-        }
-    }
-    Ok(())
-}
-
-/// Sends the body as aws-chunked in chunks of `chunk` bytes (signed ones are one buffer's
-/// worth), read once through a fixed 8 KiB buffer in which each chunk's header
-/// (`hex-size;chunk-signature=SIG\r\n` signed, `hex-size\r\n` plain) goes just before
-/// the data and CRLF just after it, so the data is not copied again; then the final
-/// empty chunk, and the checksum trailer when one is asked for (its send flushes). As in
-/// `send_plain`, the file is checked before its last piece goes out.
-fn send_chunked(
-    conn: &mut Connection,
-    reader: &mut BodyReader<'_>,
-    body: Body<'_>,
-    chunk: usize,
-    mut signer: Option<ChunkSigner>,
-    trailer: Option<Algorithm>,
-) -> Result<(), Error> {
-    let mut frame = [0u8; chunked::HEAD_ROOM + COPY_BUFFER + 2];
-    for piece in chunked::pieces(body.len(), chunk, COPY_BUFFER) {
-        let data = &mut frame[chunked::HEAD_ROOM..][..piece.len];
-        read_exactly(reader, data, body.path())?;
-        if piece.last {
-            check_stamp(body)?;
-        }
-        let header = piece.starts_chunk.map(|len| (len, signer.as_mut()));
-        let framed = chunked::frame_in_place(&mut frame, piece.len, header, piece.ends_chunk)
-            .ok_or_else(frame_too_small)?;
-        conn.send_body(&frame[framed])?;
-    }
-    let value = reader.sum.as_ref().map(|h| h.finish().to_base64());
-    let trailer = trailer
-        .zip(value.as_deref())
-        .map(|(a, v)| (a.header_name(), v));
-    let end = chunked::body_end(signer.as_mut(), trailer).ok_or_else(|| {
-        Error::Protocol("internal: an aws-chunked body without signatures or checksum".into())
-    })?;
-    conn.send(end.as_bytes())
-}
-
-/// Cannot happen (a chunk header is at most 87 bytes here, with 100 of room, and a signed
-/// chunk is one buffer's worth); an error, not a panic, all the same.
-fn frame_too_small() -> Error {
-    Error::Protocol("internal: an aws-chunked header did not fit its frame".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::net::TcpListener;
-
-    /// A file that grows while its body is on the wire is stopped before its last block:
-    /// the receiver never gets the whole Content-Length, so no store would keep it.
-    #[test]
-    fn a_file_that_changes_mid_upload_is_stopped_before_its_end() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("growing.bin");
-        let size: u64 = 32 * 1024 * 1024; // far more than loopback socket buffers hold
-        std::fs::write(&path, vec![7u8; size as usize]).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let grow = path.clone();
-        let receiver = std::thread::spawn(move || {
-            let (mut sock, _) = listener.accept().unwrap();
-            sock.set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut got = 0u64;
-            let mut grown = false;
-            loop {
-                match sock.read(&mut buf) {
-                    Ok(0) | Err(_) => return got,
-                    Ok(n) => got += n as u64,
-                }
-                if !grown && got >= 1024 * 1024 {
-                    let mut f = std::fs::OpenOptions::new()
-                        .append(true)
-                        .open(&grow)
-                        .unwrap();
-                    f.write_all(b"appended while uploading").unwrap();
-                    grown = true;
-                }
-            }
-        });
-        let file = File::open(&path).unwrap();
-        let stamp = stamp_of(&file, &path).unwrap();
-        let body = Body::File(FileSpan {
-            file: &file,
-            offset: 0,
-            len: size,
-            path: &path,
-            stamp: Some(stamp),
-        });
-        let timeout = Duration::from_secs(30);
-        let mut conn = Connection::open("127.0.0.1", port, None, timeout, timeout, &FLAGS).unwrap();
-        let mut reader = BodyReader::new(body, true, None);
-        let err = send_plain(&mut conn, &mut reader, body).unwrap_err();
-        assert_eq!(err.exit_code(), 3, "{err}");
-        assert!(
-            err.to_string()
-                .contains("changed while it was being uploaded"),
-            "{err}"
-        );
-        drop(conn);
-        let received = receiver.join().unwrap();
-        assert!(received < size, "the whole body went out: {received}");
-        assert_eq!(received, size - COPY_BUFFER as u64);
-    }
 
     #[test]
     fn a_span_is_read_by_position_and_hashed() {

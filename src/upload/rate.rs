@@ -21,6 +21,11 @@ pub fn set(bytes_per_second: Option<u64>) {
     RATE.store(bytes_per_second.unwrap_or(0), Ordering::SeqCst);
 }
 
+/// Whether a cap is set.
+pub fn capped() -> bool {
+    RATE.load(Ordering::Relaxed) != 0
+}
+
 /// Waits until `n` more bytes may be sent under the cap; an error when a stop is asked
 /// for meanwhile (a signal, or `cancel` set by a failed sibling part).
 pub fn take(n: usize, cancel: Option<&AtomicBool>) -> std::io::Result<()> {
