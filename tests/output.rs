@@ -440,6 +440,45 @@ fn vv_over_tls_names_the_handshake_and_the_reused_connection() {
     );
 }
 
+/// Over plain http a file's bytes go with sendfile (its -vv event says so) in each
+/// payload mode that sends them as they are, whole or in parts; over TLS, with
+/// `--limit-rate` and from standard input they go through the copy loop. Every object
+/// reads back equal.
+#[test]
+fn vv_says_when_a_file_goes_with_sendfile() {
+    const SAYS: &str = "* the body goes from the file to the socket with sendfile";
+    let http = Stage::http();
+    let source = http.file("s.bin", 11 * MIB + 5);
+    let parts = ["--multipart-threshold", "5M", "--part-size", "5M"];
+    let cases: [(&[&str], bool); 6] = [
+        (&["--payload", "unsigned"], true),
+        (&["--payload", "unsigned", "--checksum", "none"], true),
+        (&["--payload", "signed"], true),
+        (&parts, true),
+        (&["--payload", "streaming"], false),
+        (&["--payload", "unsigned", "--limit-rate", "1G"], false),
+    ];
+    for (i, (flags, sendfile)) in cases.iter().enumerate() {
+        let key = format!("case{i}.bin");
+        let mut all = vec!["-vv"];
+        all.extend_from_slice(flags);
+        let out = http.push(&all, &source, &format!("s3://{BUCKET}/{key}"));
+        assert!(out.status.success(), "{flags:?}: {}", http.describe(&out));
+        let err = text(&out.stderr);
+        assert_eq!(err.contains(SAYS), *sendfile, "{flags:?}:\n{err}");
+        assert!(
+            http.server.object_bytes(BUCKET, &key).unwrap() == std::fs::read(&source).unwrap(),
+            "{flags:?}: the object differs"
+        );
+    }
+    let tls = Stage::tls();
+    let source = tls.file("t.bin", 2 * MIB);
+    let out = tls.push(&["-vv"], &source, &format!("s3://{BUCKET}/t.bin"));
+    assert!(out.status.success(), "{}", tls.describe(&out));
+    assert!(!text(&out.stderr).contains(SAYS));
+    assert!(tls.server.object_bytes(BUCKET, "t.bin").unwrap() == std::fs::read(&source).unwrap());
+}
+
 #[test]
 fn progress_counts_payload_bytes_of_streams_and_aws_chunked_bodies() {
     let stage = Stage::http();

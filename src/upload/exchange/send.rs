@@ -11,6 +11,7 @@ use super::{Body, BodyReader, FileSpan};
 use crate::checksum::Algorithm;
 use crate::error::Error;
 use crate::interrupt;
+use crate::report::trace;
 use crate::sign::chunked::{self, ChunkSigner};
 use crate::transport::{Connection, FileSent, COPY_BUFFER};
 use crate::upload::rate;
@@ -24,7 +25,13 @@ const DIRECT_PIECE: u64 = chunked::UNSIGNED_CHUNK as u64;
 /// Whether `body` goes with sendfile: a file, over a connection that can, with no
 /// `--limit-rate` (which paces each 8 KiB block).
 fn direct(conn: &Connection, body: Body<'_>) -> bool {
-    matches!(body, Body::File(_)) && conn.sends_files() && !rate::capped()
+    let direct = matches!(body, Body::File(_)) && conn.sends_files() && !rate::capped();
+    if direct {
+        trace::event(format_args!(
+            "the body goes from the file to the socket with sendfile"
+        ));
+    }
+    direct
 }
 
 /// Sends the body's next `len` bytes (at most DIRECT_PIECE in `direct`), which end it
