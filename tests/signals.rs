@@ -117,3 +117,63 @@ fn a_signal_during_the_last_attempt_is_an_interruption() {
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
 }
+
+/// Whether some thread of process `pid` is in the sendfile system call (its number
+/// first in /proc/PID/task/TID/syscall): blocked sending a body, the socket full.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn in_sendfile(pid: u32) -> bool {
+    let number = if cfg!(target_arch = "x86_64") {
+        "40 "
+    } else {
+        "71 "
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|s| s.starts_with(number))
+    })
+}
+
+/// A signal while a file goes with sendfile to a slow store (80 KiB/s, so each 1 MiB
+/// piece takes 13 s) is looked at between sendfile calls, not only between pieces: exit
+/// 130 within 2 s. (Before: the rest of the piece went first, up to 13 s.)
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn a_signal_stops_a_sendfile_upload_to_a_slow_store_promptly() {
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Step::ContinueIfExpected,
+        Step::ReadBodySlowly {
+            len: 64 * MIB as u64,
+            piece: 8 * 1024,
+            every: Duration::from_millis(100),
+        },
+    ]]);
+    let home = tempfile::tempdir().unwrap();
+    let file = common::random_file(home.path(), "f.bin", 64 * MIB as u64);
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", &server.endpoint(), "--retries", "0"])
+        .args(["--payload", "unsigned", "--multipart-threshold", "5G"])
+        .arg(&file)
+        .arg("s3://bucket/key.bin")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for_connections(&server, 1);
+    let deadline = Instant::now() + LIMIT;
+    while !in_sendfile(child.id()) {
+        assert!(Instant::now() < deadline, "s3push never filled the socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    signal(&child, "INT");
+    let (code, err) = finish(child);
+    let took = signalled.elapsed();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(
+        took < Duration::from_secs(2),
+        "{took:?} after the signal: {err}"
+    );
+}

@@ -43,20 +43,16 @@ pub struct Connection {
     names: Names,
 }
 
-/// The most one sendfile(2) is asked for: a part of a few GiB still goes in pieces, so a
-/// stop or a stall is looked at in between.
-const SEND_FILE_MAX: usize = 8 * 1024 * 1024;
-
-/// What became of a file range given to [`Connection::send_file`].
+/// What one [`Connection::send_file`] did.
 #[derive(Debug)]
 pub enum FileSent {
-    /// All of it went.
-    All,
-    /// The file ended after `sent` bytes of it: it shrank.
-    Ended { sent: u64 },
-    /// The kernel cannot send from this file (a filesystem without splice support) and
-    /// `sent` bytes went: the caller copies the rest through its buffer.
-    Unsupported { sent: u64 },
+    /// These many bytes went (at least one, unless none were asked for).
+    Sent(u64),
+    /// The file ended where the send was to start: it shrank.
+    Ended,
+    /// The kernel cannot send from this file (a filesystem without splice support);
+    /// nothing went: the caller copies it through its buffer.
+    Unsupported,
     /// Reading the file failed.
     Unreadable(io::Error),
 }
@@ -295,40 +291,33 @@ impl Connection {
         cfg!(target_os = "linux") && self.stream.tls.is_none() && self.stream.proxy_tls.is_none()
     }
 
-    /// Sends `len` bytes of `file` from `offset`, a piece of a body that more will follow,
-    /// with sendfile(2): from the page cache to the socket, no copy through this process,
-    /// a system call per up to SEND_FILE_MAX bytes where the copy loop makes one per 8
-    /// KiB. Only where [`Connection::sends_files`]; the socket's writes are bounded as
-    /// `send_body`'s are.
+    /// Sends some of the `len` bytes of `file` from `offset`, a piece of a body that more
+    /// will follow, with one sendfile(2) (as `Write::write` sends some of a buffer): from
+    /// the page cache to the socket, no copy through this process. It returns once bytes
+    /// moved (within a write tick of a slow link, so the caller looks for a stop between
+    /// calls), and waits as `send_body` does, bounded by `--timeout`'s pace. Only where
+    /// [`Connection::sends_files`].
     pub fn send_file(&mut self, file: &File, offset: u64, len: u64) -> Result<FileSent, Error> {
-        let end = offset.saturating_add(len);
         let mut at = offset;
-        while at < end {
-            let count = usize::try_from(end - at)
-                .unwrap_or(SEND_FILE_MAX)
-                .min(SEND_FILE_MAX);
-            let result = self.sending_with(|wire, tls| match (wire, tls) {
-                (Wire::Tcp(sock), None) => sock.send_file(file, &mut at, count),
-                _ => Err(io::Error::other(FileFault::Unsupported)),
-            });
-            match result {
-                Ok(0) => return Ok(FileSent::Ended { sent: at - offset }),
-                Ok(_) => {}
-                Err(e) => {
-                    return match e.get_ref().and_then(|i| i.downcast_ref::<FileFault>()) {
-                        Some(FileFault::Unsupported) => {
-                            trace::event(format_args!(
-                                "sendfile cannot read this file: copying it through the buffer"
-                            ));
-                            Ok(FileSent::Unsupported { sent: at - offset })
-                        }
-                        Some(FileFault::Unreadable(_)) => Ok(FileSent::Unreadable(e)),
-                        None => Err(self.send_error(e, "sending the body")),
-                    }
+        let count = usize::try_from(len).unwrap_or(usize::MAX);
+        let result = self.sending_with(|wire, tls| match (wire, tls) {
+            (Wire::Tcp(sock), None) => sock.send_file(file, &mut at, count),
+            _ => Err(io::Error::other(FileFault::Unsupported)),
+        });
+        match result {
+            Ok(0) if len > 0 => Ok(FileSent::Ended),
+            Ok(n) => Ok(FileSent::Sent(n as u64)),
+            Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<FileFault>()) {
+                Some(FileFault::Unsupported) => {
+                    trace::event(format_args!(
+                        "sendfile cannot read this file: copying it through the buffer"
+                    ));
+                    Ok(FileSent::Unsupported)
                 }
-            }
+                Some(FileFault::Unreadable(_)) => Ok(FileSent::Unreadable(e)),
+                None => Err(self.send_error(e, "sending the body")),
+            },
         }
-        Ok(FileSent::All)
     }
 
     /// Runs `f` with the pipe under the store's TLS (its writes bounded by `sending`)
