@@ -1205,3 +1205,67 @@ fn a_slow_link_that_keeps_moving_is_not_a_stall() {
     assert_requests(&seen, 1);
     assert!(seen[0].body_complete);
 }
+
+/// The system call some thread of process `pid` is blocked in, by its number (the first
+/// field of /proc/PID/task/TID/syscall), if any is one of `numbers`.
+fn in_syscall(pid: u32, numbers: &[&str]) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("syscall"))
+            .is_ok_and(|s| numbers.contains(&s.split(' ').next().unwrap_or_default()))
+    })
+}
+
+/// A file written after its bytes went with sendfile but before the store read them (the
+/// store holds back its reading): the store gets some of the new bytes. s3push tells from
+/// the file's stamp once the answer is in: exit 3, "changed while it was being uploaded"
+/// and that the store took the object, although this store echoes the checksum it was
+/// sent without checking it (without the check: exit 0, the torn object confirmed).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[test]
+fn a_file_written_while_its_sendfile_bytes_wait_for_the_store_is_not_confirmed() {
+    // recvfrom, read: waiting for the answer, the body sent.
+    let waiting: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["45", "0"]
+    } else {
+        &["207", "63"]
+    };
+    let server = ScriptedServer::start(vec![vec![
+        ReadHead,
+        Stall(Duration::from_secs(3)),
+        ReadBody,
+        Stored,
+    ]]);
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("f.bin");
+    std::fs::write(&path, vec![b'A'; 32 * 1024]).unwrap();
+    let mut cmd = common::s3push(home.path());
+    cmd.args(["--endpoint", &server.endpoint(), "--retries", "0"])
+        .arg(&path)
+        .arg("s3://bucket/key.bin")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while !in_syscall(child.id(), waiting) {
+        assert!(
+            Instant::now() < deadline,
+            "s3push never waited for the answer"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all(&[b'B'; 32 * 1024]).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    let seen = server.seen();
+    assert!(seen[0].body_complete, "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("changed while it was being uploaded"), "{err}");
+    assert!(err.contains("the store took the object"), "{err}");
+}

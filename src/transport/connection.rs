@@ -43,6 +43,12 @@ pub struct Connection {
     names: Names,
 }
 
+/// The most one sendfile(2) is asked for. The kernel sends in pieces of this size, each
+/// waiting up to a write tick for room, so a larger call on a slow link could keep a stop
+/// (a sibling part's cancel, which no signal interrupts) waiting for seconds; 64 KiB is
+/// also what curl writes at a time.
+const SEND_FILE_MAX: usize = 64 * 1024;
+
 /// What one [`Connection::send_file`] did.
 #[derive(Debug)]
 pub enum FileSent {
@@ -50,11 +56,10 @@ pub enum FileSent {
     Sent(u64),
     /// The file ended where the send was to start: it shrank.
     Ended,
-    /// The kernel cannot send from this file (a filesystem without splice support);
-    /// nothing went: the caller copies it through its buffer.
+    /// sendfile failed for what may be the file's reason (a filesystem without splice
+    /// support, a read error); nothing went: the caller copies it through its buffer,
+    /// which tells a read error from a send error.
     Unsupported,
-    /// Reading the file failed.
-    Unreadable(io::Error),
 }
 
 /// A plain-HTTP proxy carrying this connection's requests (RFC 9112 3.2.2).
@@ -291,15 +296,17 @@ impl Connection {
         cfg!(target_os = "linux") && self.stream.tls.is_none() && self.stream.proxy_tls.is_none()
     }
 
-    /// Sends some of the `len` bytes of `file` from `offset`, a piece of a body that more
-    /// will follow, with one sendfile(2) (as `Write::write` sends some of a buffer): from
-    /// the page cache to the socket, no copy through this process. It returns once bytes
-    /// moved (within a write tick of a slow link, so the caller looks for a stop between
-    /// calls), and waits as `send_body` does, bounded by `--timeout`'s pace. Only where
+    /// Sends some of the `len` bytes of `file` from `offset` (at most SEND_FILE_MAX), a
+    /// piece of a body that more will follow, with one sendfile(2) (as `Write::write`
+    /// sends some of a buffer): from the page cache to the socket, no copy through this
+    /// process. It returns once bytes moved, so the caller looks for a stop between calls,
+    /// and waits as `send_body` does, bounded by `--timeout`'s pace. Only where
     /// [`Connection::sends_files`].
     pub fn send_file(&mut self, file: &File, offset: u64, len: u64) -> Result<FileSent, Error> {
         let mut at = offset;
-        let count = usize::try_from(len).unwrap_or(usize::MAX);
+        let count = usize::try_from(len)
+            .unwrap_or(SEND_FILE_MAX)
+            .min(SEND_FILE_MAX);
         let result = self.sending_with(|wire, tls| match (wire, tls) {
             (Wire::Tcp(sock), None) => sock.send_file(file, &mut at, count),
             _ => Err(io::Error::other(FileFault::Unsupported)),
@@ -307,16 +314,13 @@ impl Connection {
         match result {
             Ok(0) if len > 0 => Ok(FileSent::Ended),
             Ok(n) => Ok(FileSent::Sent(n as u64)),
-            Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<FileFault>()) {
-                Some(FileFault::Unsupported) => {
-                    trace::event(format_args!(
-                        "sendfile cannot read this file: copying it through the buffer"
-                    ));
-                    Ok(FileSent::Unsupported)
-                }
-                Some(FileFault::Unreadable(_)) => Ok(FileSent::Unreadable(e)),
-                None => Err(self.send_error(e, "sending the body")),
-            },
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<FileFault>()) => {
+                trace::event(format_args!(
+                    "sendfile failed ({e}): copying the rest through the buffer"
+                ));
+                Ok(FileSent::Unsupported)
+            }
+            Err(e) => Err(self.send_error(e, "sending the body")),
         }
     }
 

@@ -238,13 +238,21 @@ fn sendfile(
 ) -> io::Result<usize> {
     use rustix::io::Errno;
     rustix::fs::sendfile(sock, file, Some(offset), count).map_err(|e| match e {
-        // sendfile(2): the file cannot be read this way (a filesystem without splice
-        // support, a file that is not seekable), or could not be read at all.
-        Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::SPIPE => {
-            io::Error::other(FileFault::Unsupported)
-        }
-        Errno::IO => io::Error::other(FileFault::Unreadable(e.into())),
-        e => e.into(),
+        // A wait (the write tick, a signal), or the link's own failure: as a write's.
+        Errno::AGAIN
+        | Errno::INTR
+        | Errno::PIPE
+        | Errno::CONNRESET
+        | Errno::CONNABORTED
+        | Errno::NOTCONN
+        | Errno::TIMEDOUT
+        | Errno::HOSTUNREACH
+        | Errno::NETUNREACH
+        | Errno::NETDOWN => e.into(),
+        // Anything else may be the file's (a filesystem without splice support, EIO,
+        // ESTALE, ...): the caller copies the piece through its buffer instead, where a
+        // read error is the file's and a send error the link's, with no guessing.
+        _ => io::Error::other(FileFault::Unsupported),
     })
 }
 
@@ -254,21 +262,16 @@ fn sendfile(_: &TcpStream, _: &std::fs::File, _: &mut u64, _: usize) -> io::Resu
     Err(io::Error::other(FileFault::Unsupported))
 }
 
-/// A failed sendfile(2) that is the file's doing, not the socket's.
+/// A failed sendfile(2) that may be the file's doing, not the socket's: the caller
+/// copies instead.
 #[derive(Debug)]
 pub enum FileFault {
-    /// The kernel cannot send from this file: copy it instead.
     Unsupported,
-    /// Reading the file failed.
-    Unreadable(io::Error),
 }
 
 impl fmt::Display for FileFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FileFault::Unsupported => f.write_str("sendfile is not supported for this file"),
-            FileFault::Unreadable(e) => e.fmt(f),
-        }
+        f.write_str("sendfile cannot send from this file")
     }
 }
 

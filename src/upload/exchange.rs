@@ -34,6 +34,7 @@ pub const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
 mod body;
 mod send;
+use body::changed_after_sending;
 pub use body::{changed_during_upload, md5_of, read_exactly, sha256_of, stamp_of, stopped};
 use send::{send_chunked, send_plain};
 
@@ -465,6 +466,17 @@ fn once(
         .map(|()| size)
     });
     let response = match exchanged {
+        // Bytes that went with sendfile are read from the file's pages until the store
+        // has them: a file written after its last check may have sent new bytes. Once
+        // the answer is here nothing more can change; the stamp tells whether anything
+        // did (a checksum or ETag check would also fail, but would blame the network).
+        Ok(Exchanged::Answered(response)) if reader.sendfile && send::stamp_changed(call.body)? => {
+            return Err(if (200..300).contains(&response.head.status) {
+                changed_after_sending(call.body.path())
+            } else {
+                changed_during_upload(call.body.path())
+            });
+        }
         Ok(Exchanged::Answered(response)) => response,
         Ok(Exchanged::BeforeBody(response)) => {
             check_response(&response, plan)?;
@@ -596,6 +608,9 @@ pub struct BodyReader<'a> {
     cancel: Option<&'a AtomicBool>,
     /// Progress: the bytes read, taken back if the attempt fails.
     sending: Option<Sending<'a>>,
+    /// Some of the body went with sendfile: until the store has read them, the bytes in
+    /// flight are the file's pages, not a copy (see `once`).
+    sendfile: bool,
 }
 
 impl<'a> BodyReader<'a> {
@@ -608,6 +623,7 @@ impl<'a> BodyReader<'a> {
             sum: None,
             cancel,
             sending: None,
+            sendfile: false,
         }
     }
 

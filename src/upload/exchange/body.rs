@@ -36,6 +36,16 @@ pub fn changed_during_upload(path: &Path) -> Error {
     ))
 }
 
+/// The error for a file whose stamp changed while its bytes went with sendfile, after
+/// the store had taken the object: what it holds may mix old and new bytes.
+pub fn changed_after_sending(path: &Path) -> Error {
+    Error::LocalFile(format!(
+        "{} changed while it was being uploaded, and the store took the object as it arrived, \
+         which may hold some of the new bytes; upload a copy or a snapshot that does not change",
+        path.display()
+    ))
+}
+
 /// Fills `buf` from `reader`; a source that ends early changed during the upload.
 pub fn read_exactly(reader: &mut impl Read, buf: &mut [u8], path: &Path) -> Result<(), Error> {
     let mut filled = 0;

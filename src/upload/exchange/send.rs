@@ -63,6 +63,7 @@ fn send_data(
         if last {
             check_stamp(body)?;
         }
+        reader.sendfile = true;
         let (mut at, end) = (offset, offset + len);
         while at < end {
             // A stop is looked at between calls (each returns within a write tick on a
@@ -73,7 +74,6 @@ fn send_data(
             match conn.send_file(span.file, at, end - at)? {
                 FileSent::Sent(n) => at += n,
                 FileSent::Ended => return Err(changed_during_upload(span.path)),
-                FileSent::Unreadable(e) => return Err(unreadable(span.path, &e)),
                 FileSent::Unsupported => {
                     *direct = false;
                     return copy_span(conn, &span, at, end - at, buf);
@@ -219,19 +219,24 @@ fn send_plain_with(
     conn.flush()
 }
 
-pub(super) fn check_stamp(body: Body<'_>) -> Result<(), Error> {
-    if let Body::File(FileSpan {
-        file,
-        path,
-        stamp: Some(stamp),
-        ..
-    }) = body
-    {
-        if stamp_of(file, path)? != stamp {
-            return Err(changed_during_upload(path));
-        }
+/// Whether a file body's stamp is no longer the one taken when it was opened.
+pub(super) fn stamp_changed(body: Body<'_>) -> Result<bool, Error> {
+    match body {
+        Body::File(FileSpan {
+            file,
+            path,
+            stamp: Some(stamp),
+            ..
+        }) => Ok(stamp_of(file, path)? != stamp),
+        _ => Ok(false),
     }
-    Ok(())
+}
+
+pub(super) fn check_stamp(body: Body<'_>) -> Result<(), Error> {
+    match stamp_changed(body)? {
+        true => Err(changed_during_upload(body.path())),
+        false => Ok(()),
+    }
 }
 
 /// Sends the body as aws-chunked in chunks of `chunk` bytes (signed ones are one buffer's
@@ -412,6 +417,32 @@ mod tests {
         assert!(err.to_string().contains("changed while"), "{err}");
         drop(conn);
         assert_eq!(receiver.join().unwrap(), data.len() as u64);
+    }
+
+    /// sendfile failing for a reason that may be the file's (here EBADF: a file opened
+    /// for writing only) is not taken for the network's: the copy loop reads the file
+    /// and says it cannot (exit 3, "reading ..."), where it was exit 5, a network error.
+    #[test]
+    fn a_sendfile_error_of_the_file_is_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.bin");
+        std::fs::write(&path, vec![1u8; 100_000]).unwrap();
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let body = Body::File(FileSpan {
+            file: &file,
+            offset: 0,
+            len: 100_000,
+            path: &path,
+            stamp: None,
+        });
+        let (port, receiver) = receiver(None);
+        let mut conn = connect(port);
+        let mut reader = BodyReader::new(body, false, None);
+        let err = send_plain_with(&mut conn, &mut reader, body, true).unwrap_err();
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert!(err.to_string().starts_with("reading "), "{err}");
+        drop(conn);
+        assert_eq!(receiver.join().unwrap(), 0);
     }
 
     /// A file the kernel cannot sendfile from (here a pipe) is told apart from a send
