@@ -2,9 +2,10 @@
 //! over plain TCP, with sendfile(2): the bytes go from the page cache to the socket
 //! without a copy through this process, in pieces of DIRECT_PIECE. Where something must
 //! be computed from the bytes (a checksum trailer, the MD5 for the ETag), each piece is
-//! first read through the same buffer, and what was computed is what the store checks
-//! (a file changed between the read and the send fails that check, so it is never kept
-//! as if it were confirmed). std's `io::copy` does not do this from a file to a socket.
+//! first read through the same buffer. Bytes sent this way are the file's pages until
+//! the store has read them, so `exchange::once` looks at the file's stamp again once the
+//! answer is in: a file written meanwhile is never confirmed. std's `io::copy` does not
+//! do this from a file to a socket.
 
 use super::body::{changed_during_upload, read_exactly, stamp_of, stopped};
 use super::{Body, BodyReader, FileSpan};
@@ -18,8 +19,8 @@ use crate::upload::rate;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// The bytes of one sendfile piece: the checksum's read just before leaves them in the
-/// page cache, and a stop is looked at between pieces. An unsigned-trailer chunk.
+/// The bytes of one piece: read for a checksum (which leaves them in the page cache),
+/// then sent with sendfile calls of up to 64 KiB. An unsigned-trailer chunk.
 const DIRECT_PIECE: u64 = chunked::UNSIGNED_CHUNK as u64;
 
 /// Whether `body` goes with sendfile: a file, over a connection that can, with no
@@ -37,8 +38,9 @@ fn direct(conn: &Connection, body: Body<'_>) -> bool {
 /// Sends the body's next `len` bytes (at most DIRECT_PIECE in `direct`), which end it
 /// when `last`: the file is checked against its stamp before its last block goes out.
 /// With `direct`, read through `buf` only if something is computed from them, then sent
-/// with sendfile; `direct` turns off for the rest of the body when the kernel cannot
-/// send from this file, and the rest is copied.
+/// with sendfile; `direct` turns off for the rest of the body when sendfile fails for what
+/// may be the file's reason, and the rest is copied, which tells a read error from a
+/// send error.
 fn send_data(
     conn: &mut Connection,
     reader: &mut BodyReader<'_>,
@@ -66,8 +68,8 @@ fn send_data(
         reader.sendfile = true;
         let (mut at, end) = (offset, offset + len);
         while at < end {
-            // A stop is looked at between calls (each returns within a write tick on a
-            // slow link), as the copy loop looks before each block.
+            // A stop is looked at between calls (each moves at most 64 KiB), as the copy
+            // loop looks before each block.
             if interrupt::should_stop(reader.cancel) {
                 return Err(stopped());
             }
