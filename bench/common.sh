@@ -9,7 +9,7 @@ front=${TLS_FRONT:-${CARGO_TARGET_DIR:-target}/release/examples/tls_front}  # TL
 out=bench/out; mkdir -p "$out"
 work=$(mktemp -d)
 tls_pid=
-trap '[ -n "$tls_pid" ] && kill $tls_pid 2>/dev/null; s3_stop || true; rm -rf "$work"' EXIT
+trap 'set +e; [ -n "$tls_pid" ] && kill $tls_pid 2>/dev/null; s3_stop; rm -rf "$work"' EXIT  # set +e: a front already gone must not skip the rest
 mkdir "$work/store" "$work/store/bench"
 s3_start "$work/store"
 "$front" "$S3_PORT" "$work/ca.pem" "$work/tls_port" &
